@@ -1,0 +1,44 @@
+"""jupyter-resumechat: a language-model chat inside Jupyter that never loses a word."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (
+    GenerationActive,
+    InvalidRequest,
+    NotFound,
+    ProviderError,
+    ProviderTimeout,
+    ResumeChatError,
+    TooLarge,
+    TooManyGenerations,
+)
+from .models import Conversation, Event, EventKind, Message, MessageStatus, Role, StreamStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Conversation",
+    "Event",
+    "EventKind",
+    "GenerationActive",
+    "InvalidRequest",
+    "Message",
+    "MessageStatus",
+    "NotFound",
+    "ProviderError",
+    "ProviderTimeout",
+    "ResumeChatError",
+    "Role",
+    "StreamStatus",
+    "TooLarge",
+    "TooManyGenerations",
+    "__version__",
+]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import ResumeChat
+
+    return [{"module": "jupyter_resumechat", "app": ResumeChat}]

@@ -1,0 +1,168 @@
+"""The ``ResumeChat`` server extension: configuration and wiring, no logic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, List, Unicode, default, validate
+
+from .handlers import (
+    ConversationHandler,
+    ConversationsHandler,
+    MessagesHandler,
+    ModelsHandler,
+    OpenAPIHandler,
+    StreamAbortHandler,
+    StreamStatusHandler,
+)
+from .jobs import JobManager, JobSettings
+from .providers import ProviderSettings, choose_provider, make_provider
+from .sse import EventStreamHandler
+from .store import MessageStore
+from .streams import MemoryStreamStore, StreamStore
+
+__all__ = ["ResumeChat"]
+
+API = "resumechat/api"
+
+
+class ResumeChat(ExtensionApp):
+    """A language-model chat whose replies survive every disconnect."""
+
+    name = "jupyter_resumechat"
+    load_other_extensions = True
+
+    provider = Unicode(
+        "auto",
+        help="Model provider: 'openai' (any OpenAI-compatible endpoint), 'anthropic', "
+        "'demo' (offline, no key), or 'auto' (OpenAI if a key or base URL is set, else "
+        "Anthropic if its key is set, else demo). Default: 'auto'.",
+    ).tag(config=True)
+    model = Unicode("", help="Model id; empty: the provider's default.").tag(config=True)
+    models = List(Unicode(), help="More model ids offered by GET models; default none.").tag(config=True)
+    base_url = Unicode(
+        "", help="Endpoint URL; empty: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the vendor's."
+    ).tag(config=True)
+    api_key = Unicode(
+        "", help="API key; empty: OPENAI_API_KEY / ANTHROPIC_API_KEY. Never sent to clients."
+    ).tag(config=True)
+    db_url = Unicode(
+        "", help="SQLAlchemy async URL, e.g. postgresql+asyncpg://host/db; empty: a SQLite "
+        "file resumechat/resumechat.db in the Jupyter data directory."
+    ).tag(config=True)
+    stream_backend = Unicode(
+        "memory", help="Where stream events live: 'memory' (this server) or a redis:// URL."
+    ).tag(config=True)
+    stream_ttl = Float(
+        300.0, help="Seconds a finished stream stays resumable before 404. Default 300; 0: "
+        "forgotten at once (clients reload the messages)."
+    ).tag(config=True)
+    replay_window = Int(
+        10_000, help="Events kept per stream for exact replay; older resumes get a snapshot. Default 10000."
+    ).tag(config=True)
+    checkpoint_interval = Float(
+        1.0, help="Seconds between checkpoints of a reply's partial text. Default 1.0."
+    ).tag(config=True)
+    heartbeat_interval = Float(
+        15.0, help="Seconds between SSE keepalive comments. Default 15."
+    ).tag(config=True)
+    max_message_chars = Int(
+        100_000, help="Largest user message in characters; larger ones get 413. Default 100000."
+    ).tag(config=True)
+    provider_timeout = Float(
+        60.0, help="Seconds the model may send nothing before the reply ends with an error "
+        "(also the SDK's read timeout). Default 60."
+    ).tag(config=True)
+    provider_max_retries = Int(
+        2, help="Retries of a model request that failed before any reply arrived "
+        "(connection errors, 429, 5xx). Default 2; 0: none."
+    ).tag(config=True)
+    demo_delay = Float(0.02, help="Seconds between pieces of the demo model's reply. Default 0.02.").tag(config=True)
+    max_active_per_user = Int(
+        0, help="Concurrent generations a user may run (429 beyond). Default 0: no cap."
+    ).tag(config=True)
+    isolate_users = Bool(
+        False, help="Conversations belong to the Jupyter user who made them; others get 404. "
+        "Turn on where identities are real (JupyterHub). Default False."
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        path = Path(jupyter_data_dir()) / "resumechat" / "resumechat.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
+
+    @validate("stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout", "demo_delay")
+    def _non_negative(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise ValueError(f"{proposal['trait'].name} must be >= 0")
+        return float(proposal["value"])
+
+    @validate("replay_window", "max_message_chars")
+    def _positive(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise ValueError(f"{proposal['trait'].name} must be >= 1")
+        return int(proposal["value"])
+
+    @validate("provider")
+    def _known_provider(self, proposal: Any) -> str:
+        if proposal["value"] not in {"auto", "openai", "anthropic", "demo"}:
+            raise ValueError("provider must be one of auto, openai, anthropic, demo")
+        return str(proposal["value"])
+
+    def initialize_settings(self) -> None:
+        self.manager = JobManager(
+            self._stream_store(), MessageStore(self.db_url), make_provider(self._provider_settings()),
+            JobSettings(stream_ttl=self.stream_ttl, checkpoint_interval=self.checkpoint_interval,
+                        max_message_chars=self.max_message_chars,
+                        provider_timeout=self.provider_timeout,
+                        max_active_per_user=self.max_active_per_user,
+                        isolate_users=self.isolate_users),
+            on_activity=self._touch,
+        )
+
+    def _provider_settings(self) -> ProviderSettings:
+        chosen = choose_provider(
+            ProviderSettings(self.provider, self.model, self.base_url, self.api_key,
+                             self.provider_timeout, self.provider_max_retries, self.demo_delay,
+                             list(self.models)),
+            os.environ,
+        )
+        self.log.info("resumechat: provider %s, model %s", chosen.provider, chosen.model)
+        return chosen
+
+    def _stream_store(self) -> StreamStore:
+        if self.stream_backend == "memory":
+            return MemoryStreamStore(self.replay_window)
+        raise ValueError(f"stream_backend {self.stream_backend!r} is not supported yet; use 'memory'")
+
+    def _touch(self) -> None:
+        """A running generation counts as activity for idle culling."""
+        from jupyter_server._tz import utcnow
+
+        self.serverapp.web_app.settings["resumechat_last_activity"] = utcnow()
+
+    def initialize_handlers(self) -> None:
+        common = {"manager": self.manager, "heartbeat_interval": self.heartbeat_interval,
+                  "max_body_bytes": self.max_message_chars * 6 + 65_536}
+        routes = [
+            ("conversations", ConversationsHandler),
+            ("conversations/([^/]+)", ConversationHandler),
+            ("conversations/([^/]+)/messages", MessagesHandler),
+            ("conversations/([^/]+)/stream", StreamStatusHandler),
+            ("streams/([^/]+)/events", EventStreamHandler),
+            ("streams/([^/]+)/abort", StreamAbortHandler),
+            ("models", ModelsHandler),
+            ("openapi.json", OpenAPIHandler),
+        ]
+        self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        await self.manager.start()
+
+    async def stop_extension(self) -> None:
+        await self.manager.stop()

@@ -1,0 +1,102 @@
+"""Domain errors of jupyter-resumechat.
+
+The core raises these and never an HTTP error; the handlers map each one to a
+status code and a JSON body ``{"error": code, "detail": text}`` in one place::
+
+    ResumeChatError                 (code, detail)
+    ├── InvalidRequest              400  bad JSON, wrong fields or types
+    ├── NotFound                    404  unknown, expired or not yours
+    ├── GenerationActive            409  one generation per conversation (carries stream_id)
+    ├── TooLarge                    413  message or body over the limit
+    ├── TooManyGenerations          429  per-user cap on active generations
+    └── ProviderError               a model endpoint failed; ends a stream with status "error"
+        └── ProviderTimeout         the endpoint stalled past the configured timeout
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GenerationActive",
+    "InvalidRequest",
+    "NotFound",
+    "ProviderError",
+    "ProviderTimeout",
+    "ResumeChatError",
+    "TooLarge",
+    "TooManyGenerations",
+]
+
+
+class ResumeChatError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def to_json(self) -> dict[str, object]:
+        """The wire form: ``{"error": code, "detail": text}``."""
+        return {"error": self.code, "detail": self.detail}
+
+
+class InvalidRequest(ResumeChatError):
+    """The request's JSON or fields are malformed."""
+
+    code = "invalid_request"
+    status = 400
+
+
+class NotFound(ResumeChatError):
+    """The conversation, message or stream is unknown, expired or not the caller's."""
+
+    code = "not_found"
+    status = 404
+
+
+class GenerationActive(ResumeChatError):
+    """The conversation already has an active generation."""
+
+    code = "generation_active"
+    status = 409
+
+    def __init__(self, detail: str, stream_id: str) -> None:
+        super().__init__(detail)
+        self.stream_id = stream_id
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "stream_id": self.stream_id}
+
+
+class TooLarge(ResumeChatError):
+    """A message or request body is over the configured limit."""
+
+    code = "too_large"
+    status = 413
+
+
+class TooManyGenerations(ResumeChatError):
+    """The user already runs as many generations as allowed."""
+
+    code = "too_many_generations"
+    status = 429
+
+
+class ProviderError(ResumeChatError):
+    """The model endpoint failed; ``type`` names the kind of failure."""
+
+    code = "provider_error"
+    status = 502
+
+    def __init__(self, detail: str, type: str = "provider_error") -> None:
+        super().__init__(detail)
+        self.type = type
+
+
+class ProviderTimeout(ProviderError):
+    """The model endpoint sent nothing for longer than the timeout."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, type="timeout")

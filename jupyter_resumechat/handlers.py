@@ -1,0 +1,221 @@
+"""REST handlers of DESIGN §3: parse, call the JobManager, serialise.
+
+Domain errors become ``{"error", "detail"}`` with their status in one place
+(``write_error``); only the truly unexpected is a 500, logged once.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge
+from .jobs import JobManager
+from .models import parse_time
+
+__all__ = [
+    "ConversationHandler",
+    "ConversationsHandler",
+    "MessagesHandler",
+    "ModelsHandler",
+    "OpenAPIHandler",
+    "ResumeChatHandler",
+    "StreamAbortHandler",
+    "StreamStatusHandler",
+]
+
+AUTH_RESOURCE = "resumechat"
+MAX_ID_CHARS = 64
+MAX_TITLE_CHARS = 1000
+MAX_KEY_CHARS = 1024
+
+
+class ResumeChatHandler(APIHandler):
+    """Base: the manager passed in through the route, JSON in and out."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self, manager: JobManager, heartbeat_interval: float = 15.0,  # type: ignore[override]
+                   max_body_bytes: int = 1 << 20) -> None:
+        self.manager = manager
+        self.heartbeat_interval = heartbeat_interval
+        self.max_body_bytes = max_body_bytes
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        await self.manager.start()
+
+    @property
+    def user(self) -> str:
+        """The authenticated user's name: the owner of what they create."""
+        user = self.current_user
+        return str(getattr(user, "username", user) or "")
+
+    def valid_id(self, value: str) -> str:
+        """An id from the URL; anything that cannot be one is simply unknown."""
+        if not value or len(value) > MAX_ID_CHARS:
+            raise NotFound("unknown id")
+        return value
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object sent, or InvalidRequest / TooLarge."""
+        raw = self.request.body or b""
+        if len(raw) > self.max_body_bytes:
+            raise TooLarge(f"the body has {len(raw)} bytes; the limit is {self.max_body_bytes}")
+        if not raw.strip():
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise InvalidRequest("the body must be a JSON object")
+        return data
+
+    def send_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data, ensure_ascii=False))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ResumeChatError):
+            self.set_status(exc.status)
+            body: dict[str, Any] = exc.to_json()
+        elif isinstance(exc, web.HTTPError):
+            body = {"error": _code(status_code), "detail": exc.log_message or self._reason}
+        else:
+            body = {"error": _code(status_code), "detail": self._reason}
+        self.clear_header("Content-Type")
+        self.finish(json.dumps(body), set_content_type="application/json")
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ResumeChatError):
+            self.log.debug("resumechat: %s %s -> %s", self.request.method, self.request.path, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+def _code(status: int) -> str:
+    return {400: "invalid_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            413: "too_large"}.get(status, "internal" if status >= 500 else "error")
+
+
+def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"'{name}' is required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string")
+    if len(value) > limit:
+        raise (TooLarge if name == "content" else InvalidRequest)(
+            f"'{name}' has {len(value)} characters; the limit is {limit}")
+    return value
+
+
+class ConversationsHandler(ResumeChatHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        limit_text = self.get_query_argument("limit", "50")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+            raise InvalidRequest("'limit' must be an integer from 1 to 500")
+        before_text = self.get_query_argument("before", None)
+        try:
+            before = parse_time(before_text) if before_text else None
+        except ValueError:
+            raise InvalidRequest("'before' must be an ISO 8601 time") from None
+        found = await self.manager.list_conversations(self.user, int(limit_text), before)
+        self.send_json({"conversations": [c.to_json() for c in found]})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        title = _text(body, "title", MAX_TITLE_CHARS) or ""
+        key = _text(body, "key", MAX_KEY_CHARS)
+        conversation, created = await self.manager.create_conversation(self.user, title, key)
+        self.send_json(conversation.to_json(), 201 if created else 200)
+
+
+class ConversationHandler(ResumeChatHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, cid: str) -> None:
+        found = await self.manager.get_conversation(self.user, self.valid_id(cid))
+        self.send_json(found.to_json())
+
+    @web.authenticated
+    @authorized
+    async def patch(self, cid: str) -> None:
+        body = self.body()
+        title = _text(body, "title", MAX_TITLE_CHARS, required=True)
+        found = await self.manager.rename_conversation(self.user, self.valid_id(cid), title or "")
+        self.send_json(found.to_json())
+
+    @web.authenticated
+    @authorized
+    async def delete(self, cid: str) -> None:
+        await self.manager.delete_conversation(self.user, self.valid_id(cid))
+        self.set_status(204)
+        self.finish()
+
+
+class MessagesHandler(ResumeChatHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, cid: str) -> None:
+        found = await self.manager.list_messages(self.user, self.valid_id(cid))
+        self.send_json({"messages": [m.to_json() for m in found]})
+
+    @web.authenticated
+    @authorized
+    async def post(self, cid: str) -> None:
+        body = self.body()
+        limit = self.manager.settings.max_message_chars
+        content = _text(body, "content", limit, required=True) or ""
+        model = _text(body, "model", 255)
+        client_id = _text(body, "client_id", 255)
+        sent = await self.manager.send(self.user, self.valid_id(cid), content, model, client_id)
+        self.send_json(sent.to_json(), 202)
+
+
+class StreamStatusHandler(ResumeChatHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, cid: str) -> None:
+        status = await self.manager.status(self.user, cid[:MAX_ID_CHARS])
+        self.send_json(status.to_json())
+
+
+class StreamAbortHandler(ResumeChatHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, sid: str) -> None:
+        message = await self.manager.abort(self.user, self.valid_id(sid))
+        self.send_json(message.to_json())
+
+
+class ModelsHandler(ResumeChatHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        models = self.manager.models()
+        self.send_json({"default": self.manager.provider.default_model,
+                        "models": [m.to_json() for m in models]})
+
+
+class OpenAPIHandler(ResumeChatHandler):
+    """The shipped OpenAPI document, for tools (fuzzers, client generators)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        text = files("jupyter_resumechat").joinpath("openapi.json").read_text(encoding="utf-8")
+        self.finish(text)

@@ -1,0 +1,197 @@
+"""The data of the wire protocol (DESIGN §3), one class per concept.
+
+Server, client and tests share these classes and their single JSON encoding,
+so that what the server writes is exactly what the client reads back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "Conversation",
+    "Event",
+    "EventKind",
+    "Message",
+    "MessageStatus",
+    "Role",
+    "StreamStatus",
+    "format_time",
+    "parse_time",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, the one time format on the wire."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Read an ISO 8601 time; a time without a zone is taken as UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class Role(str, enum.Enum):
+    """Who wrote a message."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(str, enum.Enum):
+    """Where a message is in its life; all but ``STREAMING`` are final."""
+
+    COMPLETE = "complete"
+    STREAMING = "streaming"
+    ABORTED = "aborted"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+
+class EventKind(str, enum.Enum):
+    """The three SSE event types of a stream."""
+
+    SNAPSHOT = "snapshot"
+    DELTA = "delta"
+    FINAL = "final"
+
+
+@dataclass
+class Conversation:
+    """A thread of messages; ``key`` is the caller's stable name for it."""
+
+    id: str
+    key: str | None
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "key": self.key,
+            "title": self.title,
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Conversation:
+        return cls(
+            id=data["id"],
+            key=data.get("key"),
+            title=data["title"],
+            created_at=parse_time(data["created_at"]),
+            updated_at=parse_time(data["updated_at"]),
+        )
+
+
+@dataclass
+class Message:
+    """One message; an assistant message grows while ``status`` is streaming."""
+
+    id: str
+    conversation_id: str
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: datetime
+    updated_at: datetime
+    model: str | None = None
+    error: dict[str, str] | None = None
+    reasoning: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "role": self.role.value,
+            "content": self.content,
+            "status": self.status.value,
+            "model": self.model,
+            "error": self.error,
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+        }
+        if self.reasoning:
+            data["reasoning"] = self.reasoning
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Message:
+        return cls(
+            id=data["id"],
+            conversation_id=data["conversation_id"],
+            role=Role(data["role"]),
+            content=data["content"],
+            status=MessageStatus(data["status"]),
+            model=data.get("model"),
+            error=data.get("error"),
+            reasoning=data.get("reasoning", ""),
+            created_at=parse_time(data["created_at"]),
+            updated_at=parse_time(data["updated_at"]),
+        )
+
+    def replace(self, **changes: Any) -> Message:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One SSE event of a stream: its sequence number, kind and JSON data."""
+
+    id: int
+    kind: EventKind
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def data_json(self) -> str:
+        """The ``data:`` payload, compact and with non-ASCII kept as is."""
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """The answer of ``GET conversations/{cid}/stream``."""
+
+    active: bool
+    stream_id: str | None = None
+    message_id: str | None = None
+    last_event_id: int = 0
+    started_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "stream_id": self.stream_id,
+            "message_id": self.message_id,
+            "last_event_id": self.last_event_id,
+            "started_at": format_time(self.started_at) if self.started_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StreamStatus:
+        started = data.get("started_at")
+        return cls(
+            active=data["active"],
+            stream_id=data.get("stream_id"),
+            message_id=data.get("message_id"),
+            last_event_id=data.get("last_event_id", 0),
+            started_at=parse_time(started) if started else None,
+        )

@@ -1,0 +1,58 @@
+"""The Provider protocol: a model endpoint that streams a reply in pieces.
+
+A provider turns the conversation so far into an async iterator of deltas.
+It must stop promptly when the consuming task is cancelled (abort, shutdown)
+and raise ``ProviderError`` (or let the job map an unexpected exception) when
+the endpoint fails; the job keeps whatever text arrived before the failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import AsyncIterator, Protocol
+
+__all__ = ["ChatTurn", "Delta", "ModelInfo", "Provider"]
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """One earlier message sent to the model as context."""
+
+    role: str  # "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the reply: visible text or reasoning ("thinking") text."""
+
+    text: str = ""
+    reasoning: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """An entry of ``GET models``."""
+
+    id: str
+    provider: str
+    label: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "provider": self.provider, "label": self.label}
+
+
+class Provider(Protocol):
+    """A source of streamed replies."""
+
+    name: str
+    default_model: str
+
+    def models(self) -> list[ModelInfo]:
+        """The models this provider offers, default first."""
+
+    def stream(self, model: str, turns: list[ChatTurn]) -> AsyncIterator[Delta]:
+        """Stream the reply to ``turns`` (oldest first, the last one the user's)."""
+
+    async def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,116 @@
+"""The demo provider: an offline, deterministic model for trying and testing.
+
+It needs no key and no network, so ``pip install`` + ``jupyter lab`` works at
+once.  The reply is a pure function of the prompt.  A prompt may start with
+directives, which tests and benchmarks use to shape a stream:
+
+* ``/pace SECONDS`` — the delay between pieces for this reply;
+* ``/repeat N TEXT`` — the reply is TEXT sent N times, one piece each;
+* ``/think TEXT`` — TEXT is streamed as reasoning before the reply;
+* ``/fail N`` — send N pieces, then fail like a broken endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from typing import AsyncIterator, Iterable
+
+from ..errors import ProviderError
+from .base import ChatTurn, Delta, ModelInfo
+
+__all__ = ["DemoProvider"]
+
+_DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail)\s+(\S+)(?:\s+(.*))?$", re.S)
+
+
+class DemoProvider:
+    """Streams a canned, deterministic reply word by word."""
+
+    name = "demo"
+    default_model = "demo"
+
+    def __init__(self, delay: float = 0.02) -> None:
+        self.delay = delay
+
+    def models(self) -> list[ModelInfo]:
+        return [ModelInfo("demo", "demo", "Demo model (offline)")]
+
+    async def stream(self, model: str, turns: list[ChatTurn]) -> AsyncIterator[Delta]:
+        prompt = turns[-1].content if turns else ""
+        plan = _Plan(prompt, self.delay)
+        for piece in plan.reasoning:
+            yield Delta(reasoning=piece)
+            await asyncio.sleep(plan.delay)
+        for count, piece in enumerate(plan.pieces(len(turns))):
+            if plan.fail_after is not None and count == plan.fail_after:
+                raise ProviderError("the demo model failed as asked", type="demo_failure")
+            yield Delta(text=piece)
+            await asyncio.sleep(plan.delay)
+
+    async def close(self) -> None:
+        return None
+
+
+class _Plan:
+    """What one prompt asks the demo model to do."""
+
+    def __init__(self, prompt: str, delay: float) -> None:
+        self.delay = delay
+        self.repeat: tuple[int, str] | None = None
+        self.reasoning: list[str] = []
+        self.fail_after: int | None = None
+        self.prompt = prompt
+        self._parse(prompt.strip())
+
+    def _parse(self, text: str) -> None:
+        while (match := _DIRECTIVE.match(text)) is not None:
+            name, arg, rest = match.group(1), match.group(2), match.group(3) or ""
+            if name == "pace":
+                self.delay = max(0.0, float(arg)) if _is_number(arg) else self.delay
+            elif name == "fail":
+                self.fail_after = int(arg) if arg.isdigit() else 0
+            elif name == "repeat" and arg.isdigit():
+                self.repeat = (int(arg), rest)
+                rest = ""
+            elif name == "think":
+                line, _, rest = f"{arg} {rest}".partition("\n")
+                self.reasoning = _words(line)
+            self.prompt = text = rest.strip()
+
+    def pieces(self, turn_count: int) -> Iterable[str]:
+        if self.repeat is not None:
+            return itertools.repeat(self.repeat[1], self.repeat[0])
+        if self.fail_after is not None and not self.prompt:
+            return itertools.repeat("word ", self.fail_after + 1)
+        return _words(_reply(self.prompt, turn_count))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _words(text: str) -> list[str]:
+    """Split into pieces that join back to ``text`` exactly."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def _reply(prompt: str, turn_count: int) -> str:
+    quoted = prompt if len(prompt) <= 200 else prompt[:200] + "…"
+    return (
+        f"This is the **demo model** (turn {turn_count}), answering offline.\n\n"
+        f"> {quoted}\n\n"
+        "Every piece of this reply is numbered and kept by the Jupyter server, "
+        "so you can reload the tab, restart the kernel or close the laptop and "
+        "come back to the whole reply:\n\n"
+        "1. the server runs the generation as a job of its own;\n"
+        "2. each piece is sequenced and kept in a replay log;\n"
+        "3. the text is checkpointed to the database every second.\n\n"
+        "```python\nfrom jupyter_resumechat import ChatPanel\nChatPanel()\n```\n\n"
+        "Configure a real model with `ResumeChat.provider` (OpenAI-compatible or Anthropic)."
+    )

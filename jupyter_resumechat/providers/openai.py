@@ -1,0 +1,95 @@
+"""OpenAI-compatible provider through the official ``openai`` SDK.
+
+Covers OpenAI itself and every server speaking its Chat Completions API:
+Ollama, vLLM, llama.cpp server, LM Studio.  Reasoning text that such servers
+send as ``reasoning_content`` or ``reasoning`` is streamed as reasoning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import httpx
+import openai
+
+from ..errors import ProviderError, ProviderTimeout
+from .base import ChatTurn, Delta, ModelInfo
+
+__all__ = ["OpenAIProvider"]
+
+
+class OpenAIProvider:
+    """Streams from ``{base_url}/chat/completions``."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float,
+        max_retries: int,
+        extra_models: list[str] | None = None,
+    ) -> None:
+        self.default_model = model
+        self.extra_models = [m for m in extra_models or [] if m != model]
+        self.client = openai.AsyncOpenAI(
+            base_url=base_url or None,
+            # Local servers (Ollama, vLLM…) accept any key; the SDK insists on one.
+            api_key=api_key or "not-needed",
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            max_retries=max_retries,
+        )
+
+    def models(self) -> list[ModelInfo]:
+        return [ModelInfo(m, self.name, m) for m in [self.default_model, *self.extra_models]]
+
+    async def stream(self, model: str, turns: list[ChatTurn]) -> AsyncIterator[Delta]:
+        messages: Any = [{"role": t.role, "content": t.content} for t in turns]
+        finished = False
+        try:
+            response = await self.client.chat.completions.create(
+                model=model, messages=messages, stream=True
+            )
+            try:
+                async for chunk in response:
+                    for choice in chunk.choices:
+                        delta = _delta(choice.delta)
+                        if delta is not None:
+                            yield delta
+                        finished = finished or choice.finish_reason is not None
+            finally:
+                await response.close()
+        except openai.APITimeoutError as exc:
+            raise ProviderTimeout(f"the model endpoint timed out: {exc}") from exc
+        except openai.APIStatusError as exc:
+            raise ProviderError(_status_detail(exc), type="upstream_status") from exc
+        except (openai.APIConnectionError, httpx.HTTPError) as exc:
+            raise ProviderError(f"the connection to the model endpoint failed: {exc}",
+                                type="connection") from exc
+        except openai.OpenAIError as exc:
+            raise ProviderError(f"the model endpoint sent something unexpected: {exc}",
+                                type="upstream_protocol") from exc
+        if not finished:
+            raise ProviderError("the model endpoint ended the stream before the reply was "
+                                "finished", type="incomplete")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _delta(delta: Any) -> Delta | None:
+    if delta is None:
+        return None
+    extra = getattr(delta, "model_extra", None) or {}
+    reasoning = extra.get("reasoning_content") or extra.get("reasoning") or ""
+    text = delta.content or ""
+    if not text and not reasoning:
+        return None
+    return Delta(text=text, reasoning=reasoning if isinstance(reasoning, str) else "")
+
+
+def _status_detail(exc: openai.APIStatusError) -> str:
+    return f"the model endpoint answered {exc.status_code}: {exc.message}"

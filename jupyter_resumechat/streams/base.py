@@ -1,0 +1,90 @@
+"""The StreamStore protocol: the event log of every generation.
+
+A stream is the numbered event log of one assistant message: deltas 1, 2, 3…
+then one ``final``. The store is what lets any client resume: it keeps the
+last ``replay_window`` deltas for exact replay and the running content for a
+snapshot, and it forgets a finished stream ``ttl`` seconds after its final.
+
+Guarantees every implementation gives (a contract test suite checks them):
+
+* ``append`` numbers events consecutively from 1; an event is readable by
+  every later ``read_after`` as soon as ``append`` returns.
+* ``read_after(sid, last_id)`` returns, in order, either the deltas after
+  ``last_id`` (when ``last_id`` is within the retained window) or one snapshot
+  covering everything so far (when ``last_id`` is ``None``, older than the
+  window, or not a position in this stream), then the ``final`` if the stream
+  has finished.  It waits up to ``timeout`` seconds when there is nothing new
+  and returns an empty batch then; it never holds more than the window.
+* For any sequence of reads, ``content == snapshot.content + deltas after``
+  (DESIGN §2.1).
+* One open stream per conversation: ``open`` raises ``GenerationActive`` when
+  the conversation already has one.
+* Unknown or expired streams raise ``NotFound``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..models import Event
+
+__all__ = ["ReadResult", "StreamInfo", "StreamStore"]
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What is known of a stream without reading its events."""
+
+    stream_id: str
+    conversation_id: str
+    message_id: str
+    started_at: datetime
+    owner: str = ""
+    last_event_id: int = 0
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """A batch of events; ``done`` once the batch ends with the final."""
+
+    events: list[Event] = field(default_factory=list)
+    done: bool = False
+
+
+class StreamStore(Protocol):
+    """Where the events of generations live while they can be resumed."""
+
+    async def open(self, info: StreamInfo) -> None:
+        """Create an empty stream and make it its conversation's active one.
+
+        Raises ``GenerationActive`` if the conversation has an open stream.
+        """
+
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "") -> int:
+        """Add one delta (text or reasoning) and return its event id."""
+
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float) -> int:
+        """Add the ``final`` event carrying ``message``; expire ``ttl`` s later.
+
+        The conversation has no active stream afterwards. Returns the final's id.
+        """
+
+    async def read_after(
+        self, stream_id: str, last_id: int | None, timeout: float
+    ) -> ReadResult:
+        """Events after ``last_id``, waiting up to ``timeout`` s for new ones."""
+
+    async def info(self, stream_id: str) -> StreamInfo:
+        """The stream's current info; raises ``NotFound``."""
+
+    async def active(self, conversation_id: str) -> StreamInfo | None:
+        """The conversation's open stream, if any."""
+
+    async def expire(self, stream_id: str) -> None:
+        """Forget the stream now (no error if it is already gone)."""
+
+    async def close(self) -> None:
+        """Release connections and timers."""

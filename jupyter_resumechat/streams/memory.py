@@ -1,0 +1,193 @@
+"""In-memory StreamStore: the embedded default for a single server.
+
+Each stream keeps its text and reasoning as UTF-8 ``bytearray``s plus, for
+the retained window, two arrays of end offsets (DESIGN §2.5): a delta is a
+slice between two offsets, so the replay log costs 8 bytes per event rather
+than an object per event.  Readers pull from the log at their own pace and
+are woken through one shared future, so a slow reader costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from array import array
+from typing import Any
+
+from ..errors import GenerationActive, NotFound
+from ..models import Event, EventKind
+from .base import ReadResult, StreamInfo
+
+__all__ = ["MemoryStreamStore"]
+
+_TEXT = {"text": ""}
+
+
+class _Log:
+    """The event log of one stream."""
+
+    __slots__ = (
+        "info", "text", "reasoning", "text_ends", "reasoning_ends",
+        "first", "text_base", "reasoning_base", "last_id", "final", "waiter", "expiry",
+    )
+
+    def __init__(self, info: StreamInfo) -> None:
+        self.info = info
+        self.text = bytearray()
+        self.reasoning = bytearray()
+        self.text_ends = array("L")
+        self.reasoning_ends = array("L")
+        self.first = 1  # id of the oldest retained delta
+        self.text_base = 0  # text length before the oldest retained delta
+        self.reasoning_base = 0
+        self.last_id = 0  # id of the newest delta
+        self.final: Event | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.expiry: asyncio.TimerHandle | None = None
+
+    def wake(self) -> None:
+        if self.waiter is not None:
+            if not self.waiter.done():
+                self.waiter.set_result(None)
+            self.waiter = None
+
+    def trim(self, window: int) -> None:
+        """Drop offsets older than the window, in amortised O(1) steps."""
+        excess = len(self.text_ends) - window
+        if excess <= max(64, window // 8):
+            return
+        self.text_base = self.text_ends[excess - 1]
+        self.reasoning_base = self.reasoning_ends[excess - 1]
+        del self.text_ends[:excess]
+        del self.reasoning_ends[:excess]
+        self.first += excess
+
+    def snapshot(self) -> Event:
+        return Event(
+            self.last_id,
+            EventKind.SNAPSHOT,
+            {
+                "message_id": self.info.message_id,
+                "content": self.text.decode(),
+                "reasoning": self.reasoning.decode(),
+                "status": self.final.data["message"]["status"] if self.final else "streaming",
+            },
+        )
+
+    def deltas_after(self, last_id: int) -> list[Event]:
+        events = []
+        start = last_id - self.first + 1
+        t0 = self.text_ends[start - 1] if start > 0 else self.text_base
+        r0 = self.reasoning_ends[start - 1] if start > 0 else self.reasoning_base
+        for i in range(start, len(self.text_ends)):
+            t1, r1 = self.text_ends[i], self.reasoning_ends[i]
+            if t1 != t0:
+                data = {"text": self.text[t0:t1].decode()}
+            elif r1 != r0:
+                data = {"reasoning": self.reasoning[r0:r1].decode()}
+            else:
+                data = _TEXT
+            events.append(Event(self.first + i, EventKind.DELTA, data))
+            t0, r0 = t1, r1
+        return events
+
+    def read_after(self, last_id: int | None) -> list[Event]:
+        exact = last_id is not None and self.first - 1 <= last_id <= self.last_id
+        if exact:
+            events = self.deltas_after(last_id)  # type: ignore[arg-type]
+        elif self.final is not None and last_id == self.final.id:
+            return []
+        else:
+            events = [self.snapshot()]
+        if self.final is not None:
+            events.append(self.final)
+        return events
+
+
+class MemoryStreamStore:
+    """StreamStore in this process's memory; see ``StreamStore`` for guarantees."""
+
+    def __init__(self, replay_window: int = 10_000) -> None:
+        self.replay_window = replay_window
+        self._logs: dict[str, _Log] = {}
+        self._active: dict[str, str] = {}  # conversation id -> stream id
+
+    def _log(self, stream_id: str) -> _Log:
+        try:
+            return self._logs[stream_id]
+        except KeyError:
+            raise NotFound(f"stream {stream_id!r} is unknown or has expired") from None
+
+    async def open(self, info: StreamInfo) -> None:
+        current = self._active.get(info.conversation_id)
+        if current is not None:
+            raise GenerationActive("a generation is already active", current)
+        self._logs[info.stream_id] = _Log(info)
+        self._active[info.conversation_id] = info.stream_id
+
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "") -> int:
+        log = self._log(stream_id)
+        if log.final is not None:
+            raise NotFound(f"stream {stream_id!r} has finished")
+        if text:
+            log.text += text.encode()
+        if reasoning:
+            log.reasoning += reasoning.encode()
+        log.text_ends.append(len(log.text))
+        log.reasoning_ends.append(len(log.reasoning))
+        log.last_id += 1
+        log.trim(self.replay_window)
+        log.wake()
+        return log.last_id
+
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float) -> int:
+        log = self._log(stream_id)
+        if log.final is None:
+            log.final = Event(log.last_id + 1, EventKind.FINAL, {"message": message})
+            log.info = dataclasses.replace(log.info, finished=True)
+            self._release(log.info)
+            log.wake()
+            loop = asyncio.get_running_loop()
+            log.expiry = loop.call_later(ttl, self._forget, stream_id)
+        return log.final.id
+
+    async def read_after(
+        self, stream_id: str, last_id: int | None, timeout: float
+    ) -> ReadResult:
+        log = self._log(stream_id)
+        events = log.read_after(last_id)
+        if not events and log.final is None and timeout > 0:
+            if log.waiter is None:
+                log.waiter = asyncio.get_running_loop().create_future()
+            await asyncio.wait((log.waiter,), timeout=timeout)
+            events = self._log(stream_id).read_after(last_id)
+        done = log.final is not None and (not events or events[-1] is log.final)
+        return ReadResult(events, done)
+
+    async def info(self, stream_id: str) -> StreamInfo:
+        log = self._log(stream_id)
+        return dataclasses.replace(log.info, last_event_id=log.final.id if log.final else log.last_id)
+
+    async def active(self, conversation_id: str) -> StreamInfo | None:
+        stream_id = self._active.get(conversation_id)
+        return None if stream_id is None else await self.info(stream_id)
+
+    async def expire(self, stream_id: str) -> None:
+        self._forget(stream_id)
+
+    async def close(self) -> None:
+        for stream_id in list(self._logs):
+            self._forget(stream_id)
+
+    def _forget(self, stream_id: str) -> None:
+        log = self._logs.pop(stream_id, None)
+        if log is None:
+            return
+        if log.expiry is not None:
+            log.expiry.cancel()
+        self._release(log.info)
+        log.wake()
+
+    def _release(self, info: StreamInfo) -> None:
+        if self._active.get(info.conversation_id) == info.stream_id:
+            del self._active[info.conversation_id]
