@@ -124,7 +124,7 @@ class ConversationsHandler(ResumeChatHandler):
     @authorized
     async def get(self) -> None:
         limit_text = self.get_query_argument("limit", "50")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+        if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= 500:
             raise InvalidRequest("'limit' must be an integer from 1 to 500")
         before_text = self.get_query_argument("before", None)
         try:

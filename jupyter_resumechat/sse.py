@@ -47,7 +47,7 @@ def parse_last_id(header: str | None, query: str | None) -> int | None:
     if raw is None or raw == "":
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
         raise InvalidRequest("Last-Event-ID / last_event_id must be a non-negative integer")
     return int(raw)
 

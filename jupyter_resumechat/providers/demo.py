@@ -72,7 +72,7 @@ class _Plan:
             elif name == "fail":
                 self.fail_after = int(arg) if arg.isdigit() else 0
             elif name == "repeat" and arg.isdigit():
-                self.repeat = (int(arg), rest)
+                self.repeat = (min(int(arg), 10_000_000), rest)
                 rest = ""
             elif name == "think":
                 line, _, rest = f"{arg} {rest}".partition("\n")

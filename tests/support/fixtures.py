@@ -1,0 +1,142 @@
+"""Fixtures: the server's configuration, and ``api``, an httpx client of it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+
+TOKEN_HEADER = "Authorization"
+
+
+@pytest.fixture
+def resumechat_config(tmp_path: Any) -> dict[str, Any]:
+    """ResumeChat traits for the test server; override per module to change them."""
+    return {
+        "db_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        "demo_delay": 0.001,
+        "checkpoint_interval": 0.05,
+        "heartbeat_interval": 0.5,
+        "stream_ttl": 30.0,
+    }
+
+
+@pytest.fixture
+def jp_server_config(resumechat_config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_resumechat": True}},
+        "ResumeChat": resumechat_config,
+    }
+
+
+@dataclass
+class SSEEvent:
+    id: int
+    event: str
+    data: dict[str, Any]
+
+
+@dataclass
+class EventRead:
+    """What one connection to an event stream received."""
+
+    status: int
+    headers: dict[str, str]
+    events: list[SSEEvent] = field(default_factory=list)
+    retry: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The content rebuilt by DESIGN §2.1: snapshot then the deltas after it."""
+        return rebuild(self.events)
+
+
+def rebuild(events: list[SSEEvent], start: str = "") -> str:
+    text = start
+    for event in events:
+        if event.event == "snapshot":
+            text = event.data["content"]
+        elif event.event == "delta":
+            text += event.data.get("text", "")
+    return text
+
+
+class Api:
+    """A thin client of the server under test (what the real Client will be)."""
+
+    def __init__(self, client: httpx.AsyncClient, base: str) -> None:
+        self.client = client
+        self.base = base
+
+    def url(self, path: str) -> str:
+        return f"{self.base}resumechat/api/{path}"
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, self.url(path), **kwargs)
+
+    async def conversation(self, **body: Any) -> dict[str, Any]:
+        response = await self.request("POST", "conversations", json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    async def send(self, cid: str, content: str, **body: Any) -> dict[str, Any]:
+        response = await self.request("POST", f"conversations/{cid}/messages",
+                                      json={"content": content, **body})
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    async def messages(self, cid: str) -> list[dict[str, Any]]:
+        response = await self.request("GET", f"conversations/{cid}/messages")
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]
+
+    async def events(self, sid: str, last_id: int | None = None, *, query: bool = False,
+                     stop_after: int | None = None, headers: dict[str, str] | None = None) -> EventRead:
+        """Read a stream until its final, or until ``stop_after`` events (then hang up)."""
+        params, hdrs = {}, dict(headers or {})
+        if last_id is not None:
+            if query:
+                params["last_event_id"] = str(last_id)
+            else:
+                hdrs["Last-Event-ID"] = str(last_id)
+        async with aconnect_sse(self.client, "GET", self.url(f"streams/{sid}/events"),
+                                params=params, headers=hdrs) as source:
+            read = EventRead(source.response.status_code, dict(source.response.headers))
+            if source.response.status_code != 200:
+                await source.response.aread()
+                return read
+            async for sse in source.aiter_sse():
+                if sse.retry is not None:
+                    read.retry = sse.retry
+                if not sse.data:
+                    continue
+                read.events.append(SSEEvent(int(sse.id), sse.event, json.loads(sse.data)))
+                if sse.event == "final" or (stop_after and len(read.events) >= stop_after):
+                    break
+        return read
+
+    async def wait_final(self, sid: str) -> dict[str, Any]:
+        read = await self.events(sid)
+        assert read.events and read.events[-1].event == "final", read
+        return read.events[-1].data["message"]
+
+
+@pytest.fixture
+def api(jp_serverapp: Any, jp_fetch: Any, http_server_port: Any, jp_base_url: str,
+        jp_auth_header: dict[str, str], jp_asyncio_loop: Any) -> Iterator[Api]:
+    """An authenticated client of the running test server."""
+    base = f"http://127.0.0.1:{http_server_port[-1]}{jp_base_url}"
+    client = httpx.AsyncClient(headers=jp_auth_header, timeout=30)
+    yield Api(client, base)
+    jp_asyncio_loop.run_until_complete(client.aclose())
+
+
+@pytest.fixture
+def extension(jp_serverapp: Any) -> Any:
+    """The loaded ResumeChat extension app (its manager, its traits)."""
+    point = jp_serverapp.extension_manager.extensions["jupyter_resumechat"]
+    return next(iter(point.extension_points.values())).app

@@ -1,0 +1,137 @@
+"""The MessageStore contract, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from jupyter_resumechat.errors import NotFound
+from jupyter_resumechat.models import MessageStatus, Role
+from jupyter_resumechat.store import MessageStore, NewTurn
+from jupyter_resumechat.store.messages import new_id
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def run(url, body):
+    async def main():
+        store = MessageStore(url)
+        await store.start()
+        try:
+            await body(store)
+        finally:
+            await store.close()
+    asyncio.run(main())
+
+
+def turn(cid: str, content: str = "hi", client_id: str | None = None) -> NewTurn:
+    return NewTurn(cid, content, "demo", client_id, new_id(), new_id(), new_id())
+
+
+def test_conversation_crud_and_key(db_url) -> None:
+    async def body(store: MessageStore):
+        made, created = await store.create_conversation("", "first", key="nb.ipynb")
+        again, created_again = await store.create_conversation("", "ignored", key="nb.ipynb")
+        assert created and not created_again and again.id == made.id
+        other, _ = await store.create_conversation("bob", "", key="nb.ipynb")
+        assert other.id != made.id
+        renamed = await store.rename_conversation(None, made.id, "new title")
+        assert renamed.title == "new title" and renamed.updated_at >= made.updated_at
+        listed = await store.list_conversations(None, limit=10)
+        assert [c.id for c in listed] == [made.id, other.id]  # renamed last: newest
+        assert [c.id for c in await store.list_conversations("bob")] == [other.id]
+        with pytest.raises(NotFound):
+            await store.get_conversation("bob", made.id)
+        await store.delete_conversation(None, made.id)
+        with pytest.raises(NotFound):
+            await store.get_conversation(None, made.id)
+    run(db_url, body)
+
+
+def test_list_pages_back_in_time(db_url) -> None:
+    async def body(store: MessageStore):
+        for i in range(5):
+            await store.create_conversation("", f"c{i}")
+        page = await store.list_conversations(None, limit=2)
+        assert [c.title for c in page] == ["c4", "c3"]
+        older = await store.list_conversations(None, limit=10, before=page[-1].updated_at)
+        assert [c.title for c in older] == ["c2", "c1", "c0"]
+        future = await store.list_conversations(None, before=page[0].updated_at + timedelta(days=1))
+        assert len(future) == 5
+    run(db_url, body)
+
+
+def test_turns_history_checkpoint_finish(db_url) -> None:
+    async def body(store: MessageStore):
+        conv, _ = await store.create_conversation("", "")
+        first = turn(conv.id, "é😀 first", client_id="k1")
+        user, reply = await store.add_turn(first)
+        assert (user.role, reply.role, reply.status) == (Role.USER, Role.ASSISTANT, MessageStatus.STREAMING)
+        await store.checkpoint([(reply.id, "part", "")])
+        assert (await store.list_messages(None, conv.id))[1].content == "part"
+        done = await store.finish_message(reply.replace(content="part and whole 中文",
+                                                        status=MessageStatus.COMPLETE))
+        await store.checkpoint([(reply.id, "stale", "")])  # must not overwrite a final message
+        listed = await store.list_messages(None, conv.id)
+        assert [m.content for m in listed] == ["é😀 first", "part and whole 中文"]
+        assert listed[1].status is MessageStatus.COMPLETE and done.status is MessageStatus.COMPLETE
+        found = await store.find_turn(conv.id, "k1")
+        assert found is not None and found[0].id == user.id and found[2] == first.stream_id
+        assert await store.find_turn(conv.id, "other") is None
+        second = turn(conv.id, "again")
+        _, reply2 = await store.add_turn(second)
+        history = await store.history(conv.id, reply2.id)
+        assert [m.content for m in history] == ["é😀 first", "part and whole 中文", "again"]
+        assert (await store.message_for_stream(first.stream_id)).id == reply.id
+    run(db_url, body)
+
+
+def test_error_is_kept(db_url) -> None:
+    async def body(store: MessageStore):
+        conv, _ = await store.create_conversation("", "")
+        _, reply = await store.add_turn(turn(conv.id))
+        await store.finish_message(reply.replace(content="half", status=MessageStatus.ERROR,
+                                                 error={"type": "timeout", "detail": "slow"}))
+        got = (await store.list_messages(None, conv.id))[1]
+        assert got.error == {"type": "timeout", "detail": "slow"} and got.content == "half"
+    run(db_url, body)
+
+
+def test_start_turns_streaming_into_interrupted(db_url) -> None:
+    ids = {}
+
+    async def before(store: MessageStore):
+        conv, _ = await store.create_conversation("", "")
+        _, reply = await store.add_turn(turn(conv.id))
+        await store.checkpoint([(reply.id, "checkpointed text", "")])
+        ids["conv"], ids["reply"] = conv.id, reply.id
+
+    run(db_url, before)
+
+    async def main():
+        store = MessageStore(db_url)
+        assert await store.start() == 1
+        got = (await store.list_messages(None, ids["conv"]))[1]
+        assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
+        assert await store.start() == 0
+        await store.close()
+    asyncio.run(main())
+
+
+def test_a_newer_schema_is_refused(db_url) -> None:
+    async def body(store: MessageStore):
+        from sqlalchemy import update
+
+        from jupyter_resumechat.store.schema import schema_version
+        async with store.engine.begin() as conn:
+            await conn.execute(update(schema_version).values(version=99))
+        with pytest.raises(RuntimeError, match="schema version 99"):
+            await store.start()
+    run(db_url, body)

@@ -1,0 +1,196 @@
+"""The StreamStore contract (streams/base.py), run on every implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from jupyter_resumechat.errors import GenerationActive, NotFound
+from jupyter_resumechat.models import EventKind, utcnow
+from jupyter_resumechat.streams import MemoryStreamStore, StreamInfo
+
+PIECES = ["a", "é", "😀", "中文", " ", "\n", "x" * 50, "\u2028"]
+
+
+def info(sid: str = "s1", cid: str = "c1") -> StreamInfo:
+    return StreamInfo(sid, cid, f"m-{sid}", utcnow(), owner="u")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def rebuild(events, text=""):
+    for e in events:
+        if e.kind is EventKind.SNAPSHOT:
+            text = e.data["content"]
+        elif e.kind is EventKind.DELTA:
+            text += e.data.get("text", "")
+    return text
+
+
+async def filled(store, n: int, sid: str = "s1") -> str:
+    await store.open(info(sid))
+    expected = ""
+    for i in range(n):
+        piece = PIECES[i % len(PIECES)]
+        assert await store.append(sid, text=piece) == i + 1
+        expected += piece
+    return expected
+
+
+def test_ids_are_consecutive_and_deltas_exact() -> None:
+    async def main():
+        store = MemoryStreamStore(replay_window=100)
+        expected = await filled(store, 40)
+        batch = await store.read_after("s1", 0, 0)
+        assert [e.id for e in batch.events] == list(range(1, 41))
+        assert rebuild(batch.events) == expected
+        assert not batch.done
+    run(main())
+
+
+def test_no_last_id_gives_a_snapshot_then_live() -> None:
+    async def main():
+        store = MemoryStreamStore()
+        expected = await filled(store, 5)
+        batch = await store.read_after("s1", None, 0)
+        assert [(e.id, e.kind) for e in batch.events] == [(5, EventKind.SNAPSHOT)]
+        assert batch.events[0].data == {"message_id": "m-s1", "content": expected,
+                                        "reasoning": "", "status": "streaming"}
+        waiting = asyncio.create_task(store.read_after("s1", 5, 5))
+        await asyncio.sleep(0.01)
+        await store.append("s1", text="!")
+        batch = await waiting
+        assert [(e.id, e.data) for e in batch.events] == [(6, {"text": "!"})]
+    run(main())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_exactly_once_for_any_resume_points(seed: int) -> None:
+    """DESIGN §2.1 for random disconnects, resumes with and without ids, and a small window."""
+    async def main():
+        rng = random.Random(seed)
+        store = MemoryStreamStore(replay_window=rng.choice([1, 5, 50, 1000]))
+        await store.open(info())
+        truth, text, last = "", "", None
+        for step in range(300):
+            if rng.random() < 0.6:
+                piece = rng.choice(PIECES)
+                if rng.random() < 0.1:
+                    await store.append("s1", reasoning=piece)
+                else:
+                    await store.append("s1", text=piece)
+                    truth += piece
+            if rng.random() < 0.3:
+                if rng.random() < 0.1:
+                    last, text = None, ""  # reconnect without an id
+                batch = await store.read_after("s1", last, 0)
+                ids = [e.id for e in batch.events]
+                assert ids == sorted(set(ids))
+                if last is not None and batch.events and batch.events[0].kind is EventKind.DELTA:
+                    assert ids[0] == last + 1
+                text = rebuild(batch.events, text)
+                if batch.events:
+                    last = batch.events[-1].id
+                assert text == truth
+        await store.finish("s1", {"status": "complete"}, ttl=10)
+        batch = await store.read_after("s1", last, 0)
+        assert rebuild(batch.events, text) == truth and batch.done
+        assert batch.events[-1].kind is EventKind.FINAL
+    run(main())
+
+
+def test_window_bounds_memory_and_old_ids_get_a_snapshot() -> None:
+    async def main():
+        store = MemoryStreamStore(replay_window=100)
+        expected = await filled(store, 5000)
+        log = store._logs["s1"]
+        assert len(log.text_ends) <= 100 + 64
+        batch = await store.read_after("s1", 10, 0)
+        assert batch.events[0].kind is EventKind.SNAPSHOT and batch.events[0].id == 5000
+        assert rebuild(batch.events) == expected
+        batch = await store.read_after("s1", 4990, 0)
+        assert [e.id for e in batch.events] == list(range(4991, 5001))
+    run(main())
+
+
+def test_finish_then_read_then_expire() -> None:
+    async def main():
+        store = MemoryStreamStore()
+        await filled(store, 3)
+        final_id = await store.finish("s1", {"status": "complete", "content": "x"}, ttl=0.05)
+        assert final_id == 4
+        assert await store.active("c1") is None
+        batch = await store.read_after("s1", 2, 5)
+        assert [e.id for e in batch.events] == [3, 4] and batch.done
+        assert (await store.read_after("s1", 4, 5)).done
+        snap = await store.read_after("s1", None, 0)
+        assert snap.events[0].data["status"] == "complete" and snap.done
+        await asyncio.sleep(0.1)
+        with pytest.raises(NotFound):
+            await store.read_after("s1", None, 0)
+        with pytest.raises(NotFound):
+            await store.info("s1")
+    run(main())
+
+
+def test_one_open_stream_per_conversation() -> None:
+    async def main():
+        store = MemoryStreamStore()
+        await store.open(info("s1", "c1"))
+        with pytest.raises(GenerationActive) as caught:
+            await store.open(info("s2", "c1"))
+        assert caught.value.stream_id == "s1"
+        await store.open(info("s3", "c2"))
+        assert (await store.active("c1")).stream_id == "s1"
+        await store.finish("s1", {}, ttl=10)
+        await store.open(info("s4", "c1"))
+    run(main())
+
+
+def test_unknown_stream_and_timeout() -> None:
+    async def main():
+        store = MemoryStreamStore()
+        with pytest.raises(NotFound):
+            await store.read_after("nope", None, 0)
+        with pytest.raises(NotFound):
+            await store.append("nope", text="x")
+        await store.open(info())
+        batch = await store.read_after("s1", 0, 0.05)
+        assert batch.events == [] and not batch.done
+    run(main())
+
+
+def test_many_waiters_all_woken_and_expiry_wakes_them() -> None:
+    async def main():
+        store = MemoryStreamStore()
+        await store.open(info())
+        readers = [asyncio.create_task(store.read_after("s1", 0, 10)) for _ in range(50)]
+        await asyncio.sleep(0.01)
+        await store.append("s1", text="x")
+        for batch in await asyncio.gather(*readers):
+            assert [e.id for e in batch.events] == [1]
+        waiting = asyncio.create_task(store.read_after("s1", 1, 10))
+        await asyncio.sleep(0.01)
+        await store.expire("s1")
+        with pytest.raises(NotFound):
+            await waiting
+    run(main())
+
+
+def test_reasoning_and_text_interleave() -> None:
+    async def main():
+        store = MemoryStreamStore()
+        await store.open(info())
+        await store.append("s1", reasoning="think ")
+        await store.append("s1", text="Hi")
+        await store.append("s1", reasoning="more")
+        batch = await store.read_after("s1", 0, 0)
+        assert [e.data for e in batch.events] == [{"reasoning": "think "}, {"text": "Hi"},
+                                                  {"reasoning": "more"}]
+        snap = (await store.read_after("s1", None, 0)).events[0]
+        assert snap.data["content"] == "Hi" and snap.data["reasoning"] == "think more"
+    run(main())
