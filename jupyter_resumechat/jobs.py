@@ -72,6 +72,7 @@ class _Job:
     last_progress: float = 0.0
     stop_status: MessageStatus | None = None
     stop_error: dict[str, str] | None = None
+    running: bool = False
     final: Message | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -87,7 +88,10 @@ class _Job:
         """Ask the job to end with ``status``; the first reason wins."""
         if self.stop_status is None and self.task is not None and not self.task.done():
             self.stop_status, self.stop_error = status, error
-            self.task.cancel()
+            # A task cancelled before its first step would never run its handler;
+            # ``_run`` checks ``stop_status`` when it starts instead.
+            if self.running:
+                self.task.cancel()
 
 
 class Subscription:
@@ -272,6 +276,7 @@ class JobManager:
         job = _Job(info, reply, last_progress=asyncio.get_running_loop().time())
         self._jobs[info.stream_id] = job
         job.task = asyncio.create_task(self._run(job), name=f"resumechat-job-{info.stream_id}")
+        job.task.add_done_callback(lambda _: job.done.set())  # even if _run never ran
         return SendResult(user_message, reply, info.stream_id)
 
     async def status(self, user: str, conversation_id: str) -> StreamStatus:
@@ -306,8 +311,8 @@ class JobManager:
         if job is not None and self._visible(user, job.info):
             job.stop(MessageStatus.ABORTED)
             await asyncio.shield(job.done.wait())
-            assert job.final is not None
-            return job.final
+            if job.final is not None:
+                return job.final
         info = await self.streams.info(stream_id)
         if not self._visible(user, info):
             raise NotFound(f"stream {stream_id!r} is unknown or has expired")
@@ -320,8 +325,11 @@ class JobManager:
 
     async def _run(self, job: _Job) -> None:
         """Generate, then conclude exactly once with the status that won."""
+        job.running = True
         status, error = MessageStatus.COMPLETE, None
         try:
+            if job.stop_status is not None:
+                raise asyncio.CancelledError
             await self._generate(job)
         except asyncio.CancelledError:
             _uncancel()

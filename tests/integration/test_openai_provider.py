@@ -1,0 +1,99 @@
+"""The real ``openai`` SDK path against a local server speaking its API."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.fake_openai import BEHAVIOURS, FakeOpenAI
+
+
+@pytest.fixture
+def fake_openai(jp_asyncio_loop):
+    server = FakeOpenAI()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def resumechat_config(resumechat_config, fake_openai):
+    return {**resumechat_config, "provider": "openai", "base_url": fake_openai.url,
+            "api_key": "sk-test-secret-0123456789", "model": "gpt-ok", "models": BEHAVIOURS,
+            "provider_max_retries": 0, "provider_timeout": 1.0, "checkpoint_interval": 0.05}
+
+
+async def reply(api, model: str, content: str = "hello big world"):
+    conv = await api.conversation()
+    sent = await api.send(conv["id"], content, model=model)
+    final = await api.wait_final(sent["stream_id"])
+    stored = (await api.messages(conv["id"]))[1]
+    assert stored == final  # persisted before announced
+    return conv, final
+
+
+async def test_streams_through_the_sdk_with_context(api, fake_openai):
+    conv, final = await reply(api, "gpt-ok")
+    assert final["status"] == "complete" and final["content"] == "Echo: hello big world "
+    assert final["model"] == "gpt-ok"
+    sent = await api.send(conv["id"], "second turn", model="gpt-ok")
+    await api.wait_final(sent["stream_id"])
+    assert fake_openai.seen[-1]["messages"] == [
+        {"role": "user", "content": "hello big world"},
+        {"role": "assistant", "content": "Echo: hello big world "},
+        {"role": "user", "content": "second turn"},
+    ]
+    assert fake_openai.seen[-1]["stream"] is True
+
+
+async def test_models_lists_the_configured_ones(api):
+    models = (await api.request("GET", "models")).json()
+    assert models["default"] == "gpt-ok"
+    assert [m["id"] for m in models["models"]] == BEHAVIOURS
+    assert {m["provider"] for m in models["models"]} == {"openai"}
+
+
+async def test_reasoning_content(api):
+    _, final = await reply(api, "gpt-reasoning")
+    assert final["reasoning"] == "let me think" and final["content"].startswith("Echo")
+
+
+async def test_500_before_the_first_chunk(api):
+    _, final = await reply(api, "gpt-500")
+    assert final["status"] == "error" and final["content"] == ""
+    assert final["error"]["type"] == "upstream_status" and "500" in final["error"]["detail"]
+
+
+async def test_connection_cut_mid_stream_keeps_the_partial_text(api):
+    _, final = await reply(api, "gpt-cut")
+    assert final["status"] == "error" and final["content"] == "Echo: hello "
+    assert final["error"]["type"] in {"connection", "incomplete"}
+
+
+async def test_stall_past_the_timeout(api):
+    _, final = await reply(api, "gpt-stall")
+    assert final["status"] == "error" and final["content"] == "Echo: hello "
+    assert final["error"]["type"] == "timeout"
+
+
+async def test_stream_that_never_finishes(api):
+    _, final = await reply(api, "gpt-unfinished")
+    assert final["status"] == "error" and final["error"]["type"] == "incomplete"
+    assert final["content"] == "Echo: hello big world "
+
+
+async def test_malformed_chunk(api):
+    _, final = await reply(api, "gpt-garbage")
+    assert final["status"] == "error" and final["content"].startswith("Echo: hello")
+
+
+async def test_slow_first_token_within_the_timeout_completes(api):
+    _, final = await reply(api, "gpt-slow-first")
+    assert final["status"] == "complete"
+
+
+async def test_the_api_key_never_reaches_clients(api, jp_serverapp):
+    conv, final = await reply(api, "gpt-500")
+    answers = [await api.request("GET", p) for p in
+               ["models", "conversations", f"conversations/{conv['id']}/messages", "openapi.json"]]
+    for answer in answers:
+        assert "sk-test-secret" not in answer.text
+    assert "sk-test-secret" not in str(final)
