@@ -7,7 +7,9 @@ directives, which tests and benchmarks use to shape a stream:
 * ``/pace SECONDS`` — the delay between pieces for this reply;
 * ``/repeat N TEXT`` — the reply is TEXT sent N times, one piece each;
 * ``/think TEXT`` — TEXT is streamed as reasoning before the reply;
-* ``/fail N`` — send N pieces, then fail like a broken endpoint.
+* ``/fail N`` — send N pieces, then fail like a broken endpoint;
+* ``/wait SECONDS`` — stay silent that long before the first piece;
+* ``/clock N`` — N pieces, each the wall-clock time it was sent (benchmarks).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import time
 from typing import AsyncIterator, Iterable
 
 from ..errors import ProviderError
@@ -22,7 +25,7 @@ from .base import ChatTurn, Delta, ModelInfo
 
 __all__ = ["DemoProvider"]
 
-_DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail)\s+(\S+)(?:\s+(.*))?$", re.S)
+_DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail|wait|clock)\s+(\S+)(?:\s+(.*))?$", re.S)
 
 
 class DemoProvider:
@@ -40,13 +43,15 @@ class DemoProvider:
     async def stream(self, model: str, turns: list[ChatTurn]) -> AsyncIterator[Delta]:
         prompt = turns[-1].content if turns else ""
         plan = _Plan(prompt, self.delay)
+        if plan.wait:
+            await asyncio.sleep(plan.wait)
         for piece in plan.reasoning:
             yield Delta(reasoning=piece)
             await asyncio.sleep(plan.delay)
         for count, piece in enumerate(plan.pieces(len(turns))):
             if plan.fail_after is not None and count == plan.fail_after:
                 raise ProviderError("the demo model failed as asked", type="demo_failure")
-            yield Delta(text=piece)
+            yield Delta(text=f"{time.time():.6f} " if plan.clock else piece)
             await asyncio.sleep(plan.delay)
 
     async def close(self) -> None:
@@ -61,14 +66,18 @@ class _Plan:
         self.repeat: tuple[int, str] | None = None
         self.reasoning: list[str] = []
         self.fail_after: int | None = None
+        self.wait = 0.0
+        self.clock = False
         self.prompt = prompt
         self._parse(prompt.strip())
 
     def _parse(self, text: str) -> None:
         while (match := _DIRECTIVE.match(text)) is not None:
             name, arg, rest = match.group(1), match.group(2), match.group(3) or ""
-            if name == "pace":
-                self.delay = max(0.0, float(arg)) if _is_number(arg) else self.delay
+            if name in {"pace", "wait"} and _is_number(arg):
+                setattr(self, "delay" if name == "pace" else "wait", min(max(0.0, float(arg)), 3600.0))
+            elif name == "clock" and arg.isdigit():
+                self.clock, self.repeat = True, (min(int(arg), 10_000_000), "")
             elif name == "fail":
                 self.fail_after = int(arg) if arg.isdigit() else 0
             elif name == "repeat" and arg.isdigit():

@@ -1,0 +1,44 @@
+"""The baseline: a bare tornado SSE handler writing the same events as ours.
+
+``GET /events?n=N`` writes N delta events (``id``, ``event``, one JSON
+``data`` line, the same bytes as jupyter-resumechat's), flushing each, as a
+minimal streaming endpoint would; then a ``final``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from tornado import web
+
+
+class Events(web.RequestHandler):
+    async def get(self) -> None:
+        count = int(self.get_query_argument("n"))
+        text = self.get_query_argument("text", "x")
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.write(b"retry: 2000\n\n")
+        await self.flush()
+        data = json.dumps({"text": text}, ensure_ascii=False, separators=(",", ":"))
+        for seq in range(1, count + 1):
+            self.write(f"id: {seq}\nevent: delta\ndata: {data}\n\n".encode())
+            await self.flush()
+        self.write(f"id: {count + 1}\nevent: final\ndata: {{}}\n\n".encode())
+        self.finish()
+
+
+class Ping(web.RequestHandler):
+    def get(self) -> None:
+        self.write("ok")
+
+
+async def main(port: int) -> None:
+    web.Application([(r"/events", Events), (r"/ping", Ping)]).listen(port, "127.0.0.1")
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))

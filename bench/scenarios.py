@@ -1,0 +1,298 @@
+"""The scenarios B1–B7 of the benchmark suite, and the results table."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from .servers import HEADERS, bare, jupyter
+from .sse_client import read_sse
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    run: Callable[[Path, bool], dict[str, Any]]
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
+
+
+def row(metric: str, values: list[float] | dict[str, float], unit: str, target: str = "", note: str = "") -> dict[str, Any]:
+    figures = values if isinstance(values, dict) else stats(values)
+    return {"metric": metric, **figures, "unit": unit, "target": target, "note": note}
+
+
+async def new_stream(client: httpx.AsyncClient, api: str, prompt: str) -> str:
+    conv = (await client.post(api + "conversations", json={})).json()
+    sent = await client.post(api + f"conversations/{conv['id']}/messages", json={"content": prompt})
+    sent.raise_for_status()
+    return str(sent.json()["stream_id"])
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# B1 ---------------------------------------------------------------------------
+
+def b1(tmp: Path, quick: bool) -> dict[str, Any]:
+    n, runs = (2000, 1) if quick else (20000, 5)
+    ours, base = [], []
+    server, api = jupyter(tmp / "b1", demo_delay=0)
+    with server:
+        async def once() -> float:
+            async with httpx.AsyncClient(headers=HEADERS) as client:
+                began = time.perf_counter()
+                sid = await new_stream(client, api, f"/pace 0 /repeat {n} x")
+                got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
+                assert len(got.times) == n + 1, len(got.times)
+                return n / (got.times[-1] - began)
+        ours = [asyncio.run(once()) for _ in range(runs)]
+    baseline, url = bare(n)
+    with baseline:
+        async def once_bare() -> float:
+            began = time.perf_counter()
+            got = await read_sse(url + f"events?n={n}", {}, keep=False)
+            assert len(got.times) == n + 1
+            return n / (got.times[-1] - began)
+        base = [asyncio.run(once_bare()) for _ in range(runs)]
+    ratio = statistics.median(ours) / statistics.median(base)
+    return {"rows": [
+        row("events/s, one stream, one subscriber (ours)", ours, "events/s"),
+        row("events/s, bare tornado SSE handler", base, "events/s"),
+        row("ours / bare", [ratio], "×", "≥ 0.8"),
+    ], "events": n}
+
+
+# B2 ---------------------------------------------------------------------------
+
+def b2(tmp: Path, quick: bool) -> dict[str, Any]:
+    subscribers, n, runs = (20, 500, 1) if quick else (100, 2000, 3)
+    server, api = jupyter(tmp / "b2", demo_delay=0)
+    with server:
+        async def once() -> list[float]:
+            async with httpx.AsyncClient(headers=HEADERS) as client:
+                sid = await new_stream(client, api, f"/wait 1.5 /pace 0 /repeat {n} x")
+                reads = await asyncio.gather(*[
+                    read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
+                    for _ in range(subscribers)])
+            assert all(len(r.times) == n + 1 for r in reads)
+            first = min(r.times[0] for r in reads)
+            last = max(r.times[-1] for r in reads)
+            lags = [r.times[-1] - first for r in reads]
+            return [subscribers * n / (last - first), statistics.median(lags) * 1000, max(lags) * 1000]
+        ours = [asyncio.run(once()) for _ in range(runs)]
+    baseline, url = bare(n)
+    with baseline:
+        async def once_bare() -> float:
+            began = time.perf_counter()
+            reads = await asyncio.gather(*[read_sse(url + f"events?n={n}", {}, keep=False)
+                                           for _ in range(subscribers)])
+            return subscribers * n / (max(r.times[-1] for r in reads) - began)
+        base = [asyncio.run(once_bare()) for _ in range(runs)]
+    delivered = [o[0] for o in ours]
+    return {"rows": [
+        row(f"events/s delivered, 1 stream × {subscribers} subscribers (ours)", delivered, "events/s"),
+        row(f"events/s delivered, {subscribers} bare handlers", base, "events/s"),
+        row("ours / bare", [statistics.median(delivered) / statistics.median(base)], "×"),
+        row("time from first event to last subscriber's final", [o[2] for o in ours], "ms"),
+    ]}
+
+
+# B3 ---------------------------------------------------------------------------
+
+def b3(tmp: Path, quick: bool) -> dict[str, Any]:
+    streams, pace, seconds = (100, 0.05, 3) if quick else (1000, 0.05, 10)
+    events = int(seconds / pace)
+    server, api = jupyter(tmp / "b3", demo_delay=pace, checkpoint_interval=1.0)
+    with server:
+        async def run() -> dict[str, Any]:
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(headers=HEADERS, limits=limits, timeout=60) as client:
+                sids = await asyncio.gather(*[new_stream(client, api, f"/pace {pace} /clock {events}")
+                                              for _ in range(streams)])
+            cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
+            reads = await asyncio.gather(*[
+                read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS) for sid in sids],
+                return_exceptions=True)
+            cpu = (cpu_seconds(server.pid) - cpu0) / (time.perf_counter() - t0)
+            latencies, errors = [], 0
+            offset = time.time() - time.perf_counter()
+            for read in reads:
+                if isinstance(read, BaseException) or read.status != 200 or len(read.times) != events + 1:
+                    errors += 1
+                    continue
+                for block, at in zip(read.blocks, read.times):
+                    if b"event: delta" in block:
+                        sent = float(block.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])
+                        latencies.append((at + offset - sent) * 1000)
+            latencies.sort()
+            return {"p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)],
+                    "errors": errors, "cpu": cpu * 100, "count": len(latencies)}
+        result = asyncio.run(run())
+    return {"rows": [
+        row(f"added latency p50, {streams} streams × {1 / pace:g} events/s", [result["p50"]], "ms"),
+        row("added latency p99", [result["p99"]], "ms", "≤ 50"),
+        row("errors", [result["errors"]], "streams", "0"),
+        row("server CPU", [result["cpu"]], "% of one core"),
+    ], "deltas_measured": result["count"]}
+
+
+# B4 ---------------------------------------------------------------------------
+
+def b4(tmp: Path, quick: bool) -> dict[str, Any]:
+    sizes, runs = ([100, 10000], 5) if quick else ([100, 10000, 100000], 21)
+    server, api = jupyter(tmp / "b4", demo_delay=0, replay_window=10000)
+    rows, by_kind = [], {"with last id": {}, "without last id": {}}
+    with server:
+        async def prepare() -> dict[int, str]:
+            sids = {}
+            async with httpx.AsyncClient(headers=HEADERS, timeout=120) as client:
+                for size in sizes:
+                    sid = await new_stream(client, api, f"/pace 0 /repeat {size} abcd")
+                    await read_sse(api + f"streams/{sid}/events", HEADERS, keep=False)  # until final
+                    sids[size] = sid
+            return sids
+
+        async def first_event(sid: str, last: int | None) -> float:
+            query = "" if last is None else f"?last_event_id={last}"
+            began = time.perf_counter()
+            got = await read_sse(api + f"streams/{sid}/events{query}", HEADERS, stop_after=1)
+            return (got.times[0] - began) * 1000
+
+        sids = asyncio.run(prepare())
+        for size, sid in sids.items():
+            for kind, last in (("with last id", size - 10), ("without last id", None)):
+                values = [asyncio.run(first_event(sid, last)) for _ in range(runs)]
+                by_kind[kind][size] = statistics.median(values)
+                rows.append(row(f"first event after reconnect, {size:,} events, {kind}", values, "ms"))
+    for kind, medians in by_kind.items():
+        rows.append(row(f"long/short ({max(sizes):,} / {min(sizes):,}), {kind}",
+                        [medians[max(sizes)] / medians[min(sizes)]], "×", "≤ 1.5"))
+    return {"rows": rows}
+
+
+# B5 ---------------------------------------------------------------------------
+
+def b5(tmp: Path, quick: bool) -> dict[str, Any]:
+    count = 50 if quick else 500
+    rows = []
+    server, api = jupyter(tmp / "b5a", demo_delay=0, stream_ttl=3600)
+    with server:
+        async def finished() -> float:
+            await asyncio.sleep(1)
+            before = rss(server.pid)
+            async with httpx.AsyncClient(headers=HEADERS, limits=httpx.Limits(max_connections=20)) as client:
+                sids = await asyncio.gather(*[new_stream(client, api, "/pace 0 /repeat 100 abcd")
+                                              for _ in range(count)])
+                for sid in sids:
+                    await read_sse(api + f"streams/{sid}/events", HEADERS, keep=False)
+            await asyncio.sleep(1)
+            return (rss(server.pid) - before) / count - 400  # 400 bytes of text each
+        rows.append(row("bytes per finished stream kept for stream_ttl (beyond its text)",
+                        [asyncio.run(finished())], "B", note="RSS growth / streams; 100 events each"))
+    server, api = jupyter(tmp / "b5b", demo_delay=0.2)
+    with server:
+        async def active() -> float:
+            await asyncio.sleep(1)
+            before = rss(server.pid)
+            async with httpx.AsyncClient(headers=HEADERS, limits=httpx.Limits(max_connections=20)) as client:
+                sids = await asyncio.gather(*[new_stream(client, api, "/pace 0.2 /repeat 100000 abcd")
+                                              for _ in range(count)])
+            readers = [asyncio.create_task(read_sse(api + f"streams/{sid}/events?last_event_id=0",
+                                                    HEADERS, keep=False)) for sid in sids]
+            await asyncio.sleep(3)
+            grown = rss(server.pid) - before
+            text = count * 4 * (3 / 0.2) * 2  # held by the log and by the job
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            return (grown - text) / count
+        rows.append(row("bytes per active stream with one subscriber (beyond its text)",
+                        [asyncio.run(active())], "B", "≤ 16 KiB", "RSS growth / streams, incl. the open connection"))
+    return {"rows": rows}
+
+
+# B6 ---------------------------------------------------------------------------
+
+def b6(tmp: Path, quick: bool) -> dict[str, Any]:
+    from jupyter_resumechat.jobs import JobManager, JobSettings
+    from jupyter_resumechat.providers.demo import DemoProvider
+    from jupyter_resumechat.store import MessageStore
+    from jupyter_resumechat.streams import MemoryStreamStore
+
+    class Counting(MessageStore):
+        transactions = rows_written = 0
+
+        async def checkpoint(self, partials):  # type: ignore[no-untyped-def]
+            partials = list(partials)
+            if partials:
+                self.transactions += 1
+                self.rows_written += len(partials)
+            await super().checkpoint(partials)
+
+    streams, seconds, interval = (10, 2, 1.0) if quick else (50, 6, 1.0)
+
+    async def run() -> tuple[float, float]:
+        store = Counting(f"sqlite+aiosqlite:///{tmp / 'b6.db'}")
+        manager = JobManager(MemoryStreamStore(), store, DemoProvider(0.05),
+                             JobSettings(checkpoint_interval=interval))
+        await manager.start()
+        for _ in range(streams):
+            conv, _ = await manager.create_conversation("u", "", None)
+            await manager.send("u", conv.id, f"/pace 0.05 /repeat {int(seconds / 0.05)} x")
+        began = asyncio.get_running_loop().time()
+        while manager.active_jobs:
+            await asyncio.sleep(0.05)
+        elapsed = asyncio.get_running_loop().time() - began
+        await manager.stop()
+        stream_seconds = streams * elapsed
+        return store.rows_written / stream_seconds, store.transactions / elapsed
+
+    per_stream, transactions = asyncio.run(run())
+    return {"rows": [
+        row(f"checkpoint rows per stream-second ({streams} streams, 20 events/s)", [per_stream], "rows",
+            f"≤ {1 / interval:g}"),
+        row("checkpoint transactions per second (all streams together)", [transactions], "tx/s",
+            note="one transaction carries every stream that grew"),
+    ]}
+
+
+ALL = [
+    Scenario("B1", "throughput of one stream against a bare tornado SSE handler", b1),
+    Scenario("B2", "fan-out to many subscribers", b2),
+    Scenario("B3", "many concurrent streams at a model's pace", b3),
+    Scenario("B4", "time to resume", b4),
+    Scenario("B5", "memory per stream", b5),
+    Scenario("B6", "database writes while generating", b6),
+]
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [f"# Benchmark results", "",
+             f"{results['when']} · {results['machine']}" + (" · **quick (smoke) run**" if results["quick"] else ""),
+             "", "Median of the runs, with min and max. Ratios compare with a baseline measured in the same run.",
+             "", "| id | metric | median | min | max | runs | unit | target |", "|---|---|---|---|---|---|---|---|"]
+    for sid, result in results["scenarios"].items():
+        for r in result["rows"]:
+            lines.append(f"| {sid} | {r['metric']} | {r['median']:.4g} | {r['min']:.4g} | {r['max']:.4g} | "
+                         f"{r['runs']} | {r['unit']} | {r['target']} |")
+    return "\n".join(lines) + "\n"
