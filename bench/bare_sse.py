@@ -2,7 +2,8 @@
 
 ``GET /events?n=N`` writes N delta events (``id``, ``event``, one JSON
 ``data`` line, the same bytes as jupyter-resumechat's), flushing each, as a
-minimal streaming endpoint would; then a ``final``.
+minimal streaming endpoint would; then a ``final``.  With ``flush=K`` it
+flushes every K events instead: the same stack at its best, batching writes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class Events(web.RequestHandler):
     async def get(self) -> None:
         count = int(self.get_query_argument("n"))
         text = self.get_query_argument("text", "x")
+        every = int(self.get_query_argument("flush", "1"))
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.write(b"retry: 2000\n\n")
@@ -25,7 +27,8 @@ class Events(web.RequestHandler):
         data = json.dumps({"text": text}, ensure_ascii=False, separators=(",", ":"))
         for seq in range(1, count + 1):
             self.write(f"id: {seq}\nevent: delta\ndata: {data}\n\n".encode())
-            await self.flush()
+            if seq % every == 0:
+                await self.flush()
         self.write(f"id: {count + 1}\nevent: final\ndata: {{}}\n\n".encode())
         self.finish()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -45,6 +46,9 @@ def parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value
+
+
+_DELTA_KEYS = {"text": '{"text":', "reasoning": '{"reasoning":'}
 
 
 class Role(str, enum.Enum):
@@ -163,7 +167,12 @@ class Event:
 
     def data_json(self) -> str:
         """The ``data:`` payload, compact and with non-ASCII kept as is."""
-        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+        data = self.data
+        if len(data) == 1:  # the hot path: a delta's {"text": ...} or {"reasoning": ...}
+            key, value = next(iter(data.items()))
+            if isinstance(value, str) and key in _DELTA_KEYS:
+                return _DELTA_KEYS[key] + encode_basestring(value) + "}"
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

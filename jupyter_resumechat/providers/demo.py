@@ -25,6 +25,7 @@ from .base import ChatTurn, Delta, ModelInfo
 
 __all__ = ["DemoProvider"]
 
+_BURST = 64  # pieces per event-loop turn when the pace is 0
 _DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail|wait|clock)\s+(\S+)(?:\s+(.*))?$", re.S)
 
 
@@ -52,7 +53,9 @@ class DemoProvider:
             if plan.fail_after is not None and count == plan.fail_after:
                 raise ProviderError("the demo model failed as asked", type="demo_failure")
             yield Delta(text=f"{time.time():.6f} " if plan.clock else piece)
-            await asyncio.sleep(plan.delay)
+            if plan.delay or count % _BURST == 0:
+                # At full speed pieces come in bursts, as they do from a socket read.
+                await asyncio.sleep(plan.delay)
 
     async def close(self) -> None:
         return None
