@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from .client import Client, StreamEvent, SyncClient
 from .errors import (
+    ConnectionFailed,
+    DiscoveryError,
     GenerationActive,
     InvalidRequest,
     NotFound,
     ProviderError,
     ProviderTimeout,
     ResumeChatError,
+    ServerError,
     TooLarge,
     TooManyGenerations,
 )
@@ -19,7 +23,10 @@ from .models import Conversation, Event, EventKind, Message, MessageStatus, Role
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
+    "ConnectionFailed",
     "Conversation",
+    "DiscoveryError",
     "Event",
     "EventKind",
     "GenerationActive",
@@ -31,7 +38,10 @@ __all__ = [
     "ProviderTimeout",
     "ResumeChatError",
     "Role",
+    "ServerError",
+    "StreamEvent",
     "StreamStatus",
+    "SyncClient",
     "TooLarge",
     "TooManyGenerations",
     "__version__",

@@ -10,6 +10,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, Unicode, default, validate
 
+from .client.discovery import TOKEN_VAR, URL_VAR
 from .handlers import (
     ConversationHandler,
     ConversationsHandler,
@@ -115,6 +116,7 @@ class ResumeChat(ExtensionApp):
         return str(proposal["value"])
 
     def initialize_settings(self) -> None:
+        self._export_location()
         self.manager = JobManager(
             self._stream_store(), MessageStore(self.db_url), make_provider(self._provider_settings()),
             JobSettings(stream_ttl=self.stream_ttl, checkpoint_interval=self.checkpoint_interval,
@@ -161,7 +163,22 @@ class ResumeChat(ExtensionApp):
         ]
         self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes)
 
+    def _export_location(self) -> None:
+        """Tell kernels where this server is: they inherit its environment (and
+        keep it across restarts), so ``Client.from_kernel()`` needs no setup."""
+        app = self.serverapp
+        if app is None or app.sock:
+            return
+        host = app.ip if app.ip not in {"", "0.0.0.0", "::", "*", "localhost"} else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        scheme = "https" if app.certfile else "http"
+        os.environ[URL_VAR] = f"{scheme}://{host}:{app.port}{app.base_url}"
+        token = getattr(app.identity_provider, "token", "")
+        if token:
+            os.environ[TOKEN_VAR] = token
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self._export_location()  # the port is final only now (port_retries)
         await self.manager.start()
 
     async def stop_extension(self) -> None:

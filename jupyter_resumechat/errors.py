@@ -9,6 +9,9 @@ status code and a JSON body ``{"error": code, "detail": text}`` in one place::
     ├── GenerationActive            409  one generation per conversation (carries stream_id)
     ├── TooLarge                    413  message or body over the limit
     ├── TooManyGenerations          429  per-user cap on active generations
+    ├── ServerError                 any other error status, as the client sees it
+    ├── ConnectionFailed            the client could not reach the server, retries exhausted
+    ├── DiscoveryError              no Jupyter server found for the client
     └── ProviderError               a model endpoint failed; ends a stream with status "error"
         └── ProviderTimeout         the endpoint stalled past the configured timeout
 """
@@ -16,12 +19,15 @@ status code and a JSON body ``{"error": code, "detail": text}`` in one place::
 from __future__ import annotations
 
 __all__ = [
+    "ConnectionFailed",
+    "DiscoveryError",
     "GenerationActive",
     "InvalidRequest",
     "NotFound",
     "ProviderError",
     "ProviderTimeout",
     "ResumeChatError",
+    "ServerError",
     "TooLarge",
     "TooManyGenerations",
 ]
@@ -82,6 +88,27 @@ class TooManyGenerations(ResumeChatError):
 
     code = "too_many_generations"
     status = 429
+
+
+class ServerError(ResumeChatError):
+    """An error answer without a class of its own (403, 5xx…), as a client sees it."""
+
+    def __init__(self, detail: str, status: int, code: str = "error") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+
+
+class ConnectionFailed(ResumeChatError):
+    """The server could not be reached, after the client's bounded retries."""
+
+    code = "connection_failed"
+
+
+class DiscoveryError(ResumeChatError):
+    """No Jupyter server could be found; the message says what to set."""
+
+    code = "discovery_failed"
 
 
 class ProviderError(ResumeChatError):

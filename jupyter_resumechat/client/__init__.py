@@ -1,0 +1,21 @@
+"""The Python client of jupyter-resumechat: async ``Client``, blocking ``SyncClient``."""
+
+from .api import Client, ModelInfo, Models, SendResult, raise_for_error
+from .discovery import ServerInfo, discover, find_server
+from .events import Reply, StreamEvent, decode_event
+from .sync import SyncClient
+
+__all__ = [
+    "Client",
+    "ModelInfo",
+    "Models",
+    "Reply",
+    "SendResult",
+    "ServerInfo",
+    "StreamEvent",
+    "SyncClient",
+    "decode_event",
+    "discover",
+    "find_server",
+    "raise_for_error",
+]

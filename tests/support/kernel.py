@@ -1,0 +1,54 @@
+"""Run code in a real kernel of the test server, over its websocket, as a frontend does."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+
+async def start_kernel(base: str, headers: dict[str, str], env_path: str | None = None) -> str:
+    async with httpx.AsyncClient(headers=headers) as client:
+        body: dict[str, Any] = {"name": "python3"}
+        if env_path:
+            body["path"] = env_path
+        response = await client.post(base + "api/kernels", json=body)
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+
+async def execute(base: str, headers: dict[str, str], kernel_id: str, code: str,
+                  timeout: float = 60) -> tuple[str, list[dict[str, Any]]]:
+    """Run ``code``; return its stdout and any error contents."""
+    ws_url = base.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels"
+    conn = await websocket_connect(HTTPRequest(ws_url, headers=headers, request_timeout=timeout))
+    msg_id = uuid.uuid4().hex
+    conn.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                   "msg_type": "execute_request", "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+    }))
+    out, errors = [], []
+    try:
+        while True:
+            raw = await conn.read_message()
+            if raw is None:
+                raise RuntimeError("kernel websocket closed")
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["header"]["msg_type"]
+            if kind == "stream":
+                out.append(msg["content"]["text"])
+            elif kind == "error":
+                errors.append(msg["content"])
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                return "".join(out), errors
+    finally:
+        conn.close()
