@@ -58,6 +58,15 @@ class ResumeChat(ExtensionApp):
     stream_backend = Unicode(
         "memory", help="Where stream events live: 'memory' (this server) or a redis:// URL."
     ).tag(config=True)
+    redis_prefix = Unicode(
+        "resumechat:", help="Prefix of every Redis key and channel (stream_backend redis://). "
+        "Default 'resumechat:'; servers that share streams must share it."
+    ).tag(config=True)
+    owner_lease = Float(
+        10.0, help="Seconds a server's claim on its running generations lasts without renewal "
+        "(shared Redis only). When a server dies, another marks its replies 'interrupted' "
+        "within about this time. Default 10."
+    ).tag(config=True)
     stream_ttl = Float(
         300.0, help="Seconds a finished stream stays resumable before 404. Default 300; 0: "
         "forgotten at once (clients reload the messages)."
@@ -97,11 +106,19 @@ class ResumeChat(ExtensionApp):
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
 
-    @validate("stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout", "demo_delay")
+    @validate("stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout", "demo_delay",
+              "owner_lease")
     def _non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
             raise ValueError(f"{proposal['trait'].name} must be >= 0")
         return float(proposal["value"])
+
+    @validate("stream_backend")
+    def _known_backend(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        if value != "memory" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("stream_backend must be 'memory' or a redis:// URL")
+        return value
 
     @validate("replay_window", "max_message_chars")
     def _positive(self, proposal: Any) -> int:
@@ -123,7 +140,7 @@ class ResumeChat(ExtensionApp):
                         max_message_chars=self.max_message_chars,
                         provider_timeout=self.provider_timeout,
                         max_active_per_user=self.max_active_per_user,
-                        isolate_users=self.isolate_users),
+                        isolate_users=self.isolate_users, owner_lease=self.owner_lease),
             on_activity=self._touch,
         )
 
@@ -140,7 +157,12 @@ class ResumeChat(ExtensionApp):
     def _stream_store(self) -> StreamStore:
         if self.stream_backend == "memory":
             return MemoryStreamStore(self.replay_window)
-        raise ValueError(f"stream_backend {self.stream_backend!r} is not supported yet; use 'memory'")
+        if self.stream_backend.startswith(("redis://", "rediss://", "unix://")):
+            from .streams.redis import RedisStreamStore
+
+            return RedisStreamStore(self.stream_backend, replay_window=self.replay_window,
+                                    prefix=self.redis_prefix)
+        raise ValueError(f"stream_backend must be 'memory' or a redis:// URL, not {self.stream_backend!r}")
 
     def _touch(self) -> None:
         """A running generation counts as activity for idle culling."""

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, AsyncIterator, Callable
 
 from .errors import InvalidRequest, NotFound, ProviderError, TooLarge, TooManyGenerations
-from .models import Conversation, Message, MessageStatus, StreamStatus, utcnow
+from .models import Conversation, EventKind, Message, MessageStatus, StreamStatus, utcnow
 from .providers import ChatTurn, ModelInfo, Provider
 from .store import MessageStore, NewTurn
 from .store.messages import new_id
@@ -41,6 +41,7 @@ class JobSettings:
     provider_timeout: float = 60.0
     max_active_per_user: int = 0  # 0: no cap
     isolate_users: bool = False
+    owner_lease: float = 10.0  # shared stores: a silent owner's streams are orphans after this
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class _Job:
     stop_status: MessageStatus | None = None
     stop_error: dict[str, str] | None = None
     running: bool = False
+    concluding: bool = False
     final: Message | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -89,8 +91,9 @@ class _Job:
         if self.stop_status is None and self.task is not None and not self.task.done():
             self.stop_status, self.stop_error = status, error
             # A task cancelled before its first step would never run its handler;
-            # ``_run`` checks ``stop_status`` when it starts instead.
-            if self.running:
+            # ``_run`` checks ``stop_status`` when it starts instead. Once the job
+            # concludes, nothing may interrupt its commit.
+            if self.running and not self.concluding:
                 self.task.cancel()
 
 
@@ -144,6 +147,7 @@ class JobManager:
             if recovered:
                 log.warning("resumechat: %d message(s) left streaming by a previous run "
                             "are now 'interrupted'", recovered)
+            self.streams.on_abort(self._abort_requested)
             self._supervisor = asyncio.create_task(self._supervise(), name="resumechat-supervisor")
             self._started.set_result(None)
         await asyncio.shield(self._started)
@@ -306,7 +310,11 @@ class JobManager:
                 del self._subscribers[stream_id]
 
     async def abort(self, user: str, stream_id: str) -> Message:
-        """Stop the generation, keep its partial text, return the committed message."""
+        """Stop the generation, keep its partial text, return the committed message.
+
+        The job may run on another server (shared stores): the abort is then
+        sent to its owner, and this waits for the stream's final.
+        """
         job = self._jobs.get(stream_id)
         if job is not None and self._visible(user, job.info):
             job.stop(MessageStatus.ABORTED)
@@ -316,10 +324,37 @@ class JobManager:
         info = await self.streams.info(stream_id)
         if not self._visible(user, info):
             raise NotFound(f"stream {stream_id!r} is unknown or has expired")
+        if not info.finished and stream_id not in self._jobs:
+            await self.streams.request_abort(stream_id)
+        final = await self._final_of(stream_id)
+        if final is not None:
+            return final
         message = await self.messages.message_for_stream(stream_id)
         if message is None:
             raise NotFound(f"stream {stream_id!r} has no message")
         return message
+
+    async def _final_of(self, stream_id: str) -> Message | None:
+        """Read the stream to its final (bounded by the owner's lease)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.owner_lease + self.settings.provider_timeout
+        last: int | None = None
+        with contextlib.suppress(NotFound):
+            while loop.time() < deadline:
+                batch = await self.streams.read_after(stream_id, last, 1.0)
+                if batch.events:
+                    last = batch.events[-1].id
+                    if batch.events[-1].kind is EventKind.FINAL:
+                        return Message.from_json(batch.events[-1].data["message"])
+                if batch.done:
+                    return None
+        return None
+
+    def _abort_requested(self, stream_id: str) -> None:
+        """Another server asked for an abort: act if the job is ours."""
+        job = self._jobs.get(stream_id)
+        if job is not None:
+            job.stop(MessageStatus.ABORTED)
 
     # the job itself
 
@@ -340,8 +375,13 @@ class JobManager:
             log.exception("resumechat: generation %s failed", job.info.stream_id)
             status = MessageStatus.ERROR
             error = {"type": "internal", "detail": "the generation failed inside the server"}
+        job.concluding = True
+        conclusion = asyncio.ensure_future(self._conclude(job, status, error))
         try:
-            await self._conclude(job, status, error)
+            while not conclusion.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(conclusion)
+            conclusion.result()
         finally:
             self._jobs.pop(job.info.stream_id, None)
             job.done.set()
@@ -351,6 +391,7 @@ class JobManager:
         turns = [ChatTurn(m.role.value, m.content) for m in history if m.content]
         loop = asyncio.get_running_loop()
         stream_id = job.info.stream_id
+        job.last_progress = loop.time()  # the model's silence is timed from its request
         async for delta in self.provider.stream(job.message.model or "", turns):
             if not (delta.text or delta.reasoning):
                 continue
@@ -378,24 +419,47 @@ class JobManager:
         await self.streams.finish(job.info.stream_id, final.to_json(), self.settings.stream_ttl)
 
     async def _supervise(self) -> None:
-        """Every tick: checkpoint the jobs that changed, stop the ones that stalled."""
+        """Every tick: checkpoint, keep our leases, adopt orphans, stop stalled models.
+
+        A failing step is logged and retried on the next tick; the loop never dies.
+        """
         interval = max(0.05, self.settings.checkpoint_interval)
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self._checkpoint()
-            except Exception:
-                log.exception("resumechat: checkpoint failed; will retry")
-            if self._jobs and self.on_activity is not None:
-                self.on_activity()
-            now = loop.time()
-            for job in list(self._jobs.values()):
-                if now - job.last_progress > self.settings.provider_timeout:
-                    job.stop(MessageStatus.ERROR, {
-                        "type": "timeout",
-                        "detail": f"the model sent nothing for {self.settings.provider_timeout:g} s",
-                    })
+            for step in (self._checkpoint, self._keep_leases, self._stop_stalled):
+                try:
+                    await step()
+                except Exception:
+                    log.exception("resumechat: supervisor step %s failed; will retry", step.__name__)
+
+    async def _keep_leases(self) -> None:
+        if self._jobs and self.on_activity is not None:
+            self.on_activity()
+        await self.streams.renew(list(self._jobs), self.settings.owner_lease)
+        for orphan in await self.streams.claim_orphans():
+            await self._conclude_orphan(orphan)
+
+    async def _stop_stalled(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for job in list(self._jobs.values()):
+            if now - job.last_progress > self.settings.provider_timeout:
+                job.stop(MessageStatus.ERROR, {
+                    "type": "timeout",
+                    "detail": f"the model sent nothing for {self.settings.provider_timeout:g} s",
+                })
+
+    async def _conclude_orphan(self, info: StreamInfo) -> None:
+        """A job whose server died: keep every word the stream holds, mark it interrupted."""
+        log.warning("resumechat: the server running stream %s is gone; marking it interrupted",
+                    info.stream_id)
+        message = await self.messages.message_for_stream(info.stream_id)
+        if message is None:
+            return
+        snapshot = (await self.streams.read_after(info.stream_id, None, 0)).events[0].data
+        content = snapshot["content"] if len(snapshot["content"]) >= len(message.content) else message.content
+        final = await self.messages.finish_message(message.replace(
+            content=content, reasoning=snapshot.get("reasoning", ""), status=MessageStatus.INTERRUPTED))
+        await self.streams.finish(info.stream_id, final.to_json(), self.settings.stream_ttl)
 
     async def _checkpoint(self) -> None:
         """One transaction for all the jobs whose text grew since the last tick."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from ..models import Event
 
@@ -85,6 +85,20 @@ class StreamStore(Protocol):
 
     async def expire(self, stream_id: str) -> None:
         """Forget the stream now (no error if it is already gone)."""
+
+    # Shared stores only (Redis): several servers, one of which owns each job.
+
+    async def renew(self, stream_ids: list[str], lease: float) -> None:
+        """The owner is alive: its streams' leases run ``lease`` seconds more."""
+
+    async def claim_orphans(self) -> list[StreamInfo]:
+        """Open streams whose owner's lease lapsed, each claimed by one caller only."""
+
+    async def request_abort(self, stream_id: str) -> None:
+        """Ask the owner of ``stream_id`` (on whatever server) to abort it."""
+
+    def on_abort(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(stream_id)`` when some server asks for an abort."""
 
     async def close(self) -> None:
         """Release connections and timers."""

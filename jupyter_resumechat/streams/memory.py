@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from array import array
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import GenerationActive, NotFound
 from ..models import Event, EventKind
@@ -174,6 +174,18 @@ class MemoryStreamStore:
 
     async def expire(self, stream_id: str) -> None:
         self._forget(stream_id)
+
+    async def renew(self, stream_ids: list[str], lease: float) -> None:
+        return None  # one process: its jobs cannot outlive it
+
+    async def claim_orphans(self) -> list[StreamInfo]:
+        return []
+
+    async def request_abort(self, stream_id: str) -> None:
+        self._log(stream_id)  # only local jobs exist; NotFound if unknown
+
+    def on_abort(self, callback: Callable[[str], None]) -> None:
+        return None
 
     async def close(self) -> None:
         for stream_id in list(self._logs):

@@ -18,7 +18,7 @@ def fake_openai(jp_asyncio_loop):
 def resumechat_config(resumechat_config, fake_openai):
     return {**resumechat_config, "provider": "openai", "base_url": fake_openai.url,
             "api_key": "sk-test-secret-0123456789", "model": "gpt-ok", "models": BEHAVIOURS,
-            "provider_max_retries": 0, "provider_timeout": 1.0, "checkpoint_interval": 0.05}
+            "provider_max_retries": 0, "provider_timeout": 2.0, "checkpoint_interval": 0.05}
 
 
 async def reply(api, model: str, content: str = "hello big world"):
@@ -32,7 +32,8 @@ async def reply(api, model: str, content: str = "hello big world"):
 
 async def test_streams_through_the_sdk_with_context(api, fake_openai):
     conv, final = await reply(api, "gpt-ok")
-    assert final["status"] == "complete" and final["content"] == "Echo: hello big world "
+    assert final["status"] == "complete", final
+    assert final["content"] == "Echo: hello big world "
     assert final["model"] == "gpt-ok"
     sent = await api.send(conv["id"], "second turn", model="gpt-ok")
     await api.wait_final(sent["stream_id"])

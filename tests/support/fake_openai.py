@@ -39,7 +39,7 @@ class Completions(web.RequestHandler):
             return
         self.set_header("Content-Type", "text/event-stream")
         if model == "gpt-slow-first":
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # well within provider_timeout
         if model == "gpt-reasoning":
             for piece in ["let ", "me ", "think"]:
                 await self.send(chunk(reasoning_content=piece))

@@ -13,11 +13,25 @@ from httpx_sse import aconnect_sse
 TOKEN_HEADER = "Authorization"
 
 
+BACKENDS = ["memory+sqlite", "redis+postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: Any) -> dict[str, Any]:
+    """The stores of the server under test: every protocol test runs on each pair."""
+    if request.param == "memory+sqlite":
+        return {"db_url": f"sqlite+aiosqlite:///{request.getfixturevalue('tmp_path') / 'chat.db'}"}
+    from .services import REDIS_URL
+
+    return {"db_url": request.getfixturevalue("postgres_url"), "stream_backend": REDIS_URL,
+            "redis_prefix": request.getfixturevalue("redis_prefix")}
+
+
 @pytest.fixture
-def resumechat_config(tmp_path: Any) -> dict[str, Any]:
+def resumechat_config(backend: dict[str, Any]) -> dict[str, Any]:
     """ResumeChat traits for the test server; override per module to change them."""
     return {
-        "db_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        **backend,
         "demo_delay": 0.001,
         "checkpoint_interval": 0.05,
         "heartbeat_interval": 0.5,

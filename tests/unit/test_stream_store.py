@@ -18,8 +18,40 @@ def info(sid: str = "s1", cid: str = "c1") -> StreamInfo:
     return StreamInfo(sid, cid, f"m-{sid}", utcnow(), owner="u")
 
 
-def run(coro):
-    return asyncio.run(coro)
+class _Factory:
+    """Builds stores inside the test's loop and remembers them to close them."""
+
+    def __init__(self, build):
+        self.build, self.created = build, []
+
+    def __call__(self, window: int = 10_000):
+        store = self.build(window)
+        self.created.append(store)
+        return store
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_store(request):
+    if request.param == "memory":
+        return _Factory(lambda window: MemoryStreamStore(replay_window=window))
+    from jupyter_resumechat.streams.redis import RedisStreamStore
+    from tests.support.services import REDIS_URL
+
+    prefix = request.getfixturevalue("redis_prefix")
+    return _Factory(lambda window: RedisStreamStore(REDIS_URL, replay_window=window, prefix=prefix))
+
+
+@pytest.fixture
+def run(make_store):
+    def runner(coro):
+        async def wrapped():
+            try:
+                return await coro
+            finally:
+                for store in make_store.created:
+                    await store.close()
+        return asyncio.run(wrapped())
+    return runner
 
 
 def rebuild(events, text=""):
@@ -41,9 +73,9 @@ async def filled(store, n: int, sid: str = "s1") -> str:
     return expected
 
 
-def test_ids_are_consecutive_and_deltas_exact() -> None:
+def test_ids_are_consecutive_and_deltas_exact(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore(replay_window=100)
+        store = make_store(100)
         expected = await filled(store, 40)
         batch = await store.read_after("s1", 0, 0)
         assert [e.id for e in batch.events] == list(range(1, 41))
@@ -52,9 +84,9 @@ def test_ids_are_consecutive_and_deltas_exact() -> None:
     run(main())
 
 
-def test_no_last_id_gives_a_snapshot_then_live() -> None:
+def test_no_last_id_gives_a_snapshot_then_live(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore()
+        store = make_store()
         expected = await filled(store, 5)
         batch = await store.read_after("s1", None, 0)
         assert [(e.id, e.kind) for e in batch.events] == [(5, EventKind.SNAPSHOT)]
@@ -69,11 +101,11 @@ def test_no_last_id_gives_a_snapshot_then_live() -> None:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_exactly_once_for_any_resume_points(seed: int) -> None:
+def test_exactly_once_for_any_resume_points(run, make_store, seed: int) -> None:
     """DESIGN §2.1 for random disconnects, resumes with and without ids, and a small window."""
     async def main():
         rng = random.Random(seed)
-        store = MemoryStreamStore(replay_window=rng.choice([1, 5, 50, 1000]))
+        store = make_store(rng.choice([1, 5, 50, 1000]))
         await store.open(info())
         truth, text, last = "", "", None
         for step in range(300):
@@ -103,12 +135,12 @@ def test_exactly_once_for_any_resume_points(seed: int) -> None:
     run(main())
 
 
-def test_window_bounds_memory_and_old_ids_get_a_snapshot() -> None:
+def test_window_bounds_memory_and_old_ids_get_a_snapshot(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore(replay_window=100)
+        store = make_store(100)
         expected = await filled(store, 5000)
-        log = store._logs["s1"]
-        assert len(log.text_ends) <= 100 + 64
+        if isinstance(store, MemoryStreamStore):
+            assert len(store._logs["s1"].text_ends) <= 100 + 64
         batch = await store.read_after("s1", 10, 0)
         assert batch.events[0].kind is EventKind.SNAPSHOT and batch.events[0].id == 5000
         assert rebuild(batch.events) == expected
@@ -117,9 +149,9 @@ def test_window_bounds_memory_and_old_ids_get_a_snapshot() -> None:
     run(main())
 
 
-def test_finish_then_read_then_expire() -> None:
+def test_finish_then_read_then_expire(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore()
+        store = make_store()
         await filled(store, 3)
         final_id = await store.finish("s1", {"status": "complete", "content": "x"}, ttl=0.05)
         assert final_id == 4
@@ -137,9 +169,9 @@ def test_finish_then_read_then_expire() -> None:
     run(main())
 
 
-def test_one_open_stream_per_conversation() -> None:
+def test_one_open_stream_per_conversation(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore()
+        store = make_store()
         await store.open(info("s1", "c1"))
         with pytest.raises(GenerationActive) as caught:
             await store.open(info("s2", "c1"))
@@ -151,9 +183,9 @@ def test_one_open_stream_per_conversation() -> None:
     run(main())
 
 
-def test_unknown_stream_and_timeout() -> None:
+def test_unknown_stream_and_timeout(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore()
+        store = make_store()
         with pytest.raises(NotFound):
             await store.read_after("nope", None, 0)
         with pytest.raises(NotFound):
@@ -164,9 +196,9 @@ def test_unknown_stream_and_timeout() -> None:
     run(main())
 
 
-def test_many_waiters_all_woken_and_expiry_wakes_them() -> None:
+def test_many_waiters_all_woken_and_expiry_wakes_them(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore()
+        store = make_store()
         await store.open(info())
         readers = [asyncio.create_task(store.read_after("s1", 0, 10)) for _ in range(50)]
         await asyncio.sleep(0.01)
@@ -181,9 +213,9 @@ def test_many_waiters_all_woken_and_expiry_wakes_them() -> None:
     run(main())
 
 
-def test_reasoning_and_text_interleave() -> None:
+def test_reasoning_and_text_interleave(run, make_store) -> None:
     async def main():
-        store = MemoryStreamStore()
+        store = make_store()
         await store.open(info())
         await store.append("s1", reasoning="think ")
         await store.append("s1", text="Hi")

@@ -1,0 +1,306 @@
+"""Redis Streams StreamStore: any server instance serves any stream.
+
+Keys, with a ``{stream id}`` hash tag so a stream's keys share a cluster slot::
+
+    {p}{sid}:events   Redis Stream; entry id "<seq>-0"; fields t (text), r (reasoning)
+                      or f (final message JSON); trimmed to about replay_window
+    {p}{sid}:text     the content so far (APPEND)      } the snapshot
+    {p}{sid}:reason   the reasoning so far (APPEND)    }
+    {p}{sid}:meta     hash: conversation, message, owner, started, seq, final
+    {p}conv:{cid}     the conversation's open stream (SET NX: one per conversation)
+    {p}leases         sorted set: stream id -> owner's lease deadline (ms)
+    {p}abort          pub/sub channel: stream ids some server wants aborted
+
+Appends and the final are Lua scripts, so the sequence number, the snapshot
+and the log never disagree. Live readers on one server share one blocking
+``XREAD`` per stream (a watcher), so a thousand readers cost one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any, Callable
+
+from redis import asyncio as aioredis
+
+from ..errors import GenerationActive, NotFound
+from ..models import Event, EventKind, format_time, parse_time
+from .base import ReadResult, StreamInfo
+
+__all__ = ["RedisStreamStore"]
+
+log = logging.getLogger(__name__)
+
+_APPEND = """
+if redis.call('EXISTS', KEYS[4]) == 0 or redis.call('HEXISTS', KEYS[4], 'final') == 1 then return -1 end
+local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
+if ARGV[1] ~= '' then redis.call('APPEND', KEYS[2], ARGV[1]) end
+if ARGV[2] ~= '' then redis.call('APPEND', KEYS[3], ARGV[2]) end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], seq .. '-0', 't', ARGV[1], 'r', ARGV[2])
+return seq
+"""
+
+_FINISH = """
+if redis.call('HEXISTS', KEYS[4], 'final') == 1 then return tonumber(redis.call('HGET', KEYS[4], 'seq')) end
+local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
+redis.call('XADD', KEYS[1], seq .. '-0', 'f', ARGV[1])
+redis.call('HSET', KEYS[4], 'final', ARGV[1])
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+return seq
+"""
+
+_FIELDS = ("conversation", "message", "owner", "started", "seq", "final")
+
+
+class RedisStreamStore:
+    """StreamStore on Redis Streams; see ``StreamStore`` for the guarantees."""
+
+    def __init__(self, url: str, *, replay_window: int = 10_000, prefix: str = "resumechat:",
+                 client: aioredis.Redis | None = None) -> None:
+        self.replay_window = replay_window
+        self.prefix = prefix
+        self.redis = client or aioredis.from_url(url, decode_responses=False)
+        self._append = self.redis.register_script(_APPEND)
+        self._finish = self.redis.register_script(_FINISH)
+        self._watchers: dict[str, _Watcher] = {}
+        self._abort_callback: Callable[[str], None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def _keys(self, sid: str) -> list[str]:
+        base = f"{self.prefix}{{{sid}}}"
+        return [f"{base}:events", f"{base}:text", f"{base}:reason", f"{base}:meta"]
+
+    def _conv(self, cid: str) -> str:
+        return f"{self.prefix}conv:{cid}"
+
+    async def open(self, info: StreamInfo) -> None:
+        if not await self.redis.set(self._conv(info.conversation_id), info.stream_id, nx=True):
+            current = await self.redis.get(self._conv(info.conversation_id))
+            raise GenerationActive("a generation is already active", (current or b"").decode())
+        events, text, reason, meta = self._keys(info.stream_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(meta, mapping={"conversation": info.conversation_id, "message": info.message_id,
+                                     "owner": info.owner, "started": format_time(info.started_at), "seq": 0})
+            pipe.set(text, b"")
+            pipe.set(reason, b"")
+            await pipe.execute()
+
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "") -> int:
+        seq = int(await self._append(keys=self._keys(stream_id), args=[text, reasoning, self.replay_window]))
+        if seq < 0:
+            raise NotFound(f"stream {stream_id!r} is unknown, expired or finished")
+        return seq
+
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float) -> int:
+        final = json.dumps(message, ensure_ascii=False)
+        seq = int(await self._finish(keys=self._keys(stream_id), args=[final, max(1, int(ttl * 1000))]))
+        meta = await self.redis.hmget(self._keys(stream_id)[3], ["conversation"])
+        if meta[0] is not None:
+            await self._release(meta[0].decode(), stream_id)
+        await self.redis.zrem(f"{self.prefix}leases", stream_id)
+        return seq
+
+    async def _release(self, cid: str, sid: str) -> None:
+        key = self._conv(cid)
+        if await self.redis.get(key) == sid.encode():
+            await self.redis.delete(key)
+
+    async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
+        events = await self._read(stream_id, last_id)
+        if not events and timeout > 0 and not await self._finished(stream_id):
+            watcher = self._watchers.get(stream_id)
+            if watcher is None:
+                watcher = self._watchers[stream_id] = _Watcher(self, stream_id, last_id or 0)
+            await watcher.wait(timeout)
+            events = await self._read(stream_id, last_id)
+        done = bool(events) and events[-1].kind is EventKind.FINAL
+        if not events and last_id is not None:
+            done = await self._finished_at(stream_id, last_id)
+        return ReadResult(events, done)
+
+    async def _read(self, sid: str, last_id: int | None) -> list[Event]:
+        if last_id is not None and last_id >= 0:
+            # no COUNT: approximate trimming may keep a little more than the window
+            entries = await self.redis.xrange(self._keys(sid)[0], min=f"{last_id + 1}-0")
+            if not entries:
+                await self._meta(sid)  # NotFound when expired
+                seq = int((await self.redis.hget(self._keys(sid)[3], "seq")) or 0)
+                if last_id <= seq:
+                    return []
+            elif int(entries[0][0].split(b"-")[0]) == last_id + 1:
+                return [_event(entry) for entry in entries]
+        return await self._snapshot(sid)
+
+    async def _snapshot(self, sid: str) -> list[Event]:
+        events, text, reason, meta = self._keys(sid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(text)
+            pipe.get(reason)
+            pipe.hmget(meta, ["message", "seq", "final"])
+            content, reasoning, (message, seq, final) = await pipe.execute()
+        if message is None:
+            raise NotFound(f"stream {sid!r} is unknown or has expired")
+        last = int(seq) - (1 if final else 0)
+        data = {"message_id": message.decode(), "content": (content or b"").decode(),
+                "reasoning": (reasoning or b"").decode(),
+                "status": json.loads(final)["status"] if final else "streaming"}
+        out = [Event(last, EventKind.SNAPSHOT, data)]
+        if final:
+            out.append(Event(int(seq), EventKind.FINAL, {"message": json.loads(final)}))
+        return out
+
+    async def _finished(self, sid: str) -> bool:
+        return bool(await self.redis.hexists(self._keys(sid)[3], "final"))
+
+    async def _finished_at(self, sid: str, last_id: int) -> bool:
+        seq, final = await self.redis.hmget(self._keys(sid)[3], ["seq", "final"])
+        return final is not None and int(seq) <= last_id
+
+    async def _meta(self, sid: str) -> dict[str, bytes]:
+        values = await self.redis.hmget(self._keys(sid)[3], list(_FIELDS))
+        if values[1] is None:
+            raise NotFound(f"stream {sid!r} is unknown or has expired")
+        return {k: v for k, v in zip(_FIELDS, values) if v is not None}
+
+    async def info(self, stream_id: str) -> StreamInfo:
+        meta = await self._meta(stream_id)
+        return StreamInfo(stream_id, meta["conversation"].decode(), meta["message"].decode(),
+                          parse_time(meta["started"].decode()), owner=meta["owner"].decode(),
+                          last_event_id=int(meta["seq"]), finished="final" in meta)
+
+    async def active(self, conversation_id: str) -> StreamInfo | None:
+        sid = await self.redis.get(self._conv(conversation_id))
+        if sid is None:
+            return None
+        try:
+            return await self.info(sid.decode())
+        except NotFound:
+            return None
+
+    async def expire(self, stream_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            info = await self.info(stream_id)
+            await self._release(info.conversation_id, stream_id)
+        await self.redis.delete(*self._keys(stream_id))
+        await self.redis.zrem(f"{self.prefix}leases", stream_id)
+        watcher = self._watchers.pop(stream_id, None)
+        if watcher is not None:
+            watcher.stop()
+
+    # ownership across servers
+
+    async def renew(self, stream_ids: list[str], lease: float) -> None:
+        if stream_ids:
+            deadline = (time.time() + lease) * 1000
+            await self.redis.zadd(f"{self.prefix}leases", {sid: deadline for sid in stream_ids})
+
+    async def claim_orphans(self) -> list[StreamInfo]:
+        key = f"{self.prefix}leases"
+        lapsed = await self.redis.zrangebyscore(key, "-inf", time.time() * 1000)
+        claimed = []
+        for raw in lapsed:
+            if await self.redis.zrem(key, raw):  # exactly one server wins each
+                with contextlib.suppress(NotFound):
+                    info = await self.info(raw.decode())
+                    if not info.finished:
+                        claimed.append(info)
+        return claimed
+
+    async def request_abort(self, stream_id: str) -> None:
+        await self._meta(stream_id)
+        await self.redis.publish(f"{self.prefix}abort", stream_id)
+
+    def on_abort(self, callback: Callable[[str], None]) -> None:
+        self._abort_callback = callback
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        """Relay abort requests to the callback until ``close``.
+
+        Polls with a timeout instead of being cancelled: redis-py's pub/sub
+        can swallow a cancellation and hang the server's shutdown.
+        """
+        while not self._closing:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(f"{self.prefix}abort")
+                    while not self._closing:
+                        message = await pubsub.get_message(timeout=0.5)
+                        if message is not None and self._abort_callback is not None:
+                            self._abort_callback(message["data"].decode())
+            except Exception:
+                log.exception("resumechat: the abort channel failed; resubscribing")
+                await asyncio.sleep(1)
+
+    async def close(self) -> None:
+        self._closing = True
+        tasks = [w.task for w in self._watchers.values()]
+        if self._listener is not None:
+            tasks.append(self._listener)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        for task in tasks:
+            task.cancel()
+        self._watchers.clear()
+        await self.redis.aclose()
+
+
+def _event(entry: tuple[bytes, dict[bytes, bytes]]) -> Event:
+    raw_id, fields = entry
+    seq = int(raw_id.split(b"-")[0])
+    if b"f" in fields:
+        return Event(seq, EventKind.FINAL, {"message": json.loads(fields[b"f"])})
+    text = fields.get(b"t", b"")
+    if text:
+        return Event(seq, EventKind.DELTA, {"text": text.decode()})
+    return Event(seq, EventKind.DELTA, {"reasoning": fields.get(b"r", b"").decode()})
+
+
+class _Watcher:
+    """One blocking XREAD per stream per server, waking every local reader."""
+
+    def __init__(self, store: RedisStreamStore, sid: str, last_id: int) -> None:
+        self.store, self.sid, self.last_id = store, sid, last_id
+        self.waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.readers = 0
+        self.task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def wait(self, timeout: float) -> None:
+        self.readers += 1
+        try:
+            await asyncio.wait((self.waiter,), timeout=timeout)
+        finally:
+            self.readers -= 1
+
+    async def _watch(self) -> None:
+        key = self.store._keys(self.sid)[0]
+        try:
+            while not self.store._closing:
+                found = await self.store.redis.xread({key: f"{self.last_id}-0"}, block=1000, count=1000)
+                if found:
+                    entries = found[0][1]
+                    self.last_id = int(entries[-1][0].split(b"-")[0])
+                    waiter, self.waiter = self.waiter, asyncio.get_running_loop().create_future()
+                    waiter.set_result(None)
+                    if any(b"f" in fields for _, fields in entries):
+                        break
+                elif self.readers == 0 or not await self.store.redis.exists(key):
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("resumechat: watching stream %s failed", self.sid)
+        finally:
+            if self.store._watchers.get(self.sid) is self:
+                del self.store._watchers[self.sid]
+            if not self.waiter.done():
+                self.waiter.set_result(None)
+
+    def stop(self) -> None:
+        self.task.cancel()
