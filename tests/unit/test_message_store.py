@@ -135,3 +135,11 @@ def test_a_newer_schema_is_refused(db_url) -> None:
         with pytest.raises(RuntimeError, match="schema version 99"):
             await store.start()
     run(db_url, body)
+
+
+def test_migrate_creates_then_finds_the_schema(db_url) -> None:
+    from jupyter_resumechat.store.migrate import main
+
+    assert main([db_url]) == 0
+    assert main([db_url]) == 0
+    run(db_url, lambda store: asyncio.sleep(0))  # the server accepts what migrate made
