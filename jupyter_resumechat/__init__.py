@@ -22,7 +22,18 @@ from .models import Conversation, Event, EventKind, Message, MessageStatus, Role
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> Any:
+    """``ChatPanel`` imports ipywidgets/anywidget only when asked for."""
+    if name == "ChatPanel":
+        from .widget import ChatPanel
+
+        return ChatPanel
+    raise AttributeError(name)
+
+
 __all__ = [
+    "ChatPanel",
     "Client",
     "ConnectionFailed",
     "Conversation",

@@ -1,0 +1,50 @@
+// @ts-check
+/** Server-sent events over fetch: pure line parsing plus a reader of a Response body. */
+
+/**
+ * Split a text buffer into complete SSE blocks; returns [events, rest].
+ * @param {string} buffer
+ * @returns {[{id: number, event: string, data: any}[], string]}
+ */
+export function parseBlocks(buffer) {
+  const normalised = buffer.replace(/\r\n?/g, '\n');
+  const blocks = normalised.split('\n\n');
+  const rest = blocks.pop() || '';
+  const events = [];
+  for (const block of blocks) {
+    let id = null; let event = 'message'; const data = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'id') id = Number(value);
+      else if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+    }
+    if (id !== null && data.length) events.push({ id, event, data: JSON.parse(data.join('\n')) });
+  }
+  return [events, rest];
+}
+
+/**
+ * Yield the events of an SSE response body.
+ * @param {ReadableStream<Uint8Array>} body
+ */
+export async function* readEvents(body) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      const [events, rest] = parseBlocks(buffer);
+      buffer = rest;
+      yield* events;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,5 @@
+"""ChatPanel: the notebook chat widget (anywidget; its view talks to the server itself)."""
+
+from .panel import ChatPanel
+
+__all__ = ["ChatPanel"]

@@ -1,0 +1,97 @@
+"""The Python side of the chat panel: synced identity, and a thin Python API.
+
+The browser view does the streaming (fetch + SSE to the server extension),
+so a reply keeps arriving while this kernel is busy, dead or restarting. The
+kernel owns only the conversation's identity: by default the notebook's path,
+so re-running the cell after a restart finds the same conversation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..client import SyncClient
+from ..models import Message
+
+__all__ = ["ChatPanel", "notebook_key"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+def notebook_key() -> str | None:
+    """The notebook's path, as the kernel knows it (``__session__``, ``JPY_SESSION_NAME``)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        session = shell.user_ns.get("__session__") if shell is not None else None
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        session = None
+    return session or os.environ.get("JPY_SESSION_NAME") or None
+
+
+class ChatPanel(anywidget.AnyWidget):  # type: ignore[misc]
+    """A chat with the server's model that survives tab reloads and kernel restarts.
+
+    ``ChatPanel()`` is the notebook's own conversation; ``ChatPanel("name")`` a
+    named one; ``ChatPanel(conversation_id=...)`` an existing one;
+    ``ChatPanel(new=True)`` a fresh one.
+    """
+
+    _esm = STATIC / "panel.js"
+    _css = STATIC / "panel.css"
+
+    conversation_key = traitlets.Unicode("").tag(sync=True)
+    conversation_id = traitlets.Unicode("").tag(sync=True)
+    title = traitlets.Unicode("Chat").tag(sync=True)
+    model = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, name: str | None = None, *, conversation_id: str | None = None,
+                 new: bool = False, title: str | None = None, model: str | None = None,
+                 client: SyncClient | None = None, **kwargs: Any) -> None:
+        key = "" if (new or conversation_id) else (name or notebook_key() or "")
+        super().__init__(conversation_key=key, conversation_id=conversation_id or "",
+                         title=title or (name or "Chat"), model=model or "", **kwargs)
+        self._client = client
+        if new:
+            self.conversation_id = self.client.create_conversation(title=title).id
+
+    @property
+    def client(self) -> SyncClient:
+        """The Python client of the server that started this kernel (found on first use)."""
+        if self._client is None:
+            self._client = SyncClient.from_kernel()
+        return self._client
+
+    def _ensure_conversation(self) -> str:
+        if not self.conversation_id:
+            made = self.client.create_conversation(key=self.conversation_key or None)
+            self.conversation_id = made.id
+        return self.conversation_id
+
+    @property
+    def messages(self) -> list[Message]:
+        """The conversation's messages, oldest first (a streaming reply shows its text so far)."""
+        return self.client.messages(self._ensure_conversation())
+
+    def send(self, text: str, *, model: str | None = None) -> str:
+        """Send ``text``; the panel shows the reply as it streams. Returns the stream id."""
+        sent = self.client.send(self._ensure_conversation(), text, model=model or self.model or None)
+        super().send({"type": "refresh"})  # the view re-reads the status and attaches
+        self._last_stream = sent.stream_id
+        return sent.stream_id
+
+    def wait(self, stream_id: str | None = None) -> Message:
+        """Block until the reply is committed and return it."""
+        sid = stream_id or getattr(self, "_last_stream", None)
+        if sid is None:
+            status = self.client.stream_status(self._ensure_conversation())
+            if not status.active or status.stream_id is None:
+                return self.messages[-1]
+            sid = status.stream_id
+        return self.client.wait(sid, conversation_id=self.conversation_id)
