@@ -25,6 +25,8 @@ function render({ model, el }) {
   let state = initial();
   let request = 0;
   let attaching = /** @type {string | null} */ (null);
+  // Other views of the conversation (this tab or others) learn of a send at once, without polling.
+  const channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('jupyter-resumechat');
 
   const root = h('div', 'rc-panel');
   const header = h('div', 'rc-header');
@@ -160,6 +162,7 @@ function render({ model, el }) {
       const result = await api.send(cid, body, signal);
       input.value = '';
       dispatch({ type: 'sent', result });
+      channel?.postMessage({ type: 'started', conversation_id: cid, stream_id: result.stream_id });
       attach(result.stream_id);
     } catch (error) {
       if (signal.aborted) return;
@@ -221,6 +224,12 @@ function render({ model, el }) {
   const onModel = () => { model.set('model', picker.value); model.save_changes(); };
   const onConversation = () => { state = initial(); load(); };
   const onCustom = (/** @type {any} */ message) => { if (message && message.type === 'refresh') load(); };
+  const onBroadcast = (/** @type {MessageEvent} */ event) => {
+    const data = event.data || {};
+    if (data.type === 'started' && data.conversation_id === model.get('conversation_id')
+        && data.stream_id !== state.streamId) load();
+  };
+  channel?.addEventListener('message', onBroadcast);
 
   input.addEventListener('keydown', onKey);
   sendButton.addEventListener('click', onSend);
@@ -238,6 +247,7 @@ function render({ model, el }) {
 
   return () => {
     lifetime.abort();
+    channel?.close();
     model.off('change:conversation_id', onConversation);
     model.off('msg:custom', onCustom);
     input.removeEventListener('keydown', onKey);

@@ -72,7 +72,7 @@ class _Plan:
         self.wait = 0.0
         self.clock = False
         self.prompt = prompt
-        self._parse(prompt.strip())
+        self._parse(prompt.lstrip())
 
     def _parse(self, text: str) -> None:
         while (match := _DIRECTIVE.match(text)) is not None:
@@ -89,7 +89,7 @@ class _Plan:
             elif name == "think":
                 line, _, rest = f"{arg} {rest}".partition("\n")
                 self.reasoning = _words(line)
-            self.prompt = text = rest.strip()
+            self.prompt = text = rest.lstrip()
 
     def pieces(self, turn_count: int) -> Iterable[str]:
         if self.repeat is not None:

@@ -1,0 +1,76 @@
+"""A real JupyterLab 4 / Notebook 7 process and a real Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.support.server_process import TOKEN, ServerProcess
+from tests.support.services import unavailable
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "chat", "metadata": {}, "outputs": [],
+               "source": "from jupyter_resumechat import ChatPanel\nChatPanel()"}],
+    "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+                 "language_info": {"name": "python"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        unavailable("Debian's chromium is not installed (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def write_settings(root: Path, dark: bool) -> Path:
+    settings = root / "lab-settings"
+    apputils = settings / "@jupyterlab" / "apputils-extension"
+    apputils.mkdir(parents=True, exist_ok=True)
+    (apputils / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    theme = "JupyterLab Dark" if dark else "JupyterLab Light"
+    (apputils / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
+    return settings
+
+
+def start_frontend(root: Path, frontend: str, dark: bool = False, **traits: Any) -> ServerProcess:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "chat.ipynb").write_text(json.dumps(NOTEBOOK))
+    settings = write_settings(root, dark)
+    server = ServerProcess(
+        root, app="jupyterlab" if frontend == "lab" else "notebook",
+        env={"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / "ws")},
+        db_url=f"sqlite+aiosqlite:///{root / 'chat.db'}", **{"demo_delay": 0.02, **traits})
+    return server.start()
+
+
+def notebook_url(server: ServerProcess, frontend: str) -> str:
+    path = "lab/tree/chat.ipynb" if frontend == "lab" else "notebooks/chat.ipynb"
+    return f"{server.base}{path}?token={TOKEN}"
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[None]:
+    """Browser tests drive servers in other processes; Playwright owns this thread's loop."""
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> Iterator[None]:
+    yield None
