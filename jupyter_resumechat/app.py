@@ -80,6 +80,10 @@ class ResumeChat(ExtensionApp):
     heartbeat_interval = Float(
         15.0, help="Seconds between SSE keepalive comments. Default 15."
     ).tag(config=True)
+    slow_reader_timeout = Float(
+        30.0, help="Seconds an event-stream reader may leave the server unable to write to it "
+        "before it is dropped (it can resume with its last id). Default 30."
+    ).tag(config=True)
     max_message_chars = Int(
         100_000, help="Largest user message in characters; larger ones get 413. Default 100000."
     ).tag(config=True)
@@ -107,7 +111,7 @@ class ResumeChat(ExtensionApp):
         return f"sqlite+aiosqlite:///{path}"
 
     @validate("stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout", "demo_delay",
-              "owner_lease")
+              "owner_lease", "slow_reader_timeout")
     def _non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
             raise ValueError(f"{proposal['trait'].name} must be >= 0")
@@ -172,7 +176,8 @@ class ResumeChat(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         common = {"manager": self.manager, "heartbeat_interval": self.heartbeat_interval,
-                  "max_body_bytes": self.max_message_chars * 6 + 65_536}
+                  "max_body_bytes": self.max_message_chars * 6 + 65_536,
+                  "write_timeout": self.slow_reader_timeout}
         routes = [
             ("conversations", ConversationsHandler),
             ("conversations/([^/]+)", ConversationHandler),

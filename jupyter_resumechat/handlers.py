@@ -41,9 +41,10 @@ class ResumeChatHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
     def initialize(self, manager: JobManager, heartbeat_interval: float = 15.0,  # type: ignore[override]
-                   max_body_bytes: int = 1 << 20) -> None:
+                   max_body_bytes: int = 1 << 20, write_timeout: float = 30.0) -> None:
         self.manager = manager
         self.heartbeat_interval = heartbeat_interval
+        self.write_timeout = write_timeout
         self.max_body_bytes = max_body_bytes
 
     async def prepare(self) -> None:  # type: ignore[override]

@@ -95,7 +95,16 @@ class EventStreamHandler(ResumeChatHandler):
                 last_id = batch.events[-1].id
             elif not batch.done:
                 self.write(b": keepalive\n\n")
-            await self.flush()
+            flushed = self.flush()
+            if not flushed.done():  # the socket is full: a slow reader; bound how long we wait
+                try:
+                    await asyncio.wait_for(flushed, self.write_timeout)
+                except asyncio.TimeoutError:
+                    self.log.info("resumechat: dropping a reader of %s stuck for %g s",
+                                  subscription.stream_id, self.write_timeout)
+                    self._task, self._gone = None, True  # we close it: nothing to cancel
+                    self.request.connection.close()
+                    return
             if batch.done:
                 return
 

@@ -138,3 +138,26 @@ async def test_bad_last_event_id(api, last_id):
 
 async def test_api_key_never_appears_in_answers(api, extension):
     assert extension.api_key == "" or extension.api_key not in (await api.request("GET", "models")).text
+
+
+async def test_the_per_user_cap_answers_429(api, extension):
+    extension.manager.settings = type(extension.manager.settings)(
+        **{**extension.manager.settings.__dict__, "max_active_per_user": 1})
+    first, second = await api.conversation(), await api.conversation()
+    running = await api.send(first["id"], "/pace 0.01 /repeat 500 x")
+    refused = await api.request("POST", f"conversations/{second['id']}/messages", json={"content": "y"})
+    assert_error(refused, 429, "too_many_generations")
+    assert await api.messages(second["id"]) == []
+    await api.request("POST", f"streams/{running['stream_id']}/abort")
+    assert (await api.request("POST", f"conversations/{second['id']}/messages",
+                              json={"content": "y"})).status_code == 202
+
+
+def test_widget_state_holds_no_secret(monkeypatch):
+    from jupyter_resumechat.widget import ChatPanel
+
+    monkeypatch.setenv("JUPYTER_RESUMECHAT_TOKEN", "server-token-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    state = ChatPanel("notes").get_state()
+    assert "secret" not in repr(state)
+    assert {"conversation_key", "conversation_id", "title", "model"} <= set(state)
