@@ -318,6 +318,83 @@ def b6(tmp: Path, quick: bool) -> dict[str, Any]:
     ]}
 
 
+# B7 ---------------------------------------------------------------------------
+
+def b7(tmp: Path, quick: bool) -> dict[str, Any]:
+    """What users do today: tokens printed by a kernel cell, read over the kernel websocket."""
+    n, paced, runs = (2000, 40, 1) if quick else (20000, 100, 3)
+    server, api = jupyter(tmp / "b7", demo_delay=0)
+    base = api.rsplit("resumechat/api/", 1)[0]
+    with server:
+        async def kernel_run(code: str, count: int) -> tuple[float, list[float]]:
+            from tornado.httpclient import HTTPRequest
+            from tornado.websocket import websocket_connect
+            import json as _json
+            import uuid as _uuid
+            async with httpx.AsyncClient(headers=HEADERS) as client:
+                kernel = (await client.post(base + "api/kernels", json={"name": "python3"})).json()["id"]
+            ws = await websocket_connect(HTTPRequest(base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels",
+                                                     headers=HEADERS))
+            async def execute(source: str) -> tuple[float, list[float]]:
+                msg_id = _uuid.uuid4().hex
+                ws.write_message(_json.dumps({"header": {"msg_id": msg_id, "username": "b", "session": msg_id,
+                    "msg_type": "execute_request", "version": "5.3", "date": ""}, "parent_header": {},
+                    "metadata": {}, "channel": "shell", "content": {"code": source, "silent": False,
+                    "store_history": False, "user_expressions": {}, "allow_stdin": False}}))
+                began, got, lags = time.perf_counter(), 0, []
+                while True:
+                    msg = _json.loads(await ws.read_message())
+                    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    if msg["header"]["msg_type"] == "stream":
+                        for piece in msg["content"]["text"].split():
+                            got += 1
+                            if piece.replace(".", "").isdigit() and "." in piece:
+                                lags.append((time.time() - float(piece)) * 1000)
+                    elif msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                        return got / (time.perf_counter() - began), lags
+            await execute("import sys, time")
+            result = await execute(code)
+            ws.close()
+            async with httpx.AsyncClient(headers=HEADERS) as client:
+                await client.delete(base + f"api/kernels/{kernel}")
+            return result
+
+        throughput = [asyncio.run(kernel_run(
+            f"for i in range({n}):\n    sys.stdout.write('x ')\n    sys.stdout.flush()", n))[0] for _ in range(runs)]
+        lags = asyncio.run(kernel_run(
+            f"for i in range({paced}):\n    sys.stdout.write(f'{{time.time():.6f}} ')\n    sys.stdout.flush()\n"
+            f"    time.sleep(0.05)", paced))[1]
+
+        async def ours_once() -> float:
+            async with httpx.AsyncClient(headers=HEADERS) as client:
+                began = time.perf_counter()
+                sid = await new_stream(client, api, f"/pace 0 /repeat {n} x")
+                got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
+                return n / (got.times[-1] - began)
+        ours = [asyncio.run(ours_once()) for _ in range(runs)]
+
+        async def ours_paced() -> list[float]:
+            async with httpx.AsyncClient(headers=HEADERS) as client:
+                sid = await new_stream(client, api, f"/wait 1 /pace 0.05 /clock {paced}")
+                got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS)
+            offset = time.time() - time.perf_counter()
+            return [(at + offset - float(b.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])) * 1000
+                    for b, at in zip(got.blocks, got.times) if b"event: delta" in b]
+        our_lags = asyncio.run(ours_paced())
+    lags.sort()
+    our_lags.sort()
+    return {"rows": [
+        row("tokens/s printed in a kernel cell, read over the kernel websocket", throughput, "tokens/s"),
+        row("events/s through jupyter-resumechat (same server)", ours, "events/s"),
+        row("ours / kernel websocket", [statistics.median(ours) / statistics.median(throughput)], "×", "≥ 1"),
+        row("latency p50 at 20 tokens/s, kernel websocket", [lags[len(lags) // 2]], "ms"),
+        row("latency p50 at 20 events/s, ours", [our_lags[len(our_lags) // 2]], "ms"),
+        row("latency p99 at 20 tokens/s, kernel websocket", [lags[int(len(lags) * 0.99)]], "ms"),
+        row("latency p99 at 20 events/s, ours", [our_lags[int(len(our_lags) * 0.99)]], "ms"),
+    ]}
+
+
 ALL = [
     Scenario("B1", "throughput of one stream against a bare tornado SSE handler", b1),
     Scenario("B2", "fan-out to many subscribers", b2),
@@ -325,6 +402,14 @@ ALL = [
     Scenario("B4", "time to resume", b4),
     Scenario("B5", "memory per stream", b5),
     Scenario("B6", "database writes while generating", b6),
+    Scenario("B7", "what users do today: printing from a kernel cell", b7),
+]
+
+
+# The same scenarios on Redis Streams + PostgreSQL (servers.BACKEND set by run.py).
+SHARED = [
+    Scenario("B1-redis", "B1 with stream_backend redis:// and PostgreSQL", b1),
+    Scenario("B4-redis", "B4 with stream_backend redis:// and PostgreSQL", b4),
 ]
 
 

@@ -62,9 +62,14 @@ class Process:
         return self.proc.pid
 
 
+# Stores of the servers under test; run.py switches this for the Redis + PostgreSQL runs.
+BACKEND: dict[str, str] = {}
+
+
 def jupyter(root: Path, **traits: Any) -> tuple[Process, str]:
     """A Jupyter server with ResumeChat; returns it and the API base URL."""
     root.mkdir(parents=True, exist_ok=True)
+    traits = {**BACKEND, **traits}
     port = free_port()
     args = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
             f"--port={port}", "--port-retries=0", f"--IdentityProvider.token={TOKEN}",
