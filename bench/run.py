@@ -9,7 +9,6 @@ a baseline measured in the same run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import platform
 import statistics
@@ -19,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import httpx
 
 from . import scenarios, servers
 

@@ -414,7 +414,7 @@ SHARED = [
 
 
 def render(results: dict[str, Any]) -> str:
-    lines = [f"# Benchmark results", "",
+    lines = ["# Benchmark results", "",
              f"{results['when']} · {results['machine']}" + (" · **quick (smoke) run**" if results["quick"] else ""),
              "", "Median of the runs, with min and max. Ratios compare with a baseline measured in the same run.",
              "", "| id | metric | median | min | max | runs | unit | target |", "|---|---|---|---|---|---|---|---|"]

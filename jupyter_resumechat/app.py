@@ -172,7 +172,8 @@ class ResumeChat(ExtensionApp):
         """A running generation counts as activity for idle culling."""
         from jupyter_server._tz import utcnow
 
-        self.serverapp.web_app.settings["resumechat_last_activity"] = utcnow()
+        if self.serverapp is not None:
+            self.serverapp.web_app.settings["resumechat_last_activity"] = utcnow()
 
     def initialize_handlers(self) -> None:
         common = {"manager": self.manager, "heartbeat_interval": self.heartbeat_interval,

@@ -40,7 +40,7 @@ class ResumeChatHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, manager: JobManager, heartbeat_interval: float = 15.0,  # type: ignore[override]
+    def initialize(self, manager: JobManager, heartbeat_interval: float = 15.0,
                    max_body_bytes: int = 1 << 20, write_timeout: float = 30.0) -> None:
         self.manager = manager
         self.heartbeat_interval = heartbeat_interval

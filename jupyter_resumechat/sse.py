@@ -103,7 +103,8 @@ class EventStreamHandler(ResumeChatHandler):
                     self.log.info("resumechat: dropping a reader of %s stuck for %g s",
                                   subscription.stream_id, self.write_timeout)
                     self._task, self._gone = None, True  # we close it: nothing to cancel
-                    self.request.connection.close()
+                    if self.request.connection is not None:
+                        self.request.connection.close()  # type: ignore[attr-defined]
                     return
             if batch.done:
                 return

@@ -122,7 +122,7 @@ class SyncClient:
                 except StopAsyncIteration:
                     return
         finally:
-            self._runner.run(events.aclose())
+            self._runner.run(events.aclose())  # type: ignore[attr-defined]
 
 
 async def _make(url: str, token: str, options: dict[str, Any]) -> Client:

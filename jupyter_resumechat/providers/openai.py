@@ -12,6 +12,14 @@ from typing import Any, AsyncIterator
 import httpx
 import openai
 
+try:  # recent SDKs run on the httpx2 fork; a cut stream raises its errors
+    import httpx2
+
+    _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:  # pragma: no cover - depends on the SDK version
+    _TRANSPORT_ERRORS = (httpx.HTTPError,)
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (openai.APIConnectionError, *_TRANSPORT_ERRORS)
+
 from ..errors import ProviderError, ProviderTimeout
 from .base import ChatTurn, Delta, ModelInfo
 
@@ -39,7 +47,7 @@ class OpenAIProvider:
             base_url=base_url or None,
             # Local servers (Ollama, vLLM…) accept any key; the SDK insists on one.
             api_key=api_key or "not-needed",
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=timeout,
             max_retries=max_retries,
         )
 
@@ -66,7 +74,7 @@ class OpenAIProvider:
             raise ProviderTimeout(f"the model endpoint timed out: {exc}") from exc
         except openai.APIStatusError as exc:
             raise ProviderError(_status_detail(exc), type="upstream_status") from exc
-        except (openai.APIConnectionError, httpx.HTTPError) as exc:
+        except _CONNECTION_ERRORS as exc:
             raise ProviderError(f"the connection to the model endpoint failed: {exc}",
                                 type="connection") from exc
         except openai.OpenAIError as exc:

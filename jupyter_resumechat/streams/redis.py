@@ -63,7 +63,8 @@ class RedisStreamStore:
                  client: aioredis.Redis | None = None) -> None:
         self.replay_window = replay_window
         self.prefix = prefix
-        self.redis = client or aioredis.from_url(url, decode_responses=False)
+        # Any: redis-py's stubs do not model decode_responses=False (every reply is bytes here)
+        self.redis: Any = client or aioredis.from_url(url, decode_responses=False)
         self._append = self.redis.register_script(_APPEND)
         self._finish = self.redis.register_script(_FINISH)
         self._watchers: dict[str, _Watcher] = {}

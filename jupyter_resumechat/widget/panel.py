@@ -26,16 +26,16 @@ STATIC = Path(__file__).parent / "static"
 def notebook_key() -> str | None:
     """The notebook's path, as the kernel knows it (``__session__``, ``JPY_SESSION_NAME``)."""
     try:
-        from IPython import get_ipython
+        from IPython.core.getipython import get_ipython
 
-        shell = get_ipython()
+        shell = get_ipython()  # type: ignore[no-untyped-call]
         session = shell.user_ns.get("__session__") if shell is not None else None
     except ImportError:  # pragma: no cover - IPython comes with ipykernel
         session = None
     return session or os.environ.get("JPY_SESSION_NAME") or None
 
 
-class ChatPanel(anywidget.AnyWidget):  # type: ignore[misc]
+class ChatPanel(anywidget.AnyWidget):
     """A chat with the server's model that survives tab reloads and kernel restarts.
 
     ``ChatPanel()`` is the notebook's own conversation; ``ChatPanel("name")`` a

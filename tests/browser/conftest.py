@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -25,8 +26,10 @@ NOTEBOOK = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module. Playwright's sync API runs its own event loop in
+    this thread; it must be gone before tests that use pytest-jupyter's loop."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         unavailable("Debian's chromium is not installed (apt-get install -y chromium)")
     try:
@@ -37,6 +40,7 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
         browser.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def write_settings(root: Path, dark: bool) -> Path:
