@@ -231,12 +231,10 @@ function render({ model, el }) {
   };
   channel?.addEventListener('message', onBroadcast);
 
-  input.addEventListener('keydown', onKey);
-  sendButton.addEventListener('click', onSend);
-  stopButton.addEventListener('click', stop);
-  action.addEventListener('click', onAction);
-  fresh.addEventListener('click', onNew);
-  picker.addEventListener('change', onModel);
+  /** @type {[EventTarget, string, (event: any) => void][]} */
+  const listeners = [[input, 'keydown', onKey], [sendButton, 'click', onSend], [stopButton, 'click', stop],
+    [action, 'click', onAction], [fresh, 'click', onNew], [picker, 'change', onModel]];
+  for (const [target, name, handler] of listeners) target.addEventListener(name, handler);
   model.on('change:conversation_id', onConversation);
   model.on('msg:custom', onCustom);
   title.textContent = model.get('title') || 'Chat';
@@ -250,12 +248,7 @@ function render({ model, el }) {
     channel?.close();
     model.off('change:conversation_id', onConversation);
     model.off('msg:custom', onCustom);
-    input.removeEventListener('keydown', onKey);
-    sendButton.removeEventListener('click', onSend);
-    stopButton.removeEventListener('click', stop);
-    action.removeEventListener('click', onAction);
-    fresh.removeEventListener('click', onNew);
-    picker.removeEventListener('change', onModel);
+    for (const [target, name, handler] of listeners) target.removeEventListener(name, handler);
     root.remove();
   };
 }
