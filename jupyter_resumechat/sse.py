@@ -91,7 +91,13 @@ class EventStreamHandler(ResumeChatHandler):
         while not self._gone:
             batch = await subscription.read(last_id, heartbeat)
             if batch.events:
-                self.write(b"".join(map(encode_event, batch.events)))
+                events = batch.events
+                if len(events) > 1 and batch.done:
+                    # the final repeats the whole message: let what comes before it go out first
+                    self.write(b"".join(map(encode_event, events[:-1])))
+                    await self.flush()
+                    events = events[-1:]
+                self.write(b"".join(map(encode_event, events)))
                 last_id = batch.events[-1].id
             elif not batch.done:
                 self.write(b": keepalive\n\n")
