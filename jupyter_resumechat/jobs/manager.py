@@ -15,98 +15,21 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, AsyncIterator, Callable
+from typing import AsyncIterator, Callable
 
-from .errors import InvalidRequest, NotFound, ProviderError, TooLarge, TooManyGenerations
-from .models import Conversation, EventKind, Message, MessageStatus, StreamStatus, utcnow
-from .providers import ChatTurn, ModelInfo, Provider
-from .store import MessageStore, NewTurn
-from .store.messages import new_id
-from .streams import ReadResult, StreamInfo, StreamStore
+from ..errors import InvalidRequest, NotFound, ProviderError, TooLarge, TooManyGenerations
+from ..models import Conversation, EventKind, Message, MessageStatus, StreamStatus, utcnow
+from ..providers import ChatTurn, ModelInfo, Provider
+from ..store import MessageStore, NewTurn
+from ..store.messages import new_id
+from ..streams import StreamInfo, StreamStore
+from .job import Job, JobSettings, SendResult, Subscription, uncancel
+from .supervisor import Supervisor
 
-__all__ = ["JobManager", "JobSettings", "SendResult", "Subscription"]
+__all__ = ["JobManager"]
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    """Plain values the manager runs by (the app fills them from traits)."""
-
-    stream_ttl: float = 300.0
-    checkpoint_interval: float = 1.0
-    max_message_chars: int = 100_000
-    provider_timeout: float = 60.0
-    max_active_per_user: int = 0  # 0: no cap
-    isolate_users: bool = False
-    owner_lease: float = 10.0  # shared stores: a silent owner's streams are orphans after this
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """The answer to a send: both messages and the stream to read."""
-
-    user_message: Message
-    assistant_message: Message
-    stream_id: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "user_message": self.user_message.to_json(),
-            "assistant_message": self.assistant_message.to_json(),
-            "stream_id": self.stream_id,
-        }
-
-
-@dataclass(eq=False)
-class _Job:
-    """One running generation."""
-
-    info: StreamInfo
-    message: Message
-    task: asyncio.Task[None] | None = None
-    text: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    dirty: bool = False
-    last_progress: float = 0.0
-    stop_status: MessageStatus | None = None
-    stop_error: dict[str, str] | None = None
-    running: bool = False
-    concluding: bool = False
-    final: Message | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def content(self) -> tuple[str, str]:
-        """The text so far, compacting the pieces so joins stay cheap."""
-        if len(self.text) > 1:
-            self.text[:] = ["".join(self.text)]
-        if len(self.reasoning) > 1:
-            self.reasoning[:] = ["".join(self.reasoning)]
-        return (self.text[0] if self.text else "", self.reasoning[0] if self.reasoning else "")
-
-    def stop(self, status: MessageStatus, error: dict[str, str] | None = None) -> None:
-        """Ask the job to end with ``status``; the first reason wins."""
-        if self.stop_status is None and self.task is not None and not self.task.done():
-            self.stop_status, self.stop_error = status, error
-            # A task cancelled before its first step would never run its handler;
-            # ``_run`` checks ``stop_status`` when it starts instead. Once the job
-            # concludes, nothing may interrupt its commit.
-            if self.running and not self.concluding:
-                self.task.cancel()
-
-
-class Subscription:
-    """One reader of one stream; counted while open."""
-
-    def __init__(self, streams: StreamStore, stream_id: str) -> None:
-        self.stream_id = stream_id
-        self._streams = streams
-
-    async def read(self, last_id: int | None, timeout: float) -> ReadResult:
-        """The next batch after ``last_id`` (see ``StreamStore.read_after``)."""
-        return await self._streams.read_after(self.stream_id, last_id, timeout)
+log = logging.getLogger("jupyter_resumechat.jobs")
 
 
 class JobManager:
@@ -125,7 +48,7 @@ class JobManager:
         self.messages = messages
         self.provider = provider
         self.settings = settings
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._subscribers: dict[str, int] = {}
         self._supervisor: asyncio.Task[None] | None = None
@@ -148,7 +71,7 @@ class JobManager:
                 log.warning("resumechat: %d message(s) left streaming by a previous run "
                             "are now 'interrupted'", recovered)
             self.streams.on_abort(self._abort_requested)
-            self._supervisor = asyncio.create_task(self._supervise(), name="resumechat-supervisor")
+            self._supervisor = asyncio.create_task(Supervisor(self).run(), name="resumechat-supervisor")
             self._started.set_result(None)
         await asyncio.shield(self._started)
 
@@ -277,7 +200,7 @@ class JobManager:
         except BaseException:
             await self.streams.expire(info.stream_id)
             raise
-        job = _Job(info, reply, last_progress=asyncio.get_running_loop().time())
+        job = Job(info, reply, last_progress=asyncio.get_running_loop().time())
         self._jobs[info.stream_id] = job
         job.task = asyncio.create_task(self._run(job), name=f"resumechat-job-{info.stream_id}")
         job.task.add_done_callback(lambda _: job.done.set())  # even if _run never ran
@@ -358,7 +281,7 @@ class JobManager:
 
     # the job itself
 
-    async def _run(self, job: _Job) -> None:
+    async def _run(self, job: Job) -> None:
         """Generate, then conclude exactly once with the status that won."""
         job.running = True
         status, error = MessageStatus.COMPLETE, None
@@ -367,7 +290,7 @@ class JobManager:
                 raise asyncio.CancelledError
             await self._generate(job)
         except asyncio.CancelledError:
-            _uncancel()
+            uncancel()
             status, error = job.stop_status or MessageStatus.INTERRUPTED, job.stop_error
         except ProviderError as exc:
             status, error = MessageStatus.ERROR, {"type": exc.type, "detail": exc.detail}
@@ -386,7 +309,7 @@ class JobManager:
             self._jobs.pop(job.info.stream_id, None)
             job.done.set()
 
-    async def _generate(self, job: _Job) -> None:
+    async def _generate(self, job: Job) -> None:
         history = await self.messages.history(job.info.conversation_id, job.message.id)
         turns = [ChatTurn(m.role.value, m.content) for m in history if m.content]
         loop = asyncio.get_running_loop()
@@ -403,7 +326,7 @@ class JobManager:
             job.dirty = True
             job.last_progress = loop.time()
 
-    async def _conclude(self, job: _Job, status: MessageStatus, error: dict[str, str] | None) -> None:
+    async def _conclude(self, job: Job, status: MessageStatus, error: dict[str, str] | None) -> None:
         """Commit the final message, then announce it (DESIGN §2.2)."""
         content, reasoning = job.content()
         final = job.message.replace(content=content, reasoning=reasoning, status=status, error=error)
@@ -417,67 +340,3 @@ class JobManager:
                 await asyncio.sleep(0.2 * 2**attempt)
         job.final = final
         await self.streams.finish(job.info.stream_id, final.to_json(), self.settings.stream_ttl)
-
-    async def _supervise(self) -> None:
-        """Every tick: checkpoint, keep our leases, adopt orphans, stop stalled models.
-
-        A failing step is logged and retried on the next tick; the loop never dies.
-        """
-        interval = max(0.05, self.settings.checkpoint_interval)
-        while True:
-            await asyncio.sleep(interval)
-            for step in (self._checkpoint, self._keep_leases, self._stop_stalled):
-                try:
-                    await step()
-                except Exception:
-                    log.exception("resumechat: supervisor step %s failed; will retry", step.__name__)
-
-    async def _keep_leases(self) -> None:
-        if self._jobs and self.on_activity is not None:
-            self.on_activity()
-        await self.streams.renew(list(self._jobs), self.settings.owner_lease)
-        for orphan in await self.streams.claim_orphans():
-            await self._conclude_orphan(orphan)
-
-    async def _stop_stalled(self) -> None:
-        now = asyncio.get_running_loop().time()
-        for job in list(self._jobs.values()):
-            if now - job.last_progress > self.settings.provider_timeout:
-                job.stop(MessageStatus.ERROR, {
-                    "type": "timeout",
-                    "detail": f"the model sent nothing for {self.settings.provider_timeout:g} s",
-                })
-
-    async def _conclude_orphan(self, info: StreamInfo) -> None:
-        """A job whose server died: keep every word the stream holds, mark it interrupted."""
-        log.warning("resumechat: the server running stream %s is gone; marking it interrupted",
-                    info.stream_id)
-        message = await self.messages.message_for_stream(info.stream_id)
-        if message is None:
-            return
-        snapshot = (await self.streams.read_after(info.stream_id, None, 0)).events[0].data
-        content = snapshot["content"] if len(snapshot["content"]) >= len(message.content) else message.content
-        final = await self.messages.finish_message(message.replace(
-            content=content, reasoning=snapshot.get("reasoning", ""), status=MessageStatus.INTERRUPTED))
-        await self.streams.finish(info.stream_id, final.to_json(), self.settings.stream_ttl)
-
-    async def _checkpoint(self) -> None:
-        """One transaction for all the jobs whose text grew since the last tick."""
-        dirty = [job for job in self._jobs.values() if job.dirty]
-        partials = []
-        for job in dirty:
-            job.dirty = False
-            partials.append((job.message.id, *job.content()))
-        try:
-            await self.messages.checkpoint(partials)
-        except BaseException:
-            for job in dirty:
-                job.dirty = True
-            raise
-
-
-def _uncancel() -> None:
-    """Consume our own cancellation so the job can still commit (Python ≥ 3.11)."""
-    task = asyncio.current_task()
-    if task is not None and hasattr(task, "uncancel"):
-        task.uncancel()
