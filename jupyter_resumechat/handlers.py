@@ -6,6 +6,7 @@ Domain errors become ``{"error", "detail"}`` with their status in one place
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib.resources import files
 from typing import Any
@@ -218,5 +219,10 @@ class OpenAPIHandler(ResumeChatHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        text = files("jupyter_resumechat").joinpath("openapi.json").read_text(encoding="utf-8")
-        self.finish(text)
+        self.finish(_openapi_document())
+
+
+@functools.lru_cache(maxsize=1)
+def _openapi_document() -> str:
+    """Read once: no file I/O on the event loop per request."""
+    return files("jupyter_resumechat").joinpath("openapi.json").read_text(encoding="utf-8")
