@@ -84,12 +84,19 @@ class JobManager:
         for job in jobs:
             await job.done.wait()
         if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+            # one last checkpoint happens on the way out; the loop ends by itself
+            done, _ = await asyncio.wait({self._supervisor}, timeout=5 + 2 * self.settings.checkpoint_interval)
+            if not done:
+                log.warning("resumechat: the supervisor did not stop in time; abandoning it")
+                self._supervisor.cancel()
         await self.provider.close()
         await self.streams.close()
         await self.messages.close()
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` began: no new jobs, the supervisor winds down."""
+        return self._stopping
 
     @property
     def active_jobs(self) -> int:

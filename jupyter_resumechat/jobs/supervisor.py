@@ -30,12 +30,11 @@ class Supervisor:
         self.manager = manager
 
     async def run(self) -> None:
-        """Every tick: checkpoint, keep our leases, adopt orphans, stop stalled models.
-
-        A failing step is logged and retried on the next tick; the loop never dies.
-        """
+        """Tick until the manager stops. Stopping is cooperative, not by
+        cancellation: a cancel that lands inside a Redis call can be swallowed
+        by redis-py, and the loop would then outlive the server."""
         interval = max(0.05, self.manager.settings.checkpoint_interval)
-        while True:
+        while not self.manager.stopping:
             await asyncio.sleep(interval)
             for step in (self.checkpoint, self.keep_leases, self.stop_stalled):
                 try:

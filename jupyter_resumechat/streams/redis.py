@@ -247,7 +247,8 @@ class RedisStreamStore:
         if tasks:
             await asyncio.wait(tasks, timeout=5)
         for task in tasks:
-            task.cancel()
+            if not task.done():
+                task.cancel()
         self._watchers.clear()
         await self.redis.aclose()
 
