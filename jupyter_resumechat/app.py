@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +147,16 @@ class ResumeChat(ExtensionApp):
                         max_message_chars=self.max_message_chars,
                         provider_timeout=self.provider_timeout,
                         max_active_per_user=self.max_active_per_user,
-                        isolate_users=self.isolate_users, owner_lease=self.owner_lease),
+                        isolate_users=self.isolate_users, owner_lease=self.owner_lease,
+                        spool_dir=self._spool_dir()),
             on_activity=self._touch,
         )
+
+    def _spool_dir(self) -> Path:
+        """Where finals wait when the database is down at stop: one folder per
+        database, so a changed ``db_url`` never replays them into another."""
+        digest = hashlib.sha256(self.db_url.encode()).hexdigest()[:16]
+        return Path(jupyter_data_dir()) / "resumechat" / "unsaved" / digest
 
     def _provider_settings(self) -> ProviderSettings:
         chosen = choose_provider(
@@ -207,7 +217,22 @@ class ResumeChat(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_location()  # the port is final only now (port_retries)
+        _stop_cleanly_on_sigint(serverapp)
         await self.manager.start()
 
     async def stop_extension(self) -> None:
         await self.manager.stop()
+
+
+def _stop_cleanly_on_sigint(serverapp: Any) -> None:
+    """SIGINT stops the server like SIGTERM (DESIGN §2.9).
+
+    Without a terminal jupyter_server leaves SIGINT to Python, whose
+    KeyboardInterrupt ends the process without stopping the extensions; that is
+    how JupyterHub's local spawners stop a server.  With a terminal the
+    server's own prompt ("Shut down this Jupyter server?") is kept.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, serverapp._signal_stop)

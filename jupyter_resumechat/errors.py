@@ -9,6 +9,9 @@ status code and a JSON body ``{"error": code, "detail": text}`` in one place::
     ├── GenerationActive            409  one generation per conversation (carries stream_id)
     ├── TooLarge                    413  message or body over the limit
     ├── TooManyGenerations          429  per-user cap on active generations
+    ├── Unavailable                 503  a dependency (database, Redis) is down, or the
+    │                                    extension is misconfigured; the detail names it
+    ├── LeaseLost                   (core only) this server's job was adopted by another
     ├── ServerError                 any other error status, as the client sees it
     ├── ConnectionFailed            the client could not reach the server, retries exhausted
     ├── DiscoveryError              no Jupyter server found for the client
@@ -23,6 +26,7 @@ __all__ = [
     "DiscoveryError",
     "GenerationActive",
     "InvalidRequest",
+    "LeaseLost",
     "NotFound",
     "ProviderError",
     "ProviderTimeout",
@@ -30,6 +34,7 @@ __all__ = [
     "ServerError",
     "TooLarge",
     "TooManyGenerations",
+    "Unavailable",
 ]
 
 
@@ -88,6 +93,20 @@ class TooManyGenerations(ResumeChatError):
 
     code = "too_many_generations"
     status = 429
+
+
+class Unavailable(ResumeChatError):
+    """A dependency is down or the extension cannot start; ``detail`` names which."""
+
+    code = "unavailable"
+    status = 503
+
+
+class LeaseLost(ResumeChatError):
+    """This server no longer owns the job: another adopted it. Write nothing more."""
+
+    code = "lease_lost"
+    status = 409
 
 
 class ServerError(ResumeChatError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from importlib.resources import files
 from typing import Any
 
@@ -17,7 +18,7 @@ from tornado import web
 
 from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge
 from .jobs import JobManager
-from .models import parse_time
+from .models import StreamStatus, parse_time
 
 __all__ = [
     "ConversationHandler",
@@ -34,12 +35,21 @@ AUTH_RESOURCE = "resumechat"
 MAX_ID_CHARS = 64
 MAX_TITLE_CHARS = 1000
 MAX_KEY_CHARS = 1024
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+@web.stream_request_body
 class ResumeChatHandler(APIHandler):
-    """Base: the manager passed in through the route, JSON in and out."""
+    """Base: the manager passed in through the route, JSON in and out.
+
+    The body is streamed in, so a body over the limit is refused from its
+    ``Content-Length`` before it is read (413), or as soon as it grows past
+    the limit when it comes in chunks.
+    """
 
     auth_resource = AUTH_RESOURCE
+    _chunks: list[bytes]
+    _received = 0
 
     def initialize(self, manager: JobManager, heartbeat_interval: float = 15.0,
                    max_body_bytes: int = 1 << 20, write_timeout: float = 30.0) -> None:
@@ -49,8 +59,18 @@ class ResumeChatHandler(APIHandler):
         self.max_body_bytes = max_body_bytes
 
     async def prepare(self) -> None:  # type: ignore[override]
+        self._chunks = []
+        declared = self.request.headers.get("Content-Length", "0")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise TooLarge(f"the body has {declared} bytes; the limit is {self.max_body_bytes}")
         await super().prepare()
         await self.manager.start()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.max_body_bytes:
+            raise TooLarge(f"the body has more than {self.max_body_bytes} bytes")
+        self._chunks.append(chunk)
 
     @property
     def user(self) -> str:
@@ -60,23 +80,24 @@ class ResumeChatHandler(APIHandler):
 
     def valid_id(self, value: str) -> str:
         """An id from the URL; anything that cannot be one is simply unknown."""
-        if not value or len(value) > MAX_ID_CHARS:
+        if not _ID.fullmatch(value):
             raise NotFound("unknown id")
         return value
 
     def body(self) -> dict[str, Any]:
         """The JSON object sent, or InvalidRequest / TooLarge."""
-        raw = self.request.body or b""
-        if len(raw) > self.max_body_bytes:
-            raise TooLarge(f"the body has {len(raw)} bytes; the limit is {self.max_body_bytes}")
+        raw = b"".join(self._chunks)
         if not raw.strip():
             return {}
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidRequest("the body's JSON is nested too deeply") from None
         if not isinstance(data, dict):
             raise InvalidRequest("the body must be a JSON object")
+        _check_text(data)
         return data
 
     def send_json(self, data: Any, status: int = 200) -> None:
@@ -102,9 +123,29 @@ class ResumeChatHandler(APIHandler):
             super().log_exception(typ, value, tb)
 
 
+def _check_text(value: Any, depth: int = 0) -> None:
+    """Every string must be storable text: no lone surrogates, no U+0000 (§3)."""
+    if depth > 32:
+        raise InvalidRequest("the body's JSON is nested too deeply")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidRequest("text must not contain U+0000")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest("text must not contain lone UTF-16 surrogates") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, depth + 1)
+            _check_text(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, depth + 1)
+
+
 def _code(status: int) -> str:
     return {400: "invalid_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            413: "too_large"}.get(status, "internal" if status >= 500 else "error")
+            413: "too_large", 503: "unavailable"}.get(status, "internal" if status >= 500 else "error")
 
 
 def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str | None:
@@ -192,7 +233,10 @@ class StreamStatusHandler(ResumeChatHandler):
     @web.authenticated
     @authorized
     async def get(self, cid: str) -> None:
-        status = await self.manager.status(self.user, cid[:MAX_ID_CHARS])
+        if not _ID.fullmatch(cid):
+            self.send_json(StreamStatus(active=False).to_json())  # always 200 (§3)
+            return
+        status = await self.manager.status(self.user, cid)
         self.send_json(status.to_json())
 
 

@@ -13,9 +13,10 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, Unavailable
 from .handlers import ResumeChatHandler
 from .jobs import Subscription
+from .streams import ReadResult
 from .models import Event
 
 __all__ = ["EventStreamHandler", "encode_comment", "encode_event", "encode_retry", "parse_last_id"]
@@ -53,7 +54,13 @@ def parse_last_id(header: str | None, query: str | None) -> int | None:
 
 
 class EventStreamHandler(ResumeChatHandler):
-    """``GET streams/{sid}/events``: replay, then live, until the final."""
+    """``GET streams/{sid}/events``: replay, then live, until the final.
+
+    Every write waits at most ``write_timeout`` for the socket to drain: a
+    reader that does not read is dropped (it can resume with its last id),
+    so no reader pins a reply's bytes in the server (issue: readers that never
+    read a finished 20 MB reply held 1.2 GB).
+    """
 
     retry_ms = 2000
     _task: asyncio.Task[Any] | None = None
@@ -66,54 +73,63 @@ class EventStreamHandler(ResumeChatHandler):
             self.request.headers.get("Last-Event-ID"), self.get_query_argument("last_event_id", None)
         )
         async with self.manager.subscribe(self.user, self.valid_id(stream_id)) as subscription:
+            first = await subscription.read(last_id, 0)
+            if first.done and not first.events:  # resumed at the final: nothing more, ever
+                self.set_status(204)
+                self.finish()
+                return
             self._task = asyncio.current_task()
             try:
-                await self._pump(subscription, last_id)
+                await self._pump(subscription, first, last_id)
             except asyncio.CancelledError:
                 if not self._gone:
                     raise
                 task = asyncio.current_task()
                 if task is not None and hasattr(task, "uncancel"):
                     task.uncancel()
-            except (StreamClosedError, NotFound):
-                pass
+            except (StreamClosedError, NotFound, Unavailable):
+                pass  # the client resumes with its last id (or reloads on 404)
         if not self._finished and not self._gone:
             self.finish(set_content_type="text/event-stream; charset=utf-8")
 
-    async def _pump(self, subscription: Subscription, last_id: int | None) -> None:
+    async def _pump(self, subscription: Subscription, batch: ReadResult, last_id: int | None) -> None:
         self.set_status(200)
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
         self.write(encode_retry(self.retry_ms))
-        await self.flush()
-        heartbeat = self.heartbeat_interval
         while not self._gone:
-            batch = await subscription.read(last_id, heartbeat)
-            if batch.events:
-                events = batch.events
-                if len(events) > 1 and batch.done:
-                    # the final repeats the whole message: let what comes before it go out first
-                    self.write(b"".join(map(encode_event, events[:-1])))
-                    await self.flush()
-                    events = events[-1:]
+            events = batch.events
+            if len(events) > 1 and batch.done:
+                # the final repeats the whole message: let what comes before it go out first
+                self.write(b"".join(map(encode_event, events[:-1])))
+                if not await self._drained(subscription.stream_id):
+                    return
+                events = events[-1:]
+            if events:
                 self.write(b"".join(map(encode_event, events)))
                 last_id = batch.events[-1].id
             elif not batch.done:
                 self.write(b": keepalive\n\n")
-            flushed = self.flush()
-            if not flushed.done():  # the socket is full: a slow reader; bound how long we wait
-                try:
-                    await asyncio.wait_for(flushed, self.write_timeout)
-                except asyncio.TimeoutError:
-                    self.log.info("resumechat: dropping a reader of %s stuck for %g s",
-                                  subscription.stream_id, self.write_timeout)
-                    self._task, self._gone = None, True  # we close it: nothing to cancel
-                    if self.request.connection is not None:
-                        self.request.connection.close()  # type: ignore[attr-defined]
-                    return
-            if batch.done:
+            if not await self._drained(subscription.stream_id) or batch.done:
                 return
+            batch = await subscription.read(last_id, self.heartbeat_interval)
+
+    async def _drained(self, stream_id: str) -> bool:
+        """Flush, waiting at most ``write_timeout``; False when the reader was dropped."""
+        flushed = self.flush()
+        if flushed.done():
+            await flushed
+            return True
+        try:
+            await asyncio.wait_for(flushed, self.write_timeout)
+            return True
+        except asyncio.TimeoutError:
+            self.log.info("resumechat: dropping a reader of %s stuck for %g s", stream_id, self.write_timeout)
+            self._task, self._gone = None, True  # we close it: nothing to cancel
+            if self.request.connection is not None:
+                self.request.connection.close()  # type: ignore[attr-defined]
+            return False
 
     def on_connection_close(self) -> None:
         """The client went away: release its subscription at once."""

@@ -1,15 +1,28 @@
-"""One generation job and the plain values around it."""
+"""One generation job, its lifecycle, and the plain values around it.
+
+A job's life is one enum (DESIGN STYLE §15)::
+
+    PENDING ──run──▶ GENERATING ──model done / stop / failure──▶ CONCLUDING ──▶ DONE
+       └──────────────── stop before the first step ──────────────┘
+
+``stop()`` records the first reason to end and interrupts the generation;
+once the job concludes, nothing interrupts its commit.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..models import Message, MessageStatus
+from ..providers import Delta
 from ..streams import ReadResult, StreamInfo, StreamStore
+from .text import TextNormalizer
 
-__all__ = ["Job", "JobSettings", "SendResult", "Subscription", "uncancel"]
+__all__ = ["Ending", "Job", "JobSettings", "JobState", "SendResult", "Subscription"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +35,9 @@ class JobSettings:
     provider_timeout: float = 60.0
     max_active_per_user: int = 0  # 0: no cap
     isolate_users: bool = False
-    owner_lease: float = 10.0  # shared stores: a silent owner's streams are orphans after this
+    owner_lease: float = 10.0  # a silent server's replies are recovered after this
+    spool_dir: Path | None = None  # where finals wait when the database is down at stop
+    stop_timeout: float = 5.0  # how long a stop waits for commits before spooling them
 
 
 @dataclass(frozen=True)
@@ -41,41 +56,83 @@ class SendResult:
         }
 
 
-@dataclass(eq=False)
-class Job:
-    """One running generation."""
+class JobState(enum.Enum):
+    """Where a job is in its life; only ``GENERATING`` may be interrupted."""
+
+    PENDING = "pending"
+    GENERATING = "generating"
+    CONCLUDING = "concluding"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a reply ends: the message to commit and the stream to announce it on."""
 
     info: StreamInfo
     message: Message
-    task: asyncio.Task[None] | None = None
-    text: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    dirty: bool = False
+    adopted: bool = False  # concluded by a server that took over a dead owner's reply
+
+
+@dataclass(eq=False)
+class Job:
+    """One running generation: its text so far and how it should end."""
+
+    info: StreamInfo
+    message: Message
     last_progress: float = 0.0
+    state: JobState = JobState.PENDING
+    task: asyncio.Task[None] | None = None
     stop_status: MessageStatus | None = None
     stop_error: dict[str, str] | None = None
-    running: bool = False
-    concluding: bool = False
     final: Message | None = None
+    dirty: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    _text: list[str] = field(default_factory=list)
+    _reasoning: list[str] = field(default_factory=list)
+    _normal_text: TextNormalizer = field(default_factory=TextNormalizer)
+    _normal_reasoning: TextNormalizer = field(default_factory=TextNormalizer)
+
+    @property
+    def stream_id(self) -> str:
+        return self.info.stream_id
+
+    def receive(self, delta: Delta) -> Delta:
+        """Normalise a model's piece once (§2.7); what it returns is what is kept."""
+        return Delta(self._normal_text.feed(delta.text), self._normal_reasoning.feed(delta.reasoning))
+
+    def flush(self) -> Delta:
+        """What the normalisers still hold when the model is done."""
+        return Delta(self._normal_text.flush(), self._normal_reasoning.flush())
+
+    def keep(self, delta: Delta) -> None:
+        """Add a piece the stream accepted to the text to commit."""
+        if delta.text:
+            self._text.append(delta.text)
+        if delta.reasoning:
+            self._reasoning.append(delta.reasoning)
+        self.dirty = True
 
     def content(self) -> tuple[str, str]:
         """The text so far, compacting the pieces so joins stay cheap."""
-        if len(self.text) > 1:
-            self.text[:] = ["".join(self.text)]
-        if len(self.reasoning) > 1:
-            self.reasoning[:] = ["".join(self.reasoning)]
-        return (self.text[0] if self.text else "", self.reasoning[0] if self.reasoning else "")
+        if len(self._text) > 1:
+            self._text[:] = ["".join(self._text)]
+        if len(self._reasoning) > 1:
+            self._reasoning[:] = ["".join(self._reasoning)]
+        return (self._text[0] if self._text else "", self._reasoning[0] if self._reasoning else "")
+
+    def ending(self, status: MessageStatus, error: dict[str, str] | None) -> Ending:
+        content, reasoning = self.content()
+        return Ending(self.info, self.message.replace(
+            content=content, reasoning=reasoning, status=status, error=error))
 
     def stop(self, status: MessageStatus, error: dict[str, str] | None = None) -> None:
         """Ask the job to end with ``status``; the first reason wins."""
-        if self.stop_status is None and self.task is not None and not self.task.done():
-            self.stop_status, self.stop_error = status, error
-            # A task cancelled before its first step would never run its handler;
-            # ``_run`` checks ``stop_status`` when it starts instead. Once the job
-            # concludes, nothing may interrupt its commit.
-            if self.running and not self.concluding:
-                self.task.cancel()
+        if self.stop_status is not None or self.state in (JobState.CONCLUDING, JobState.DONE):
+            return
+        self.stop_status, self.stop_error = status, error
+        if self.state is JobState.GENERATING and self.task is not None:
+            self.task.cancel()  # a PENDING job checks stop_status when it starts
 
 
 class Subscription:
@@ -88,11 +145,3 @@ class Subscription:
     async def read(self, last_id: int | None, timeout: float) -> ReadResult:
         """The next batch after ``last_id`` (see ``StreamStore.read_after``)."""
         return await self._streams.read_after(self.stream_id, last_id, timeout)
-
-
-
-def uncancel() -> None:
-    """Consume our own cancellation so the job can still commit (Python ≥ 3.11)."""
-    task = asyncio.current_task()
-    if task is not None and hasattr(task, "uncancel"):
-        task.uncancel()

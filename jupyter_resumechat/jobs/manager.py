@@ -2,8 +2,8 @@
 
 A job streams the model's reply into the StreamStore (which numbers, keeps
 and fans out the events) and into the MessageStore (checkpoints, then the
-final message).  Who ends a job, and what the message becomes, is drawn in
-ARCHITECTURE.md; ``_run`` is the one place that decides it.
+final message).  Every ending, local or adopted from a dead server, goes
+through ``Concluder.conclude``; who ends a job is drawn in ARCHITECTURE.md.
 
 No HTTP and no SQL here: handlers call this, this calls the stores and the
 provider.  The manager owns every task it creates and awaits them in ``stop``.
@@ -18,18 +18,30 @@ import weakref
 from datetime import datetime
 from typing import AsyncIterator, Callable
 
-from ..errors import InvalidRequest, NotFound, ProviderError, TooLarge, TooManyGenerations
+from ..errors import (
+    InvalidRequest,
+    LeaseLost,
+    NotFound,
+    ProviderError,
+    TooLarge,
+    TooManyGenerations,
+    Unavailable,
+)
 from ..models import Conversation, EventKind, Message, MessageStatus, StreamStatus, utcnow
-from ..providers import ChatTurn, ModelInfo, Provider
-from ..store import MessageStore, NewTurn
-from ..store.messages import new_id
+from ..providers import ChatTurn, Delta, ModelInfo, Provider
+from ..store import MessageStore, NewTurn, Spool, new_id
 from ..streams import StreamInfo, StreamStore
-from .job import Job, JobSettings, SendResult, Subscription, uncancel
+from .conclusion import Concluder, Unsaved
+from .job import Ending, Job, JobSettings, JobState, SendResult, Subscription
+from .recovery import Recovery
 from .supervisor import Supervisor
+from .table import JobTable
 
 __all__ = ["JobManager"]
 
 log = logging.getLogger("jupyter_resumechat.jobs")
+
+Outcome = tuple[MessageStatus, "dict[str, str] | None"]
 
 
 class JobManager:
@@ -44,11 +56,15 @@ class JobManager:
         on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.streams = streams
-        self.on_activity = on_activity
         self.messages = messages
         self.provider = provider
         self.settings = settings
-        self._jobs: dict[str, Job] = {}
+        self.jobs = JobTable()
+        self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
+        self.concluder = Concluder(messages, streams, settings.stream_ttl)
+        self.recovery = Recovery(messages, streams, self.spool)
+        self.supervisor = Supervisor(self.jobs, streams, messages, self.recovery, settings,
+                                     adopt=self._adopt, on_activity=on_activity)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._subscribers: dict[str, int] = {}
         self._supervisor: asyncio.Task[None] | None = None
@@ -58,50 +74,58 @@ class JobManager:
     # lifecycle
 
     async def start(self) -> None:
-        """Prepare the database and recover from a previous run; idempotent."""
+        """Prepare the database and recover what others left; idempotent, and
+        retried by the next caller when the database was unreachable."""
         if self._started is None:
             self._started = asyncio.get_running_loop().create_future()
             try:
-                recovered = await self.messages.start()
+                await self.messages.start(self.settings.owner_lease)
+                await self.recovery.run()
             except BaseException as exc:
                 self._started.set_exception(exc)
+                self._started.exception()  # retrieved: later callers retry instead
                 self._started = None
                 raise
-            if recovered:
-                log.warning("resumechat: %d message(s) left streaming by a previous run "
-                            "are now 'interrupted'", recovered)
             self.streams.on_abort(self._abort_requested)
-            self._supervisor = asyncio.create_task(Supervisor(self).run(), name="resumechat-supervisor")
+            self._supervisor = asyncio.create_task(self.supervisor.run(), name="resumechat-supervisor")
             self._started.set_result(None)
         await asyncio.shield(self._started)
 
     async def stop(self) -> None:
-        """Interrupt every job (its text is kept), then close the stores."""
+        """Interrupt every job and commit it with all its text; what the database
+        cannot take within ``stop_timeout`` goes to the spool.  Then close the stores."""
         self._stopping = True
-        jobs = list(self._jobs.values())
+        jobs = list(self.jobs)
         for job in jobs:
             job.stop(MessageStatus.INTERRUPTED)
-        for job in jobs:
-            await job.done.wait()
+        waits = [asyncio.ensure_future(job.done.wait()) for job in jobs]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=self.settings.stop_timeout)
+            if pending:
+                self.concluder.give_up.set()  # the rest spool their finals and end
+                await asyncio.wait(pending)
+        self.supervisor.stop()
         if self._supervisor is not None:
-            # one last checkpoint happens on the way out; the loop ends by itself
             done, _ = await asyncio.wait({self._supervisor}, timeout=5 + 2 * self.settings.checkpoint_interval)
             if not done:
                 log.warning("resumechat: the supervisor did not stop in time; abandoning it")
                 self._supervisor.cancel()
+        if self._started is not None and self._started.done():
+            with contextlib.suppress(Unavailable):
+                await self.messages.retire()
         await self.provider.close()
         await self.streams.close()
         await self.messages.close()
 
     @property
     def stopping(self) -> bool:
-        """True once ``stop`` began: no new jobs, the supervisor winds down."""
+        """True once ``stop`` began: no new jobs."""
         return self._stopping
 
     @property
     def active_jobs(self) -> int:
         """How many generations run in this server now."""
-        return len(self._jobs)
+        return len(self.jobs)
 
     def subscriber_count(self, stream_id: str) -> int:
         """How many readers hold ``stream_id`` open now."""
@@ -112,6 +136,12 @@ class JobManager:
     def _owner(self, user: str) -> str | None:
         """Whose conversations ``user`` sees: their own, or all (``None``)."""
         return user if self.settings.isolate_users else None
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
 
     async def create_conversation(self, user: str, title: str, key: str | None) -> tuple[Conversation, bool]:
         """Get-or-create by ``key``, within the user's own space when isolated."""
@@ -127,23 +157,34 @@ class JobManager:
         return await self.messages.rename_conversation(self._owner(user), conversation_id, title)
 
     async def delete_conversation(self, user: str, conversation_id: str) -> None:
-        """Abort the conversation's active generation, then delete it all."""
-        await self.messages.get_conversation(self._owner(user), conversation_id)
-        active = await self.streams.active(conversation_id)
-        if active is not None:
-            await self.abort(user, active.stream_id)
-            await self.streams.expire(active.stream_id)
-        await self.messages.delete_conversation(self._owner(user), conversation_id)
+        """Abort the conversation's active generation, then delete it all.
+
+        Under the conversation's lock, so a send racing this either starts
+        first (and is aborted here) or finds the conversation gone.
+        """
+        async with self._lock(conversation_id):
+            await self.messages.get_conversation(self._owner(user), conversation_id)
+            active = await self.streams.active(conversation_id)
+            if active is not None:
+                await self.abort(user, active.stream_id)
+                await self.streams.expire(active.stream_id)
+            await self.messages.delete_conversation(self._owner(user), conversation_id)
 
     async def list_messages(self, user: str, conversation_id: str) -> list[Message]:
-        """Oldest first; a streaming message carries its live content."""
+        """Oldest first; a streaming message carries its live content.  With the
+        StreamStore down, the database's copy (history stays readable, §2.8)."""
         found = await self.messages.list_messages(self._owner(user), conversation_id)
-        live = await self.streams.active(conversation_id)
-        if live is None:
+        if not any(m.status is MessageStatus.STREAMING for m in found):
             return found
-        for index, message in enumerate(found):
-            if message.id == live.message_id and message.status is MessageStatus.STREAMING:
-                found[index] = await self._live(live.stream_id, message)
+        try:
+            live = await self.streams.active(conversation_id)
+            if live is None:
+                return found
+            for index, message in enumerate(found):
+                if message.id == live.message_id and message.status is MessageStatus.STREAMING:
+                    found[index] = await self._live(live.stream_id, message)
+        except Unavailable as exc:
+            log.warning("resumechat: live text unavailable, answering from the database: %s", exc.detail)
         return found
 
     async def _live(self, stream_id: str, message: Message) -> Message:
@@ -166,7 +207,8 @@ class JobManager:
         """Store the user's message and start the reply's generation.
 
         The same ``client_id`` again returns the first answer and starts nothing.
-        Raises NotFound, TooLarge, GenerationActive (409) or TooManyGenerations.
+        Raises NotFound, TooLarge, GenerationActive (409), TooManyGenerations or
+        Unavailable.
         """
         if len(content) > self.settings.max_message_chars:
             raise TooLarge(f"the message has {len(content)} characters; the limit is "
@@ -176,11 +218,8 @@ class JobManager:
         model = model or self.provider.default_model
         if model not in {m.id for m in self.provider.models()}:
             raise InvalidRequest(f"unknown model {model!r}; GET models lists them")
-        await self.messages.get_conversation(self._owner(user), conversation_id)
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        async with lock:
+        async with self._lock(conversation_id):
+            await self.messages.get_conversation(self._owner(user), conversation_id)
             if client_id is not None:
                 earlier = await self.messages.find_turn(conversation_id, client_id)
                 if earlier is not None:
@@ -192,7 +231,7 @@ class JobManager:
         cap = self.settings.max_active_per_user
         if self._stopping:
             raise TooManyGenerations("the server is shutting down")
-        if cap and sum(1 for j in self._jobs.values() if j.info.owner == user) >= cap:
+        if cap and self.jobs.count_for(user) >= cap:
             raise TooManyGenerations(f"{cap} generation(s) are already running for this user")
 
     async def _begin(self, user: str, conversation_id: str, content: str,
@@ -205,13 +244,27 @@ class JobManager:
         try:
             user_message, reply = await self.messages.add_turn(turn)
         except BaseException:
-            await self.streams.expire(info.stream_id)
+            with contextlib.suppress(Unavailable):
+                await self.streams.expire(info.stream_id)
             raise
         job = Job(info, reply, last_progress=asyncio.get_running_loop().time())
-        self._jobs[info.stream_id] = job
-        job.task = asyncio.create_task(self._run(job), name=f"resumechat-job-{info.stream_id}")
-        job.task.add_done_callback(lambda _: job.done.set())  # even if _run never ran
+        self._spawn(job, self._run(job))
         return SendResult(user_message, reply, info.stream_id)
+
+    def _spawn(self, job: Job, work: object) -> None:
+        self.jobs.add(job)
+        job.task = asyncio.create_task(work, name=f"resumechat-job-{job.stream_id}")  # type: ignore[arg-type]
+        job.task.add_done_callback(lambda _: self._forget(job))  # even if it never ran
+
+    def _forget(self, job: Job) -> None:
+        self.jobs.remove(job)
+        job.state = JobState.DONE
+        job.done.set()
+
+    def _adopt(self, ending: Ending) -> None:
+        """The supervisor found a dead server's reply: conclude it here, as a job."""
+        job = Job(ending.info, ending.message, state=JobState.CONCLUDING)
+        self._spawn(job, self._conclude(job, ending))
 
     async def status(self, user: str, conversation_id: str) -> StreamStatus:
         """The conversation's active stream; inactive for unknown or others' ones."""
@@ -245,7 +298,7 @@ class JobManager:
         The job may run on another server (shared stores): the abort is then
         sent to its owner, and this waits for the stream's final.
         """
-        job = self._jobs.get(stream_id)
+        job = self.jobs.get(stream_id)
         if job is not None and self._visible(user, job.info):
             job.stop(MessageStatus.ABORTED)
             await asyncio.shield(job.done.wait())
@@ -254,7 +307,7 @@ class JobManager:
         info = await self.streams.info(stream_id)
         if not self._visible(user, info):
             raise NotFound(f"stream {stream_id!r} is unknown or has expired")
-        if not info.finished and stream_id not in self._jobs:
+        if not info.finished and self.jobs.get(stream_id) is None:
             await self.streams.request_abort(stream_id)
         final = await self._final_of(stream_id)
         if final is not None:
@@ -282,7 +335,7 @@ class JobManager:
 
     def _abort_requested(self, stream_id: str) -> None:
         """Another server asked for an abort: act if the job is ours."""
-        job = self._jobs.get(stream_id)
+        job = self.jobs.get(stream_id)
         if job is not None:
             job.stop(MessageStatus.ABORTED)
 
@@ -290,60 +343,77 @@ class JobManager:
 
     async def _run(self, job: Job) -> None:
         """Generate, then conclude exactly once with the status that won."""
-        job.running = True
-        status, error = MessageStatus.COMPLETE, None
+        outcome: Outcome | None = (job.stop_status, job.stop_error) if job.stop_status else None
+        if outcome is None:
+            job.state = JobState.GENERATING
+            outcome = await self._outcome(job)
+        if outcome is None:  # the lease was lost: the adopter concludes
+            return
+        job.state = JobState.CONCLUDING
+        await self._conclude(job, job.ending(*outcome))
+
+    async def _outcome(self, job: Job) -> Outcome | None:
+        """How the generation ended; ``None`` when another server took it over."""
         try:
-            if job.stop_status is not None:
-                raise asyncio.CancelledError
             await self._generate(job)
+            return MessageStatus.COMPLETE, None
         except asyncio.CancelledError:
-            uncancel()
-            status, error = job.stop_status or MessageStatus.INTERRUPTED, job.stop_error
+            task = asyncio.current_task()
+            if task is not None and hasattr(task, "uncancel"):  # Python >= 3.11
+                task.uncancel()  # consume our own stop so the job can still commit
+            return job.stop_status or MessageStatus.INTERRUPTED, job.stop_error
+        except LeaseLost:
+            log.warning("resumechat: stream %s was adopted by another server; this one stops "
+                        "writing it", job.stream_id)
+            return None
         except ProviderError as exc:
-            status, error = MessageStatus.ERROR, {"type": exc.type, "detail": exc.detail}
+            return MessageStatus.ERROR, {"type": exc.type, "detail": exc.detail}
+        except Unavailable as exc:
+            return MessageStatus.ERROR, {"type": "unavailable", "detail": exc.detail}
         except Exception:
-            log.exception("resumechat: generation %s failed", job.info.stream_id)
-            status = MessageStatus.ERROR
-            error = {"type": "internal", "detail": "the generation failed inside the server"}
-        job.concluding = True
-        conclusion = asyncio.ensure_future(self._conclude(job, status, error))
-        try:
-            while not conclusion.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(conclusion)
-            conclusion.result()
+            log.exception("resumechat: generation %s failed", job.stream_id)
+            return MessageStatus.ERROR, {"type": "internal",
+                                         "detail": "the generation failed inside the server"}
         finally:
-            self._jobs.pop(job.info.stream_id, None)
-            job.done.set()
+            job.state = JobState.CONCLUDING  # from here on, nothing interrupts the commit
 
     async def _generate(self, job: Job) -> None:
         history = await self.messages.history(job.info.conversation_id, job.message.id)
         turns = [ChatTurn(m.role.value, m.content) for m in history if m.content]
         loop = asyncio.get_running_loop()
-        stream_id = job.info.stream_id
         job.last_progress = loop.time()  # the model's silence is timed from its request
         async for delta in self.provider.stream(job.message.model or "", turns):
-            if not (delta.text or delta.reasoning):
-                continue
-            await self.streams.append(stream_id, text=delta.text, reasoning=delta.reasoning)
-            if delta.text:
-                job.text.append(delta.text)
-            if delta.reasoning:
-                job.reasoning.append(delta.reasoning)
-            job.dirty = True
+            await self._emit(job, job.receive(delta))
             job.last_progress = loop.time()
+        await self._emit(job, job.flush())
 
-    async def _conclude(self, job: Job, status: MessageStatus, error: dict[str, str] | None) -> None:
-        """Commit the final message, then announce it (DESIGN §2.2)."""
-        content, reasoning = job.content()
-        final = job.message.replace(content=content, reasoning=reasoning, status=status, error=error)
-        for attempt in range(3):
-            try:
-                final = await self.messages.finish_message(final)
-                break
-            except Exception:
-                log.exception("resumechat: committing stream %s failed (attempt %d)",
-                              job.info.stream_id, attempt + 1)
-                await asyncio.sleep(0.2 * 2**attempt)
-        job.final = final
-        await self.streams.finish(job.info.stream_id, final.to_json(), self.settings.stream_ttl)
+    async def _emit(self, job: Job, delta: Delta) -> None:
+        """One event per kind of text, so every event is a plain text or reasoning delta."""
+        if delta.reasoning:
+            await self.streams.append(job.stream_id, reasoning=delta.reasoning, token=job.info.token)
+            job.keep(Delta(reasoning=delta.reasoning))
+        if delta.text:
+            await self.streams.append(job.stream_id, text=delta.text, token=job.info.token)
+            job.keep(Delta(text=delta.text))
+
+    async def _conclude(self, job: Job, ending: Ending) -> None:
+        """Commit and announce, shielded from cancellation; spool if the server gave up."""
+        conclusion = asyncio.ensure_future(self.concluder.conclude(ending))
+        while not conclusion.done():
+            with contextlib.suppress(asyncio.CancelledError, Unsaved):
+                await asyncio.shield(conclusion)
+        try:
+            job.final = conclusion.result()
+        except Unsaved:
+            if self.spool is None or ending.adopted:
+                log.error("resumechat: stream %s stopped unsaved and no spool is set: the database "
+                          "keeps its last checkpoint", job.stream_id)
+                return
+            # the stop ended it before the database could take it: interrupted (§2.9)
+            message = ending.message
+            if message.status is MessageStatus.COMPLETE:
+                message = message.replace(status=MessageStatus.INTERRUPTED)
+            await self.spool.put(message, self.messages.instance_id)
+            log.error("resumechat: the database was down at stop: stream %s (%d characters) "
+                      "is kept in %s until it is back", job.stream_id, len(ending.message.content),
+                      self.spool.directory)

@@ -1,22 +1,28 @@
 """The supervisor: one task per server that keeps every job honest.
 
-Every ``checkpoint_interval`` it writes the partial text of all jobs that
-grew (one transaction), renews this server's leases and adopts the jobs of
-servers that died (shared stores), and stops models that went silent. A
-failing step is logged and retried next tick; the loop never dies.
+Every ``checkpoint_interval`` it writes the partial text of the jobs that
+grew (one transaction, or one per reply when that fails), renews this
+server's leases (the streams' and the database heartbeat), hands the replies
+of dead servers to ``adopt``, stops models that went silent, and now and then
+recovers replies whose owner's lease lapsed.  It sees the running jobs
+through a ``JobTable`` only.  A failing step is logged once per streak and
+retried next tick; the loop never dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import Awaitable, Callable
 
+from ..errors import NotFound, ResumeChatError
 from ..models import MessageStatus
-from ..streams import StreamInfo
-
-if TYPE_CHECKING:
-    from .manager import JobManager
+from ..store import MessageStore
+from ..streams import StreamInfo, StreamStore
+from .job import Ending, JobSettings, JobState
+from .recovery import Recovery
+from .table import JobTable
 
 __all__ = ["Supervisor"]
 
@@ -24,63 +30,122 @@ log = logging.getLogger("jupyter_resumechat.jobs")
 
 
 class Supervisor:
-    """Runs the periodic duties of one JobManager."""
+    """Runs the periodic duties over one server's table of jobs."""
 
-    def __init__(self, manager: JobManager) -> None:
-        self.manager = manager
+    def __init__(self, table: JobTable, streams: StreamStore, messages: MessageStore,
+                 recovery: Recovery, settings: JobSettings, *,
+                 adopt: Callable[[Ending], None], on_activity: Callable[[], None] | None = None) -> None:
+        self.table = table
+        self.streams = streams
+        self.messages = messages
+        self.recovery = recovery
+        self.settings = settings
+        self.adopt = adopt
+        self.on_activity = on_activity
+        self.interval = max(0.05, settings.checkpoint_interval)
+        self._failing: set[str] = set()
+        self._stopping = asyncio.Event()
+        self._next_heartbeat = 0.0
+        self._next_sweep = 0.0
+
+    def stop(self) -> None:
+        """End the loop after its current tick (cooperative: a cancel landing inside
+        a Redis call can be swallowed by redis-py, and the loop would outlive us)."""
+        self._stopping.set()
 
     async def run(self) -> None:
-        """Tick until the manager stops. Stopping is cooperative, not by
-        cancellation: a cancel that lands inside a Redis call can be swallowed
-        by redis-py, and the loop would then outlive the server."""
-        interval = max(0.05, self.manager.settings.checkpoint_interval)
-        while not self.manager.stopping:
-            await asyncio.sleep(interval)
-            for step in (self.checkpoint, self.keep_leases, self.stop_stalled):
-                try:
-                    await step()
-                except Exception:
-                    log.exception("resumechat: supervisor step %s failed; will retry", step.__name__)
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not self._stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            now = loop.time()
+            self._forgive_freeze(now - last - self.interval)
+            last = now
+            await self.tick()
+        await self._step(self.checkpoint)  # one last checkpoint on the way out
 
-    async def keep_leases(self) -> None:
-        if self.manager._jobs and self.manager.on_activity is not None:
-            self.manager.on_activity()
-        await self.manager.streams.renew(list(self.manager._jobs), self.manager.settings.owner_lease)
-        for orphan in await self.manager.streams.claim_orphans():
-            await self.conclude_orphan(orphan)
+    async def tick(self) -> None:
+        for step in (self.checkpoint, self.keep_leases, self.stop_stalled, self.recover):
+            await self._step(step)
 
-    async def stop_stalled(self) -> None:
-        now = asyncio.get_running_loop().time()
-        for job in list(self.manager._jobs.values()):
-            if now - job.last_progress > self.manager.settings.provider_timeout:
-                job.stop(MessageStatus.ERROR, {
-                    "type": "timeout",
-                    "detail": f"the model sent nothing for {self.manager.settings.provider_timeout:g} s",
-                })
-
-    async def conclude_orphan(self, info: StreamInfo) -> None:
-        """A job whose server died: keep every word the stream holds, mark it interrupted."""
-        log.warning("resumechat: the server running stream %s is gone; marking it interrupted",
-                    info.stream_id)
-        message = await self.manager.messages.message_for_stream(info.stream_id)
-        if message is None:
+    async def _step(self, step: Callable[[], Awaitable[None]]) -> None:
+        name = step.__name__
+        try:
+            await step()
+        except Exception as exc:
+            if name not in self._failing:
+                self._failing.add(name)
+                if isinstance(exc, ResumeChatError):
+                    log.warning("resumechat: supervisor step %s failed (%s); retrying every tick",
+                                name, exc.detail)
+                else:
+                    log.exception("resumechat: supervisor step %s failed; retrying every tick", name)
             return
-        snapshot = (await self.manager.streams.read_after(info.stream_id, None, 0)).events[0].data
-        content = snapshot["content"] if len(snapshot["content"]) >= len(message.content) else message.content
-        final = await self.manager.messages.finish_message(message.replace(
-            content=content, reasoning=snapshot.get("reasoning", ""), status=MessageStatus.INTERRUPTED))
-        await self.manager.streams.finish(info.stream_id, final.to_json(), self.manager.settings.stream_ttl)
+        if name in self._failing:
+            self._failing.discard(name)
+            log.warning("resumechat: supervisor step %s works again", name)
+
+    def _forgive_freeze(self, frozen: float) -> None:
+        """The process was paused (laptop sleep, VM pause): that was not the model's
+        silence, so it does not count towards ``provider_timeout`` (§ issue 9)."""
+        if frozen > max(1.0, self.interval):
+            log.warning("resumechat: the server was paused for %.1f s", frozen)
+            for job in self.table:
+                job.last_progress += frozen
 
     async def checkpoint(self) -> None:
-        """One transaction for all the jobs whose text grew since the last tick."""
-        dirty = [job for job in self.manager._jobs.values() if job.dirty]
+        """Partial text of every grown job; a reply that fails stays due."""
+        dirty = [job for job in self.table if job.dirty and job.state is JobState.GENERATING]
         partials = []
         for job in dirty:
             job.dirty = False
             partials.append((job.message.id, *job.content()))
-        try:
-            await self.manager.messages.checkpoint(partials)
-        except BaseException:
-            for job in dirty:
+        failed = await self.messages.checkpoint(partials)
+        for job in dirty:
+            if job.message.id in failed:
                 job.dirty = True
-            raise
+        if failed:
+            raise ResumeChatError(f"{len(failed)} of {len(partials)} checkpoint(s) failed")
+
+    async def keep_leases(self) -> None:
+        if len(self.table) and self.on_activity is not None:
+            self.on_activity()
+        await self.streams.renew(self.table.tokens(), self.settings.owner_lease)
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_heartbeat:
+            await self.messages.heartbeat(self.settings.owner_lease)
+            self._next_heartbeat = now + self.settings.owner_lease / 3
+        for orphan in await self.streams.claim_orphans():
+            await self._adopt(orphan)
+
+    async def _adopt(self, info: StreamInfo) -> None:
+        """A reply whose server died: keep every word the stream holds, as interrupted."""
+        log.warning("resumechat: the server running stream %s is gone; concluding it here",
+                    info.stream_id)
+        message = await self.messages.message_for_stream(info.stream_id)
+        if message is None:
+            await self.streams.expire(info.stream_id)
+            return
+        content, reasoning = message.content, message.reasoning
+        with contextlib.suppress(NotFound):
+            snapshot = (await self.streams.read_after(info.stream_id, None, 0)).events[0].data
+            if len(snapshot["content"]) >= len(content):
+                content, reasoning = snapshot["content"], snapshot.get("reasoning", "")
+        self.adopt(Ending(info, message.replace(content=content, reasoning=reasoning,
+                                                status=MessageStatus.INTERRUPTED), adopted=True))
+
+    async def stop_stalled(self) -> None:
+        now = asyncio.get_running_loop().time()
+        limit = self.settings.provider_timeout
+        for job in self.table:
+            if job.state is JobState.GENERATING and now - job.last_progress > limit:
+                job.stop(MessageStatus.ERROR, {"type": "timeout",
+                                               "detail": f"the model sent nothing for {limit:g} s"})
+
+    async def recover(self) -> None:
+        """Now and then: settle replies of servers whose lease lapsed, and the spool."""
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_sweep:
+            self._next_sweep = now + max(self.interval, self.settings.owner_lease / 2)
+            await self.recovery.run()

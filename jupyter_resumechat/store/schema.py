@@ -4,7 +4,12 @@ Portable SQLAlchemy Core: the same definitions serve SQLite and PostgreSQL.
 Every index serves a query of ``messages.py``: conversations listed by
 ``updated_at``, found by ``(owner, key)``; messages read in order per
 conversation, found by ``client_id`` (idempotent sends), by ``status``
-(start-up recovery) and by ``stream_id`` (abort of a finished stream).
+(recovery) and by ``stream_id`` (abort of a finished stream).
+
+Version 2 adds who runs each streaming reply (``messages.owner_instance``),
+the servers' heartbeats (``resumechat_instances``) and a partial unique index
+that allows one ``streaming`` reply per conversation across every server
+sharing the database (DESIGN §2.3, §2.6).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -19,11 +25,20 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
-__all__ = ["SCHEMA_VERSION", "conversations", "messages", "metadata", "schema_version"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "conversations",
+    "instances",
+    "messages",
+    "metadata",
+    "schema_version",
+]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -47,6 +62,8 @@ conversations = Table(
     Index("ix_resumechat_conversations_owner_updated", "owner", "updated_at"),
 )
 
+_STREAMING = text("status = 'streaming'")
+
 messages = Table(
     "resumechat_messages",
     metadata,
@@ -68,10 +85,40 @@ messages = Table(
     Column("client_id", String(255), nullable=True),
     Column("stream_id", String(64), nullable=True),
     Column("reply_to", String(64), nullable=True),
+    Column("owner_instance", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_resumechat_messages_conversation", "conversation_id", "pk"),
     Index("ix_resumechat_messages_client", "conversation_id", "client_id", unique=True),
     Index("ix_resumechat_messages_status", "status"),
     Index("ix_resumechat_messages_stream", "stream_id"),
+    Index(
+        "ux_resumechat_messages_one_streaming",
+        "conversation_id",
+        unique=True,
+        sqlite_where=_STREAMING,
+        postgresql_where=_STREAMING,
+    ),
 )
+
+instances = Table(
+    "resumechat_instances",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False, default=""),
+    Column("pid", Integer, nullable=False, default=0),
+    Column("started_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False),  # seconds since the epoch
+)
+
+# version -> statements that bring version - 1 up to it (version 1 is create_all).
+# New tables come from create_all, which runs first; these change existing ones.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE resumechat_messages ADD COLUMN owner_instance VARCHAR(64)",
+        # replies of version-1 servers have no owner to wait for (upgrade with them stopped)
+        "UPDATE resumechat_messages SET status = 'interrupted' WHERE status = 'streaming'",
+        "CREATE UNIQUE INDEX IF NOT EXISTS ux_resumechat_messages_one_streaming "
+        "ON resumechat_messages (conversation_id) WHERE status = 'streaming'",
+    ],
+}

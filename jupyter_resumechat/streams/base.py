@@ -19,7 +19,13 @@ Guarantees every implementation gives (a contract test suite checks them):
   (DESIGN §2.1).
 * One open stream per conversation: ``open`` raises ``GenerationActive`` when
   the conversation already has one.
-* Unknown or expired streams raise ``NotFound``.
+* Unknown or expired streams raise ``NotFound``; a store that cannot reach
+  its backend raises ``Unavailable``.
+* Writes are fenced: every stream has a lease generation (``StreamInfo.token``,
+  1 at ``open``, bumped when another server adopts it); ``append`` and
+  ``finish`` with an older token raise ``LeaseLost`` and change nothing.
+  An ``append`` retried after a lost answer is applied once (guarded by its
+  sequence number), so the store may retry on connection errors.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class StreamInfo:
     owner: str = ""
     last_event_id: int = 0
     finished: bool = False
+    token: int = 1  # lease generation: who may write (see module docstring)
 
 
 @dataclass(frozen=True)
@@ -63,13 +70,20 @@ class StreamStore(Protocol):
         Raises ``GenerationActive`` if the conversation has an open stream.
         """
 
-    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "") -> int:
-        """Add one delta (text or reasoning) and return its event id."""
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "",
+                     token: int = 1) -> int:
+        """Add one delta (text or reasoning) and return its event id.
 
-    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float) -> int:
+        Raises ``NotFound`` (unknown, expired or finished) or ``LeaseLost``.
+        """
+
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float,
+                     *, token: int = 1) -> int:
         """Add the ``final`` event carrying ``message``; expire ``ttl`` s later.
 
-        The conversation has no active stream afterwards. Returns the final's id.
+        The conversation has no active stream afterwards. Returns the final's id;
+        finishing twice with the same token returns the first final's id.
+        Raises ``NotFound`` or ``LeaseLost``.
         """
 
     async def read_after(
@@ -88,11 +102,13 @@ class StreamStore(Protocol):
 
     # Shared stores only (Redis): several servers, one of which owns each job.
 
-    async def renew(self, stream_ids: list[str], lease: float) -> None:
-        """The owner is alive: its streams' leases run ``lease`` seconds more."""
+    async def renew(self, tokens: dict[str, int], lease: float) -> None:
+        """The owner is alive: its streams (id -> token) keep their leases
+        ``lease`` seconds more; streams adopted meanwhile are left alone."""
 
     async def claim_orphans(self) -> list[StreamInfo]:
-        """Open streams whose owner's lease lapsed, each claimed by one caller only."""
+        """Open streams whose owner's lease lapsed, each claimed by one caller
+        only, with a new token that fences the old owner out."""
 
     async def request_abort(self, stream_id: str) -> None:
         """Ask the owner of ``stream_id`` (on whatever server) to abort it."""

@@ -125,7 +125,8 @@ class MemoryStreamStore:
         self._logs[info.stream_id] = _Log(info)
         self._active[info.conversation_id] = info.stream_id
 
-    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "") -> int:
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "",
+                     token: int = 1) -> int:
         log = self._log(stream_id)
         if log.final is not None:
             raise NotFound(f"stream {stream_id!r} has finished")
@@ -140,7 +141,8 @@ class MemoryStreamStore:
         log.wake()
         return log.last_id
 
-    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float) -> int:
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float,
+                     *, token: int = 1) -> int:
         log = self._log(stream_id)
         if log.final is None:
             log.final = Event(log.last_id + 1, EventKind.FINAL, {"message": message})
@@ -155,6 +157,8 @@ class MemoryStreamStore:
         self, stream_id: str, last_id: int | None, timeout: float
     ) -> ReadResult:
         log = self._log(stream_id)
+        if log.final is not None and last_id is not None and last_id >= log.final.id:
+            return ReadResult([], True)
         events = log.read_after(last_id)
         if not events and log.final is None and timeout > 0:
             if log.waiter is None:
@@ -175,7 +179,7 @@ class MemoryStreamStore:
     async def expire(self, stream_id: str) -> None:
         self._forget(stream_id)
 
-    async def renew(self, stream_ids: list[str], lease: float) -> None:
+    async def renew(self, tokens: dict[str, int], lease: float) -> None:
         return None  # one process: its jobs cannot outlive it
 
     async def claim_orphans(self) -> list[StreamInfo]:

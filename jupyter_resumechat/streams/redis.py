@@ -6,13 +6,16 @@ Keys, with a ``{stream id}`` hash tag so a stream's keys share a cluster slot::
                       or f (final message JSON); trimmed to about replay_window
     {p}{sid}:text     the content so far (APPEND)      } the snapshot
     {p}{sid}:reason   the reasoning so far (APPEND)    }
-    {p}{sid}:meta     hash: conversation, message, owner, started, seq, final
+    {p}{sid}:meta     hash: conversation, message, owner, started, seq, final, gen
     {p}conv:{cid}     the conversation's open stream (SET NX: one per conversation)
     {p}leases         sorted set: stream id -> owner's lease deadline (ms)
     {p}abort          pub/sub channel: stream ids some server wants aborted
 
 Appends and the final are Lua scripts, so the sequence number, the snapshot
-and the log never disagree. Live readers on one server share one blocking
+and the log never disagree.  Both are fenced by ``gen``, the lease generation
+(bumped by an adoption), and an append carries the sequence number it must
+get, so the client may retry any command after a connection error (a Redis
+restart leaves every pooled connection stale) without writing twice. Live readers on one server share one blocking
 ``XREAD`` per stream (a watcher), so a thousand readers cost one connection.
 """
 
@@ -20,14 +23,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..errors import GenerationActive, NotFound
+from ..errors import GenerationActive, LeaseLost, NotFound, Unavailable
 from ..models import Event, EventKind, format_time, parse_time
 from .base import ReadResult, StreamInfo
 
@@ -36,7 +47,11 @@ __all__ = ["RedisStreamStore"]
 log = logging.getLogger(__name__)
 
 _APPEND = """
-if redis.call('EXISTS', KEYS[4]) == 0 or redis.call('HEXISTS', KEYS[4], 'final') == 1 then return -1 end
+if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
+if redis.call('HGET', KEYS[4], 'gen') ~= ARGV[4] then return -2 end
+if redis.call('HEXISTS', KEYS[4], 'final') == 1 then return -1 end
+local current = tonumber(redis.call('HGET', KEYS[4], 'seq'))
+if ARGV[5] ~= '' and current >= tonumber(ARGV[5]) then return tonumber(ARGV[5]) end
 local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
 if ARGV[1] ~= '' then redis.call('APPEND', KEYS[2], ARGV[1]) end
 if ARGV[2] ~= '' then redis.call('APPEND', KEYS[3], ARGV[2]) end
@@ -45,6 +60,8 @@ return seq
 """
 
 _FINISH = """
+if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
+if redis.call('HGET', KEYS[4], 'gen') ~= ARGV[3] then return -2 end
 if redis.call('HEXISTS', KEYS[4], 'final') == 1 then return tonumber(redis.call('HGET', KEYS[4], 'seq')) end
 local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
 redis.call('XADD', KEYS[1], seq .. '-0', 'f', ARGV[1])
@@ -53,7 +70,28 @@ for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return seq
 """
 
-_FIELDS = ("conversation", "message", "owner", "started", "seq", "final")
+_ADOPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'final') == 1 then return -1 end
+return redis.call('HINCRBY', KEYS[1], 'gen', 1)
+"""
+
+_FIELDS = ("conversation", "message", "owner", "started", "seq", "final", "gen")
+_RETRIED = (RedisConnectionError, RedisTimeoutError, BusyLoadingError)
+
+_T = TypeVar("_T")
+
+
+def _guarded(method: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+    """Redis down past the client's retries is ``Unavailable`` (503), named."""
+
+    @functools.wraps(method)
+    async def wrapper(self: RedisStreamStore, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return await method(self, *args, **kwargs)
+        except _RETRIED as exc:
+            raise Unavailable(f"Redis is unavailable ({self.where}): {exc}") from exc
+
+    return wrapper
 
 
 class RedisStreamStore:
@@ -64,9 +102,15 @@ class RedisStreamStore:
         self.replay_window = replay_window
         self.prefix = prefix
         # Any: redis-py's stubs do not model decode_responses=False (every reply is bytes here)
-        self.redis: Any = client or aioredis.from_url(url, decode_responses=False)
+        self.where = _where(url)
+        self.redis: Any = client or aioredis.from_url(
+            url, decode_responses=False, socket_connect_timeout=2, socket_timeout=10,
+            health_check_interval=5, retry_on_error=list(_RETRIED),
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 8, _RETRIED))
         self._append = self.redis.register_script(_APPEND)
         self._finish = self.redis.register_script(_FINISH)
+        self._adopt = self.redis.register_script(_ADOPT)
+        self._next_seq: dict[str, int] = {}  # streams this server writes: the seq due next
         self._watchers: dict[str, _Watcher] = {}
         self._abort_callback: Callable[[str], None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -79,27 +123,46 @@ class RedisStreamStore:
     def _conv(self, cid: str) -> str:
         return f"{self.prefix}conv:{cid}"
 
+    @_guarded
     async def open(self, info: StreamInfo) -> None:
-        if not await self.redis.set(self._conv(info.conversation_id), info.stream_id, nx=True):
-            current = await self.redis.get(self._conv(info.conversation_id))
-            raise GenerationActive("a generation is already active", (current or b"").decode())
+        key = self._conv(info.conversation_id)
+        if not await self.redis.set(key, info.stream_id, nx=True):
+            current = await self.redis.get(key)
+            if current != info.stream_id.encode():  # else: our own retried SET landed
+                raise GenerationActive("a generation is already active", (current or b"").decode())
         events, text, reason, meta = self._keys(info.stream_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(meta, mapping={"conversation": info.conversation_id, "message": info.message_id,
-                                     "owner": info.owner, "started": format_time(info.started_at), "seq": 0})
+                                     "owner": info.owner, "started": format_time(info.started_at),
+                                     "seq": 0, "gen": info.token})
             pipe.set(text, b"")
             pipe.set(reason, b"")
             await pipe.execute()
+        self._next_seq[info.stream_id] = 1
 
-    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "") -> int:
-        seq = int(await self._append(keys=self._keys(stream_id), args=[text, reasoning, self.replay_window]))
+    @_guarded
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "",
+                     token: int = 1) -> int:
+        due = self._next_seq.get(stream_id)
+        args = [text, reasoning, self.replay_window, token, "" if due is None else due]
+        seq = int(await self._append(keys=self._keys(stream_id), args=args))
+        if seq == -2:
+            raise LeaseLost(f"stream {stream_id!r} was adopted by another server")
         if seq < 0:
             raise NotFound(f"stream {stream_id!r} is unknown, expired or finished")
+        self._next_seq[stream_id] = seq + 1
         return seq
 
-    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float) -> int:
+    @_guarded
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float,
+                     *, token: int = 1) -> int:
         final = json.dumps(message, ensure_ascii=False)
-        seq = int(await self._finish(keys=self._keys(stream_id), args=[final, max(1, int(ttl * 1000))]))
+        seq = int(await self._finish(keys=self._keys(stream_id), args=[final, max(1, int(ttl * 1000)), token]))
+        if seq == -2:
+            raise LeaseLost(f"stream {stream_id!r} was adopted by another server")
+        if seq < 0:
+            raise NotFound(f"stream {stream_id!r} is unknown or has expired")
+        self._next_seq.pop(stream_id, None)
         meta = await self.redis.hmget(self._keys(stream_id)[3], ["conversation"])
         if meta[0] is not None:
             await self._release(meta[0].decode(), stream_id)
@@ -111,6 +174,7 @@ class RedisStreamStore:
         if await self.redis.get(key) == sid.encode():
             await self.redis.delete(key)
 
+    @_guarded
     async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
         events = await self._read(stream_id, last_id)
         if not events and timeout > 0 and not await self._finished(stream_id):
@@ -168,12 +232,15 @@ class RedisStreamStore:
             raise NotFound(f"stream {sid!r} is unknown or has expired")
         return {k: v for k, v in zip(_FIELDS, values) if v is not None}
 
+    @_guarded
     async def info(self, stream_id: str) -> StreamInfo:
         meta = await self._meta(stream_id)
         return StreamInfo(stream_id, meta["conversation"].decode(), meta["message"].decode(),
                           parse_time(meta["started"].decode()), owner=meta["owner"].decode(),
-                          last_event_id=int(meta["seq"]), finished="final" in meta)
+                          last_event_id=int(meta["seq"]), finished="final" in meta,
+                          token=int(meta.get("gen", b"1")))
 
+    @_guarded
     async def active(self, conversation_id: str) -> StreamInfo | None:
         sid = await self.redis.get(self._conv(conversation_id))
         if sid is None:
@@ -183,35 +250,50 @@ class RedisStreamStore:
         except NotFound:
             return None
 
+    @_guarded
     async def expire(self, stream_id: str) -> None:
         with contextlib.suppress(NotFound):
             info = await self.info(stream_id)
             await self._release(info.conversation_id, stream_id)
         await self.redis.delete(*self._keys(stream_id))
         await self.redis.zrem(f"{self.prefix}leases", stream_id)
+        self._next_seq.pop(stream_id, None)
         watcher = self._watchers.pop(stream_id, None)
         if watcher is not None:
             watcher.stop()
 
     # ownership across servers
 
-    async def renew(self, stream_ids: list[str], lease: float) -> None:
-        if stream_ids:
-            deadline = (time.time() + lease) * 1000
-            await self.redis.zadd(f"{self.prefix}leases", {sid: deadline for sid in stream_ids})
+    @_guarded
+    async def renew(self, tokens: dict[str, int], lease: float) -> None:
+        if not tokens:
+            return
+        sids = list(tokens)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                pipe.hget(self._keys(sid)[3], "gen")
+            gens = await pipe.execute()
+        deadline = (time.time() + lease) * 1000
+        ours = {sid: deadline for sid, gen in zip(sids, gens) if gen is not None and int(gen) == tokens[sid]}
+        if ours:
+            await self.redis.zadd(f"{self.prefix}leases", ours)
 
+    @_guarded
     async def claim_orphans(self) -> list[StreamInfo]:
         key = f"{self.prefix}leases"
         lapsed = await self.redis.zrangebyscore(key, "-inf", time.time() * 1000)
         claimed = []
         for raw in lapsed:
             if await self.redis.zrem(key, raw):  # exactly one server wins each
-                with contextlib.suppress(NotFound):
-                    info = await self.info(raw.decode())
-                    if not info.finished:
-                        claimed.append(info)
+                sid = raw.decode()
+                token = int(await self._adopt(keys=[self._keys(sid)[3]]))
+                if token > 0:  # the old owner's writes now fail with LeaseLost
+                    with contextlib.suppress(NotFound):
+                        info = await self.info(sid)
+                        claimed.append(dataclasses.replace(info, token=token))
         return claimed
 
+    @_guarded
     async def request_abort(self, stream_id: str) -> None:
         await self._meta(stream_id)
         await self.redis.publish(f"{self.prefix}abort", stream_id)
@@ -251,6 +333,12 @@ class RedisStreamStore:
                 task.cancel()
         self._watchers.clear()
         await self.redis.aclose()
+
+
+def _where(url: str) -> str:
+    """The URL without credentials, for messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 def _event(entry: tuple[bytes, dict[bytes, bytes]]) -> Event:

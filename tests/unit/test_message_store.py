@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_resumechat.errors import NotFound
 from jupyter_resumechat.models import MessageStatus, Role
-from jupyter_resumechat.store import MessageStore, NewTurn
+from jupyter_resumechat.store import Commit, MessageStore, NewTurn
 from jupyter_resumechat.store.messages import new_id
 
 
@@ -81,7 +81,8 @@ def test_turns_history_checkpoint_finish(db_url) -> None:
         await store.checkpoint([(reply.id, "stale", "")])  # must not overwrite a final message
         listed = await store.list_messages(None, conv.id)
         assert [m.content for m in listed] == ["é😀 first", "part and whole 中文"]
-        assert listed[1].status is MessageStatus.COMPLETE and done.status is MessageStatus.COMPLETE
+        assert listed[1].status is MessageStatus.COMPLETE and done.outcome is Commit.DONE
+        assert done.message is not None and done.message.status is MessageStatus.COMPLETE
         found = await store.find_turn(conv.id, "k1")
         assert found is not None and found[0].id == user.id and found[2] == first.stream_id
         assert await store.find_turn(conv.id, "other") is None
@@ -104,24 +105,78 @@ def test_error_is_kept(db_url) -> None:
     run(db_url, body)
 
 
-def test_start_turns_streaming_into_interrupted(db_url) -> None:
-    ids = {}
+async def wait_for(condition, timeout: float = 30.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (found := await condition()):
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+    return found
 
-    async def before(store: MessageStore):
-        conv, _ = await store.create_conversation("", "")
-        _, reply = await store.add_turn(turn(conv.id))
-        await store.checkpoint([(reply.id, "checkpointed text", "")])
-        ids["conv"], ids["reply"] = conv.id, reply.id
 
-    run(db_url, before)
+def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
+    async def main():
+        alive, dying = MessageStore(db_url), MessageStore(db_url)
+        await alive.start(lease=60)
+        await dying.start(lease=0.2)  # stops heartbeating: as if its server were frozen or gone
+        conv, _ = await alive.create_conversation("", "")
+        _, live_reply = await alive.add_turn(turn(conv.id))
+        other, _ = await alive.create_conversation("", "")
+        _, dead_reply = await dying.add_turn(turn(other.id))
+        await dying.checkpoint([(dead_reply.id, "checkpointed text", "")])
+        observer = MessageStore(db_url)
+        await observer.start(lease=60)
+        lapsed = await wait_for(observer.lapsed_replies)
+        assert [r.message_id for r in lapsed] == [dead_reply.id]  # never the live one
+        assert await observer.recover(lapsed[0]) and not await observer.recover(lapsed[0])
+        got = (await observer.list_messages(None, other.id))[1]
+        assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
+        assert (await observer.list_messages(None, conv.id))[1].status is MessageStatus.STREAMING
+        # the owner comes back: it may still commit all its text over the recovery
+        back = await dying.finish_message(dead_reply.replace(content="checkpointed text and more",
+                                                             status=MessageStatus.COMPLETE))
+        assert back.outcome is Commit.DONE
+        for store in (alive, dying, observer):
+            await store.close()
+    asyncio.run(main())
+
+
+def test_an_adopted_reply_fences_its_old_owner(db_url) -> None:
+    async def main():
+        owner, adopter = MessageStore(db_url), MessageStore(db_url)
+        await owner.start()
+        await adopter.start()
+        conv, _ = await owner.create_conversation("", "")
+        _, reply = await owner.add_turn(turn(conv.id))
+        adopted = reply.replace(content="what the stream held", status=MessageStatus.INTERRUPTED)
+        assert (await adopter.finish_message(adopted, adopt=True)).outcome is Commit.DONE
+        assert await owner.checkpoint([(reply.id, "late", "")]) == set()  # a no-op, not an error
+        late = await owner.finish_message(reply.replace(content="late", status=MessageStatus.ERROR))
+        assert late.outcome is Commit.TAKEN and late.message.content == "what the stream held"
+        again = await adopter.finish_message(adopted, adopt=True)  # a retried commit that landed
+        assert again.outcome is Commit.DONE and again.message.status is MessageStatus.INTERRUPTED
+        got = (await owner.list_messages(None, conv.id))[1]
+        assert (got.status, got.content) == (MessageStatus.INTERRUPTED, "what the stream held")
+        await owner.close()
+        await adopter.close()
+    asyncio.run(main())
+
+
+def test_one_streaming_reply_per_conversation_across_servers(db_url) -> None:
+    from jupyter_resumechat.errors import GenerationActive
 
     async def main():
-        store = MessageStore(db_url)
-        assert await store.start() == 1
-        got = (await store.list_messages(None, ids["conv"]))[1]
-        assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
-        assert await store.start() == 0
-        await store.close()
+        a, b = MessageStore(db_url), MessageStore(db_url)
+        await a.start()
+        await b.start()
+        conv, _ = await a.create_conversation("", "")
+        first = turn(conv.id)
+        await a.add_turn(first)
+        with pytest.raises(GenerationActive) as raised:
+            await b.add_turn(turn(conv.id))
+        assert raised.value.stream_id == first.stream_id
+        await a.close()
+        await b.close()
     asyncio.run(main())
 
 

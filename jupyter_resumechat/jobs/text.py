@@ -1,0 +1,50 @@
+"""Normalise model text once, as the job receives it (DESIGN §2.7).
+
+Some text no store can keep: U+0000 (PostgreSQL refuses it), lone UTF-16
+surrogates (not encodable as UTF-8).  A model may also split one astral
+character's surrogate pair across two chunks (JSON ``"\\ud83d"`` then
+``"\\ude00"``).  Each becomes U+FFFD, except a split pair, which is joined,
+so that the stream, the snapshot and the database hold the same text.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TextNormalizer", "normalize"]
+
+REPLACEMENT = "\ufffd"
+
+
+def _is_high(char: str) -> bool:
+    return "\ud800" <= char <= "\udbff"
+
+
+def normalize(text: str) -> str:
+    """``text`` with pairs joined and NUL / lone surrogates replaced."""
+    if text.isascii():
+        return text.replace("\x00", REPLACEMENT) if "\x00" in text else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text.replace("\x00", REPLACEMENT)
+
+
+class TextNormalizer:
+    """Normalises a stream of chunks, holding back a trailing high surrogate."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        """The part of ``held + chunk`` that is final now."""
+        if not chunk:
+            return ""
+        chunk, self._held = self._held + chunk, ""
+        if _is_high(chunk[-1]):
+            chunk, self._held = chunk[:-1], chunk[-1]
+        return normalize(chunk)
+
+    def flush(self) -> str:
+        """What is still held (a lone high surrogate becomes U+FFFD)."""
+        held, self._held = self._held, ""
+        return normalize(held)
