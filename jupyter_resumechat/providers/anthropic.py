@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from ..errors import ProviderError, ProviderTimeout
-from .base import ChatTurn, Delta, ModelInfo
+from .base import ChatTurn, Delta, ModelInfo, silence_tolerant
 
 __all__ = ["AnthropicProvider"]
 
@@ -37,7 +37,8 @@ class AnthropicProvider:
         self.max_tokens = max_tokens
         self.extra_models = [m for m in extra_models or [] if m != model]
         self.client = anthropic.AsyncAnthropic(
-            base_url=base_url or None, api_key=api_key, timeout=timeout, max_retries=max_retries
+            base_url=base_url or None, api_key=api_key, timeout=silence_tolerant(anthropic.Timeout, timeout),
+            max_retries=max_retries,
         )
 
     def models(self) -> list[ModelInfo]:

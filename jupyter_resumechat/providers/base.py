@@ -9,9 +9,11 @@ the endpoint fails; the job keeps whatever text arrived before the failure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterator, Protocol
+from typing import AsyncIterator, Callable, Protocol, TypeVar
 
-__all__ = ["ChatTurn", "Delta", "ModelInfo", "Provider"]
+_T = TypeVar("_T")
+
+__all__ = ["ChatTurn", "Delta", "ModelInfo", "Provider", "silence_tolerant"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +58,15 @@ class Provider(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+def silence_tolerant(timeout_type: Callable[..., _T], timeout: float) -> _T:
+    """Connect and write time out as configured; reading never does in the SDK.
+
+    The model's silence is timed by the job's supervisor instead, which does
+    not count a pause of the whole process (laptop sleep, VM pause) as
+    silence: after such a pause the SDK's own read timer would fire although
+    the data was waiting in the socket.  ``timeout_type`` is the SDK's own
+    ``Timeout`` (the SDKs may run on an httpx fork).
+    """
+    return timeout_type(timeout, read=None)

@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the SDK version
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (openai.APIConnectionError, *_TRANSPORT_ERRORS)
 
 from ..errors import ProviderError, ProviderTimeout
-from .base import ChatTurn, Delta, ModelInfo
+from .base import ChatTurn, Delta, ModelInfo, silence_tolerant
 
 __all__ = ["OpenAIProvider"]
 
@@ -47,7 +47,7 @@ class OpenAIProvider:
             base_url=base_url or None,
             # Local servers (Ollama, vLLM…) accept any key; the SDK insists on one.
             api_key=api_key or "not-needed",
-            timeout=timeout,
+            timeout=silence_tolerant(openai.Timeout, timeout),
             max_retries=max_retries,
         )
 
@@ -63,13 +63,16 @@ class OpenAIProvider:
             )
             try:
                 async for chunk in response:
-                    for choice in chunk.choices:
+                    for choice in _choices(chunk):
                         delta = _delta(choice.delta)
                         if delta is not None:
                             yield delta
                         finished = finished or choice.finish_reason is not None
             finally:
                 await response.close()
+        except _MALFORMED as exc:  # a chunk that is not JSON, or not a chunk
+            raise ProviderError(f"the model endpoint sent a malformed chunk: {type(exc).__name__}: "
+                                f"{str(exc)[:200]}", type="upstream_protocol") from None
         except openai.APITimeoutError as exc:
             raise ProviderTimeout(f"the model endpoint timed out: {exc}") from exc
         except openai.APIStatusError as exc:
@@ -88,12 +91,24 @@ class OpenAIProvider:
         await self.client.close()
 
 
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError)  # pydantic's errors are ValueErrors
+
+
+def _choices(chunk: Any) -> list[Any]:
+    choices = chunk.choices
+    if not isinstance(choices, list):
+        raise TypeError(f"'choices' is {type(choices).__name__}, not a list")
+    return choices
+
+
 def _delta(delta: Any) -> Delta | None:
     if delta is None:
         return None
     extra = getattr(delta, "model_extra", None) or {}
     reasoning = extra.get("reasoning_content") or extra.get("reasoning") or ""
     text = delta.content or ""
+    if not isinstance(text, str):
+        raise TypeError(f"'content' is {type(text).__name__}, not a string")
     if not text and not reasoning:
         return None
     return Delta(text=text, reasoning=reasoning if isinstance(reasoning, str) else "")

@@ -24,7 +24,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, Callable, Coroutine, Iterable, TypeVar
+
+from typing_extensions import Concatenate, ParamSpec
 
 from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -40,6 +42,8 @@ __all__ = ["Commit", "CommitResult", "LapsedReply", "MessageStore", "NewTurn", "
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_S = TypeVar("_S")
+_P = ParamSpec("_P")
 _STREAMING = MessageStatus.STREAMING.value
 _INTERRUPTED = MessageStatus.INTERRUPTED.value
 
@@ -96,11 +100,13 @@ class CommitResult:
     message: Message | None
 
 
-def _guarded(method: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+def _guarded(
+    method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
     """Turn driver failures into our errors: bad text is 400, the rest 503."""
 
     @functools.wraps(method)
-    async def wrapper(self: MessageStore, *args: Any, **kwargs: Any) -> _T:
+    async def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return await method(self, *args, **kwargs)
         except (IntegrityError, DataError) as exc:

@@ -28,7 +28,9 @@ import functools
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
+
+from typing_extensions import Concatenate, ParamSpec
 from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
@@ -79,13 +81,17 @@ _FIELDS = ("conversation", "message", "owner", "started", "seq", "final", "gen")
 _RETRIED = (RedisConnectionError, RedisTimeoutError, BusyLoadingError)
 
 _T = TypeVar("_T")
+_S = TypeVar("_S", bound="RedisStreamStore")
+_P = ParamSpec("_P")
 
 
-def _guarded(method: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+def _guarded(
+    method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
     """Redis down past the client's retries is ``Unavailable`` (503), named."""
 
     @functools.wraps(method)
-    async def wrapper(self: RedisStreamStore, *args: Any, **kwargs: Any) -> _T:
+    async def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return await method(self, *args, **kwargs)
         except _RETRIED as exc:
@@ -144,7 +150,7 @@ class RedisStreamStore:
     async def append(self, stream_id: str, *, text: str = "", reasoning: str = "",
                      token: int = 1) -> int:
         due = self._next_seq.get(stream_id)
-        args = [text, reasoning, self.replay_window, token, "" if due is None else due]
+        args: list[str | int] = [text, reasoning, self.replay_window, token, "" if due is None else due]
         seq = int(await self._append(keys=self._keys(stream_id), args=args))
         if seq == -2:
             raise LeaseLost(f"stream {stream_id!r} was adopted by another server")
