@@ -1,9 +1,5 @@
 """jupyter-resumechat: a language-model chat inside Jupyter that never loses a word."""
 
-from __future__ import annotations
-
-from typing import Any
-
 from .client import Client, StreamEvent, SyncClient
 from .errors import (
     ConnectionFailed,
@@ -17,13 +13,25 @@ from .errors import (
     ServerError,
     TooLarge,
     TooManyGenerations,
+    Unavailable,
 )
-from .models import Conversation, Event, EventKind, Message, MessageStatus, Role, StreamStatus
+from .models import (
+    Conversation,
+    Event,
+    EventKind,
+    Message,
+    MessageStatus,
+    ModelInfo,
+    Models,
+    Role,
+    SendResult,
+    StreamStatus,
+)
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``ChatPanel`` imports ipywidgets/anywidget only when asked for."""
     if name == "ChatPanel":
         from .widget import ChatPanel
@@ -33,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "__version__",
     "ChatPanel",
     "Client",
     "ConnectionFailed",
@@ -44,22 +53,25 @@ __all__ = [
     "InvalidRequest",
     "Message",
     "MessageStatus",
+    "ModelInfo",
+    "Models",
     "NotFound",
     "ProviderError",
     "ProviderTimeout",
     "ResumeChatError",
     "Role",
+    "SendResult",
     "ServerError",
     "StreamEvent",
     "StreamStatus",
     "SyncClient",
     "TooLarge",
     "TooManyGenerations",
-    "__version__",
+    "Unavailable",
 ]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+def _jupyter_server_extension_points() -> list[dict[str, object]]:
     from .app import ResumeChat
 
     return [{"module": "jupyter_resumechat", "app": ResumeChat}]

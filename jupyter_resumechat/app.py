@@ -13,7 +13,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, Unicode, default, validate
 
-from .client.discovery import TOKEN_VAR, URL_VAR
+from .environment import TOKEN_VAR, URL_VAR
 from .handlers import (
     ConversationHandler,
     ConversationsHandler,

@@ -35,6 +35,8 @@ __all__ = [
     "TooLarge",
     "TooManyGenerations",
     "Unavailable",
+    "code_for_status",
+    "error_from_answer",
 ]
 
 
@@ -51,6 +53,11 @@ class ResumeChatError(Exception):
     def to_json(self) -> dict[str, object]:
         """The wire form: ``{"error": code, "detail": text}``."""
         return {"error": self.code, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, body: dict[str, object]) -> ResumeChatError:
+        """The error a client reads back from the wire form."""
+        return cls(str(body.get("detail", "")))
 
 
 class InvalidRequest(ResumeChatError):
@@ -79,6 +86,10 @@ class GenerationActive(ResumeChatError):
 
     def to_json(self) -> dict[str, object]:
         return {**super().to_json(), "stream_id": self.stream_id}
+
+    @classmethod
+    def from_json(cls, body: dict[str, object]) -> GenerationActive:
+        return cls(str(body.get("detail", "")), str(body.get("stream_id", "")))
 
 
 class TooLarge(ResumeChatError):
@@ -146,3 +157,27 @@ class ProviderTimeout(ProviderError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, type="timeout")
+
+
+# The one table of wire errors: the handlers answer with these statuses and
+# codes, and the client raises these classes for them.
+_WIRE: tuple[type[ResumeChatError], ...] = (
+    InvalidRequest, NotFound, GenerationActive, TooLarge, TooManyGenerations, Unavailable,
+)
+_BY_STATUS = {cls.status: cls for cls in _WIRE}
+_OTHER_CODES = {403: "forbidden", 405: "method_not_allowed"}
+
+
+def code_for_status(status: int) -> str:
+    """The ``error`` code of an answer with ``status`` that no domain error made."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status].code
+    return _OTHER_CODES.get(status, "internal" if status >= 500 else "error")
+
+
+def error_from_answer(status: int, body: dict[str, object], reason: str = "") -> ResumeChatError:
+    """The exception a client raises for an error answer (``body`` may be empty)."""
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls.from_json(body)
+    return ServerError(str(body.get("detail", "")) or reason, status, str(body.get("error", "error")))

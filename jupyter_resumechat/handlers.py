@@ -16,9 +16,9 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge
+from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge, code_for_status
 from .jobs import JobManager
-from .models import StreamStatus, parse_time
+from .models import Models, StreamStatus, parse_time
 
 __all__ = [
     "ConversationHandler",
@@ -110,9 +110,9 @@ class ResumeChatHandler(APIHandler):
             self.set_status(exc.status)
             body: dict[str, Any] = exc.to_json()
         elif isinstance(exc, web.HTTPError):
-            body = {"error": _code(status_code), "detail": exc.log_message or self._reason}
+            body = {"error": code_for_status(status_code), "detail": exc.log_message or self._reason}
         else:
-            body = {"error": _code(status_code), "detail": self._reason}
+            body = {"error": code_for_status(status_code), "detail": self._reason}
         self.clear_header("Content-Type")
         self.finish(json.dumps(body), set_content_type="application/json")
 
@@ -141,11 +141,6 @@ def _check_text(value: Any, depth: int = 0) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_text(item, depth + 1)
-
-
-def _code(status: int) -> str:
-    return {400: "invalid_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            413: "too_large", 503: "unavailable"}.get(status, "internal" if status >= 500 else "error")
 
 
 def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str | None:
@@ -252,9 +247,7 @@ class ModelsHandler(ResumeChatHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        models = self.manager.models()
-        self.send_json({"default": self.manager.provider.default_model,
-                        "models": [m.to_json() for m in models]})
+        self.send_json(Models(self.manager.provider.default_model, self.manager.models()).to_json())
 
 
 class OpenAPIHandler(ResumeChatHandler):

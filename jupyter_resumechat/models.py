@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from json.encoder import encode_basestring
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = [
@@ -20,7 +20,10 @@ __all__ = [
     "EventKind",
     "Message",
     "MessageStatus",
+    "ModelInfo",
+    "Models",
     "Role",
+    "SendResult",
     "StreamStatus",
     "format_time",
     "parse_time",
@@ -204,3 +207,58 @@ class StreamStatus:
             last_event_id=data.get("last_event_id", 0),
             started_at=parse_time(started) if started else None,
         )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The answer to a send (202): both messages and the stream to read."""
+
+    user_message: Message
+    assistant_message: Message
+    stream_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user_message": self.user_message.to_json(),
+            "assistant_message": self.assistant_message.to_json(),
+            "stream_id": self.stream_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SendResult:
+        return cls(
+            Message.from_json(data["user_message"]),
+            Message.from_json(data["assistant_message"]),
+            data["stream_id"],
+        )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model a server offers: an entry of ``GET models``."""
+
+    id: str
+    provider: str
+    label: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "provider": self.provider, "label": self.label}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelInfo:
+        return cls(data["id"], data["provider"], data["label"])
+
+
+@dataclass(frozen=True)
+class Models:
+    """The answer of ``GET models``: the default model first among all."""
+
+    default: str
+    models: list[ModelInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"default": self.default, "models": [m.to_json() for m in self.models]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Models:
+        return cls(data["default"], [ModelInfo.from_json(m) for m in data["models"]])

@@ -1,7 +1,6 @@
-"""Server-sent events: the wire format (pure) and the event-stream handler.
+"""The event-stream handler: moves batches from a ``Subscription`` to the socket.
 
-The encoding functions are pure and byte-exact (tested with strings); the
-handler only moves batches from a ``Subscription`` to the socket.
+The wire format itself is ``eventstream.py`` (pure, no tornado).
 """
 
 from __future__ import annotations
@@ -13,45 +12,13 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .errors import InvalidRequest, NotFound, Unavailable
+from .errors import NotFound, Unavailable
+from .eventstream import encode_event, encode_retry, parse_last_id
 from .handlers import ResumeChatHandler
 from .jobs import Subscription
 from .streams import ReadResult
-from .models import Event
 
-__all__ = ["EventStreamHandler", "encode_comment", "encode_event", "encode_retry", "parse_last_id"]
-
-MAX_EVENT_ID = 2**53 - 1
-
-
-def encode_event(event: Event) -> bytes:
-    """``id``, ``event`` and one ``data`` line (the JSON has no raw newlines)."""
-    return f"id: {event.id}\nevent: {event.kind.value}\ndata: {event.data_json()}\n\n".encode()
-
-
-def encode_retry(milliseconds: int) -> bytes:
-    """The reconnection delay a browser's EventSource should use."""
-    return f"retry: {milliseconds}\n\n".encode()
-
-
-def encode_comment(text: str) -> bytes:
-    """A comment line, ignored by clients; keeps proxies from closing the response."""
-    return "".join(f": {line}\n" for line in text.splitlines() or [""]).encode() + b"\n"
-
-
-def parse_last_id(header: str | None, query: str | None) -> int | None:
-    """The last event id a client saw: the header wins over the query parameter.
-
-    Raises ``InvalidRequest`` for anything but a non-negative integer.
-    """
-    raw = header if header not in (None, "") else query
-    if raw is None or raw == "":
-        return None
-    raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
-        raise InvalidRequest("Last-Event-ID / last_event_id must be a non-negative integer")
-    return int(raw)
-
+__all__ = ["EventStreamHandler"]
 
 class EventStreamHandler(ResumeChatHandler):
     """``GET streams/{sid}/events``: replay, then live, until the final.

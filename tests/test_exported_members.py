@@ -1,11 +1,30 @@
 """The public surface: what ``import jupyter_resumechat`` offers."""
 
+import types
+
 import jupyter_resumechat
 
 
-def test_all_names_exist() -> None:
+def test_all_public_names_are_exported_and_only_they() -> None:
+    """As httpx's test: every public name of the package is in ``__all__`` (sorted),
+    and ``__all__`` names nothing else; ``ChatPanel`` is lazy (ipywidgets)."""
+    public = {name for name, value in vars(jupyter_resumechat).items()
+              if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    assert sorted(public | {"ChatPanel"}) == sorted(set(jupyter_resumechat.__all__) - {"__version__"})
+    assert jupyter_resumechat.__all__ == sorted(jupyter_resumechat.__all__, key=str.casefold)
+
+
+def test_exported_classes_are_ours_and_single() -> None:
+    """One class per concept: what the package exports is defined in it, and
+    the client re-exports the very same classes, not look-alikes."""
+    from jupyter_resumechat import client
+
     for name in jupyter_resumechat.__all__:
-        assert hasattr(jupyter_resumechat, name), name
+        value = getattr(jupyter_resumechat, name)
+        if isinstance(value, type):
+            assert value.__module__.startswith("jupyter_resumechat."), name
+    for name in ("SendResult", "ModelInfo", "Models"):
+        assert getattr(client, name) is getattr(jupyter_resumechat, name)
 
 
 def test_server_extension_point() -> None:

@@ -1,8 +1,8 @@
 """The Python client of jupyter-resumechat: async ``Client``, blocking ``SyncClient``."""
 
+from ..eventstream import Reply, StreamEvent, decode_event
 from .api import Client, ModelInfo, Models, SendResult, raise_for_error
 from .discovery import ServerInfo, discover, find_server
-from .events import Reply, StreamEvent, decode_event
 from .sync import SyncClient
 
 __all__ = [

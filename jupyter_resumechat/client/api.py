@@ -10,71 +10,41 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, AsyncIterator
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
-from ..errors import (
-    ConnectionFailed,
-    GenerationActive,
-    InvalidRequest,
-    NotFound,
-    ResumeChatError,
-    ServerError,
-    TooLarge,
-    TooManyGenerations,
+from ..errors import ConnectionFailed, NotFound, ServerError, error_from_answer
+from ..eventstream import StreamEvent, decode_event
+from ..models import (
+    Conversation,
+    EventKind,
+    Message,
+    ModelInfo,
+    Models,
+    Role,
+    SendResult,
+    StreamStatus,
+    format_time,
 )
-from ..models import Conversation, EventKind, Message, Role, StreamStatus, format_time
 from .discovery import ServerInfo, discover
-from .events import StreamEvent, decode_event
 
 __all__ = ["Client", "ModelInfo", "Models", "SendResult"]
 
 
-@dataclass(frozen=True)
-class SendResult:
-    """The answer to ``send``: both messages and the stream to read."""
-
-    user_message: Message
-    assistant_message: Message
-    stream_id: str
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    id: str
-    provider: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Models:
-    default: str
-    models: list[ModelInfo]
-
-
-_ERRORS: dict[int, type[ResumeChatError]] = {
-    400: InvalidRequest, 404: NotFound, 413: TooLarge, 429: TooManyGenerations,
-}
-
-
 def raise_for_error(response: httpx.Response) -> None:
-    """Map an error answer to the exception of its code, with the server's detail."""
+    """Raise the exception of an error answer's status, with the server's detail."""
     if response.status_code < 400:
         return
     try:
         body = response.json()
-        detail, code = str(body.get("detail", "")), str(body.get("error", "error"))
+        if not isinstance(body, dict):
+            body = {}
     except ValueError:
-        body, detail, code = {}, response.text[:500], "error"
-    if response.status_code == 409:
-        raise GenerationActive(detail, str(body.get("stream_id", "")))
-    if response.status_code in _ERRORS:
-        raise _ERRORS[response.status_code](detail)
-    raise ServerError(detail or response.reason_phrase, response.status_code, code)
+        body = {"detail": response.text[:500]}
+    raise error_from_answer(response.status_code, body, response.reason_phrase)
 
 
 class Client:
@@ -162,8 +132,7 @@ class Client:
         body = {k: v for k, v in {"content": content, "model": model, "client_id": client_id}.items()
                 if v is not None}
         data = await self._call("POST", f"conversations/{conversation_id}/messages", json=body)
-        return SendResult(Message.from_json(data["user_message"]),
-                          Message.from_json(data["assistant_message"]), data["stream_id"])
+        return SendResult.from_json(data)
 
     async def stream_status(self, conversation_id: str) -> StreamStatus:
         return StreamStatus.from_json(await self._call("GET", f"conversations/{conversation_id}/stream"))
@@ -172,8 +141,7 @@ class Client:
         return Message.from_json(await self._call("POST", f"streams/{stream_id}/abort"))
 
     async def models(self) -> Models:
-        data = await self._call("GET", "models")
-        return Models(data["default"], [ModelInfo(**m) for m in data["models"]])
+        return Models.from_json(await self._call("GET", "models"))
 
     async def stream(self, stream_id: str, *, last_event_id: int | None = None,
                      conversation_id: str | None = None, message_id: str | None = None,

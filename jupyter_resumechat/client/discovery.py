@@ -21,12 +21,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from ..environment import TOKEN_VAR, URL_VAR
 from ..errors import DiscoveryError
 
 __all__ = ["ServerInfo", "discover", "find_server"]
-
-URL_VAR = "JUPYTER_RESUMECHAT_URL"
-TOKEN_VAR = "JUPYTER_RESUMECHAT_TOKEN"
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import asyncio
 import threading
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
+from ..eventstream import StreamEvent
 from ..models import Conversation, Message, StreamStatus
 from .api import Client, Models, SendResult
 from .discovery import ServerInfo, discover
-from .events import StreamEvent
 
 __all__ = ["SyncClient"]
 

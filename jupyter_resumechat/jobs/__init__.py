@@ -5,7 +5,7 @@ the provider.  Imports point one way: manager → supervisor → recovery,
 conclusion → job, table.  See ARCHITECTURE.md for the races that end a job.
 """
 
-from .job import Ending, Job, JobSettings, JobState, SendResult, Subscription
+from .job import Ending, Job, JobSettings, JobState, Subscription
 from .manager import JobManager
 
-__all__ = ["Ending", "Job", "JobManager", "JobSettings", "JobState", "SendResult", "Subscription"]
+__all__ = ["Ending", "Job", "JobManager", "JobSettings", "JobState", "Subscription"]

@@ -15,14 +15,13 @@ import asyncio
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..models import Message, MessageStatus
 from ..providers import Delta
 from ..streams import ReadResult, StreamInfo, StreamStore
 from .text import TextNormalizer
 
-__all__ = ["Ending", "Job", "JobSettings", "JobState", "SendResult", "Subscription"]
+__all__ = ["Ending", "Job", "JobSettings", "JobState", "Subscription"]
 
 
 @dataclass(frozen=True)
@@ -38,22 +37,6 @@ class JobSettings:
     owner_lease: float = 10.0  # a silent server's replies are recovered after this
     spool_dir: Path | None = None  # where finals wait when the database is down at stop
     stop_timeout: float = 5.0  # how long a stop waits for commits before spooling them
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """The answer to a send: both messages and the stream to read."""
-
-    user_message: Message
-    assistant_message: Message
-    stream_id: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "user_message": self.user_message.to_json(),
-            "assistant_message": self.assistant_message.to_json(),
-            "stream_id": self.stream_id,
-        }
 
 
 class JobState(enum.Enum):

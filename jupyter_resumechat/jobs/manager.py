@@ -27,12 +27,21 @@ from ..errors import (
     TooManyGenerations,
     Unavailable,
 )
-from ..models import Conversation, EventKind, Message, MessageStatus, StreamStatus, utcnow
-from ..providers import ChatTurn, Delta, ModelInfo, Provider
+from ..models import (
+    Conversation,
+    EventKind,
+    Message,
+    MessageStatus,
+    ModelInfo,
+    SendResult,
+    StreamStatus,
+    utcnow,
+)
+from ..providers import ChatTurn, Delta, Provider
 from ..store import MessageStore, NewTurn, Spool, new_id
 from ..streams import StreamInfo, StreamStore
 from .conclusion import Concluder, Unsaved
-from .job import Ending, Job, JobSettings, JobState, SendResult, Subscription
+from .job import Ending, Job, JobSettings, JobState, Subscription
 from .recovery import Recovery
 from .supervisor import Supervisor
 from .table import JobTable

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from ..errors import ProviderError, ProviderTimeout
-from .base import ChatTurn, Delta, ModelInfo, silence_tolerant
+from ..models import ModelInfo
+from .base import ChatTurn, Delta, silence_tolerant
 
 __all__ = ["AnthropicProvider"]
 

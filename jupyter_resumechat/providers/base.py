@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Protocol, TypeVar
 
+from ..models import ModelInfo
+
 _T = TypeVar("_T")
 
-__all__ = ["ChatTurn", "Delta", "ModelInfo", "Provider", "silence_tolerant"]
+__all__ = ["ChatTurn", "Delta", "Provider", "silence_tolerant"]
 
 
 @dataclass(frozen=True)
@@ -30,18 +32,6 @@ class Delta:
 
     text: str = ""
     reasoning: str = ""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """An entry of ``GET models``."""
-
-    id: str
-    provider: str
-    label: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"id": self.id, "provider": self.provider, "label": self.label}
 
 
 class Provider(Protocol):

@@ -21,7 +21,8 @@ import time
 from typing import AsyncIterator, Iterable
 
 from ..errors import ProviderError
-from .base import ChatTurn, Delta, ModelInfo
+from ..models import ModelInfo
+from .base import ChatTurn, Delta
 
 __all__ = ["DemoProvider"]
 

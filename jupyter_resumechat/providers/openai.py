@@ -21,7 +21,8 @@ except ImportError:  # pragma: no cover - depends on the SDK version
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (openai.APIConnectionError, *_TRANSPORT_ERRORS)
 
 from ..errors import ProviderError, ProviderTimeout
-from .base import ChatTurn, Delta, ModelInfo, silence_tolerant
+from ..models import ModelInfo
+from .base import ChatTurn, Delta, silence_tolerant
 
 __all__ = ["OpenAIProvider"]
 

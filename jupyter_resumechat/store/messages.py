@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Coroutine, Iterable, TypeVar
 
-from typing_extensions import Concatenate, ParamSpec
-
 from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from typing_extensions import Concatenate, ParamSpec
 
 from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
 from ..models import Conversation, Message, MessageStatus, Role, utcnow

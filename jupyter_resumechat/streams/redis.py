@@ -29,8 +29,6 @@ import json
 import logging
 import time
 from typing import Any, Callable, Coroutine, TypeVar
-
-from typing_extensions import Concatenate, ParamSpec
 from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
@@ -39,6 +37,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from typing_extensions import Concatenate, ParamSpec
 
 from ..errors import GenerationActive, LeaseLost, NotFound, Unavailable
 from ..models import Event, EventKind, format_time, parse_time

@@ -7,9 +7,9 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_resumechat.client.events import Reply, decode_event
+from jupyter_resumechat.eventstream import Reply, decode_event
 from jupyter_resumechat.models import EventKind, utcnow
-from jupyter_resumechat.sse import encode_event
+from jupyter_resumechat.eventstream import encode_event
 from jupyter_resumechat.streams import MemoryStreamStore, StreamInfo
 
 pieces = st.text(min_size=1, max_size=8)

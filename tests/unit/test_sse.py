@@ -4,7 +4,7 @@ import pytest
 
 from jupyter_resumechat.errors import InvalidRequest
 from jupyter_resumechat.models import Event, EventKind
-from jupyter_resumechat.sse import encode_comment, encode_event, encode_retry, parse_last_id
+from jupyter_resumechat.eventstream import encode_comment, encode_event, encode_retry, parse_last_id
 
 
 @pytest.mark.parametrize(
