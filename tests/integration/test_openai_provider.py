@@ -83,7 +83,8 @@ async def test_stream_that_never_finishes(api):
 
 async def test_malformed_chunk(api):
     _, final = await reply(api, "gpt-garbage")
-    assert final["status"] == "error" and final["content"].startswith("Echo: hello")
+    assert (final["status"], final["error"]["type"], final["content"][:11]) == (
+        "error", "upstream_protocol", "Echo: hello")
 
 
 async def test_slow_first_token_within_the_timeout_completes(api):
