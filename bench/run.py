@@ -15,9 +15,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
+from typing import Any
 
 from . import scenarios, servers
 
@@ -37,10 +37,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each (smoke)")
     parser.add_argument("--only", default="", help="comma-separated scenario ids, e.g. B1,B4")
     parser.add_argument("--out", default=str(RESULTS), help="where latest.md/json go")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
-                        help="Redis for the shared-store runs of B1 and B4 ('' to skip them)")
-    parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
-                        help="PostgreSQL for the shared-store runs")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/0",
+        help="Redis for the shared-store runs of B1 and B4 ('' to skip them)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL for the shared-store runs",
+    )
     parser.add_argument("--redis-prefix", default="", help="key prefix (default: a fresh one per run)")
     args = parser.parse_args()
     chosen = {s.strip().upper() for s in args.only.split(",") if s.strip()}
@@ -57,8 +63,11 @@ def main() -> None:
             print(f"{scenario.id}: {scenario.title}", file=sys.stderr, flush=True)
             results["scenarios"][scenario.id] = scenario.run(Path(tmp), args.quick)
         if args.redis:
-            servers.BACKEND.update(stream_backend=args.redis, db_url=args.postgres,
-                                   redis_prefix=args.redis_prefix or f"bench:{time.time_ns()}:")
+            servers.BACKEND.update(
+                stream_backend=args.redis,
+                db_url=args.postgres,
+                redis_prefix=args.redis_prefix or f"bench:{time.time_ns()}:",
+            )
             for scenario in scenarios.SHARED:
                 if chosen and scenario.id.split("-")[0] not in chosen:
                     continue

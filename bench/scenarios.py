@@ -6,9 +6,10 @@ import asyncio
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -27,7 +28,9 @@ def stats(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
 
 
-def row(metric: str, values: list[float] | dict[str, float], unit: str, target: str = "", note: str = "") -> dict[str, Any]:
+def row(
+    metric: str, values: list[float] | dict[str, float], unit: str, target: str = "", note: str = ""
+) -> dict[str, Any]:
     figures = values if isinstance(values, dict) else stats(values)
     return {"metric": metric, **figures, "unit": unit, "target": target, "note": note}
 
@@ -53,11 +56,13 @@ def cpu_seconds(pid: int) -> float:
 
 # B1 ---------------------------------------------------------------------------
 
+
 def b1(tmp: Path, quick: bool) -> dict[str, Any]:
     n, runs = (2000, 1) if quick else (20000, 5)
     ours, base = [], []
     server, api = jupyter(tmp / "b1", demo_delay=0)
     with server:
+
         async def once() -> float:
             async with httpx.AsyncClient(headers=HEADERS) as client:
                 began = time.perf_counter()
@@ -65,78 +70,102 @@ def b1(tmp: Path, quick: bool) -> dict[str, Any]:
                 got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
                 assert len(got.times) == n + 1, len(got.times)
                 return n / (got.times[-1] - began)
+
         ours = [asyncio.run(once()) for _ in range(runs)]
     baseline, url = bare(n)
     with baseline:
+
         async def once_bare(flush: int) -> float:
             began = time.perf_counter()
             got = await read_sse(url + f"events?n={n}&flush={flush}", {}, keep=False)
             assert len(got.times) == n + 1
             return n / (got.times[-1] - began)
+
         base = [asyncio.run(once_bare(1)) for _ in range(runs)]
         batched = [asyncio.run(once_bare(64)) for _ in range(runs)]
     ours_median = statistics.median(ours)
-    return {"rows": [
-        row("events/s, one stream, one subscriber (ours)", ours, "events/s"),
-        row("events/s, bare tornado SSE handler, flush per event", base, "events/s"),
-        row("events/s, bare tornado SSE handler, flush per 64 events", batched, "events/s"),
-        row("ours / bare (flush per event)", [ours_median / statistics.median(base)], "×", "≥ 0.8"),
-        row("ours / bare (flush per 64 events)", [ours_median / statistics.median(batched)], "×"),
-    ], "events": n}
+    return {
+        "rows": [
+            row("events/s, one stream, one subscriber (ours)", ours, "events/s"),
+            row("events/s, bare tornado SSE handler, flush per event", base, "events/s"),
+            row("events/s, bare tornado SSE handler, flush per 64 events", batched, "events/s"),
+            row("ours / bare (flush per event)", [ours_median / statistics.median(base)], "×", "≥ 0.8"),
+            row("ours / bare (flush per 64 events)", [ours_median / statistics.median(batched)], "×"),
+        ],
+        "events": n,
+    }
 
 
 # B2 ---------------------------------------------------------------------------
+
 
 def b2(tmp: Path, quick: bool) -> dict[str, Any]:
     subscribers, n, runs = (20, 500, 1) if quick else (100, 2000, 3)
     server, api = jupyter(tmp / "b2", demo_delay=0)
     with server:
+
         async def once() -> list[float]:
             async with httpx.AsyncClient(headers=HEADERS) as client:
                 sid = await new_stream(client, api, f"/wait 1.5 /pace 0 /repeat {n} x")
-                reads = await asyncio.gather(*[
-                    read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
-                    for _ in range(subscribers)])
+                reads = await asyncio.gather(
+                    *[
+                        read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
+                        for _ in range(subscribers)
+                    ]
+                )
             assert all(len(r.times) == n + 1 for r in reads)
             first = min(r.times[0] for r in reads)
             last = max(r.times[-1] for r in reads)
             lags = [r.times[-1] - first for r in reads]
             return [subscribers * n / (last - first), statistics.median(lags) * 1000, max(lags) * 1000]
+
         ours = [asyncio.run(once()) for _ in range(runs)]
     baseline, url = bare(n)
     with baseline:
+
         async def once_bare() -> float:
             began = time.perf_counter()
-            reads = await asyncio.gather(*[read_sse(url + f"events?n={n}", {}, keep=False)
-                                           for _ in range(subscribers)])
+            reads = await asyncio.gather(
+                *[read_sse(url + f"events?n={n}", {}, keep=False) for _ in range(subscribers)]
+            )
             return subscribers * n / (max(r.times[-1] for r in reads) - began)
+
         base = [asyncio.run(once_bare()) for _ in range(runs)]
     delivered = [o[0] for o in ours]
-    return {"rows": [
-        row(f"events/s delivered, 1 stream × {subscribers} subscribers (ours)", delivered, "events/s"),
-        row(f"events/s delivered, {subscribers} bare handlers", base, "events/s"),
-        row("ours / bare", [statistics.median(delivered) / statistics.median(base)], "×"),
-        row("time from first event to last subscriber's final", [o[2] for o in ours], "ms"),
-    ]}
+    return {
+        "rows": [
+            row(f"events/s delivered, 1 stream × {subscribers} subscribers (ours)", delivered, "events/s"),
+            row(f"events/s delivered, {subscribers} bare handlers", base, "events/s"),
+            row("ours / bare", [statistics.median(delivered) / statistics.median(base)], "×"),
+            row("time from first event to last subscriber's final", [o[2] for o in ours], "ms"),
+        ]
+    }
 
 
 # B3 ---------------------------------------------------------------------------
+
 
 def b3(tmp: Path, quick: bool) -> dict[str, Any]:
     streams, pace, seconds = (100, 0.05, 3) if quick else (1000, 0.05, 10)
     events = int(seconds / pace)
     server, api = jupyter(tmp / "b3", demo_delay=pace, checkpoint_interval=1.0)
     with server:
+
         async def run() -> dict[str, Any]:
             limits = httpx.Limits(max_connections=50)
             async with httpx.AsyncClient(headers=HEADERS, limits=limits, timeout=60) as client:
                 wait = 2 + streams / 100  # readers attach before the first piece
-                sids = await asyncio.gather(*[new_stream(client, api, f"/wait {wait} /pace {pace} /clock {events}")
-                                              for _ in range(streams)])
+                sids = await asyncio.gather(
+                    *[
+                        new_stream(client, api, f"/wait {wait} /pace {pace} /clock {events}")
+                        for _ in range(streams)
+                    ]
+                )
             cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
-            reads = await asyncio.gather(*[
-                read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS) for sid in sids],
-                return_exceptions=True)
+            reads = await asyncio.gather(
+                *[read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS) for sid in sids],
+                return_exceptions=True,
+            )
             cpu = (cpu_seconds(server.pid) - cpu0) / (time.perf_counter() - t0)
             latencies, errors = [], 0
             offset = time.time() - time.perf_counter()
@@ -144,29 +173,40 @@ def b3(tmp: Path, quick: bool) -> dict[str, Any]:
                 if isinstance(read, BaseException) or read.status != 200 or len(read.times) != events + 1:
                     errors += 1
                     continue
-                for block, at in zip(read.blocks, read.times):
+                for block, at in zip(read.blocks, read.times, strict=True):
                     if b"event: delta" in block:
                         sent = float(block.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])
                         latencies.append((at + offset - sent) * 1000)
             latencies.sort()
-            return {"p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)],
-                    "errors": errors, "cpu": cpu * 100, "count": len(latencies)}
+            return {
+                "p50": latencies[len(latencies) // 2],
+                "p99": latencies[int(len(latencies) * 0.99)],
+                "errors": errors,
+                "cpu": cpu * 100,
+                "count": len(latencies),
+            }
+
         result = asyncio.run(run())
-    return {"rows": [
-        row(f"added latency p50, {streams} streams × {1 / pace:g} events/s", [result["p50"]], "ms"),
-        row("added latency p99", [result["p99"]], "ms", "≤ 50"),
-        row("errors", [result["errors"]], "streams", "0"),
-        row("server CPU", [result["cpu"]], "% of one core"),
-    ], "deltas_measured": result["count"]}
+    return {
+        "rows": [
+            row(f"added latency p50, {streams} streams × {1 / pace:g} events/s", [result["p50"]], "ms"),
+            row("added latency p99", [result["p99"]], "ms", "≤ 50"),
+            row("errors", [result["errors"]], "streams", "0"),
+            row("server CPU", [result["cpu"]], "% of one core"),
+        ],
+        "deltas_measured": result["count"],
+    }
 
 
 # B4 ---------------------------------------------------------------------------
+
 
 def b4(tmp: Path, quick: bool) -> dict[str, Any]:
     sizes, runs = ([100, 10000], 5) if quick else ([100, 10000, 100000], 21)
     server, api = jupyter(tmp / "b4", demo_delay=0, replay_window=10000)
     rows, by_kind = [], {"with last id": {}, "without last id": {}}
     with server:
+
         async def prepare() -> dict[int, str]:
             sids = {}
             async with httpx.AsyncClient(headers=HEADERS, timeout=120) as client:
@@ -189,25 +229,46 @@ def b4(tmp: Path, quick: bool) -> dict[str, Any]:
                 by_kind[kind][size] = statistics.median(values)
                 rows.append(row(f"first event after reconnect, {size:,} events, {kind}", values, "ms"))
     for kind, medians in by_kind.items():
-        rows.append(row(f"long/short ({max(sizes):,} / {min(sizes):,}), {kind}",
-                        [medians[max(sizes)] / medians[min(sizes)]], "×", "≤ 1.5"))
+        rows.append(
+            row(
+                f"long/short ({max(sizes):,} / {min(sizes):,}), {kind}",
+                [medians[max(sizes)] / medians[min(sizes)]],
+                "×",
+                "≤ 1.5",
+            )
+        )
     return {"rows": rows}
 
 
 # B5 ---------------------------------------------------------------------------
 
+
 def b5(tmp: Path, quick: bool) -> dict[str, Any]:
     count = 50 if quick else 500
     active, finished = asyncio.run(_traced_streams(tmp, count))
-    return {"rows": [
-        row("bytes per active stream with one reader (store + job + reader task), beyond its text",
-            [active], "B", "≤ 16 KiB", "tracemalloc, in process"),
-        row("bytes per finished stream kept for stream_ttl, beyond its text", [finished], "B",
-            note="tracemalloc, in process; 100 events each"),
-        row("server RSS growth per active stream with one SSE subscriber",
-            [_rss_per_active_stream(tmp, count)], "B",
-            note="whole process: includes the HTTP connection, handler and allocator slack"),
-    ]}
+    return {
+        "rows": [
+            row(
+                "bytes per active stream with one reader (store + job + reader task), beyond its text",
+                [active],
+                "B",
+                "≤ 16 KiB",
+                "tracemalloc, in process",
+            ),
+            row(
+                "bytes per finished stream kept for stream_ttl, beyond its text",
+                [finished],
+                "B",
+                note="tracemalloc, in process; 100 events each",
+            ),
+            row(
+                "server RSS growth per active stream with one SSE subscriber",
+                [_rss_per_active_stream(tmp, count)],
+                "B",
+                note="whole process: includes the HTTP connection, handler and allocator slack",
+            ),
+        ]
+    }
 
 
 async def _traced_streams(tmp: Path, count: int) -> tuple[float, float]:
@@ -219,8 +280,12 @@ async def _traced_streams(tmp: Path, count: int) -> tuple[float, float]:
     from jupyter_resumechat.store import MessageStore
     from jupyter_resumechat.streams import MemoryStreamStore
 
-    manager = JobManager(MemoryStreamStore(), MessageStore(f"sqlite+aiosqlite:///{tmp / 'b5.db'}"),
-                         DemoProvider(0.2), JobSettings(stream_ttl=3600))
+    manager = JobManager(
+        MemoryStreamStore(),
+        MessageStore(f"sqlite+aiosqlite:///{tmp / 'b5.db'}"),
+        DemoProvider(0.2),
+        JobSettings(stream_ttl=3600),
+    )
     await manager.start()
     convs = [(await manager.create_conversation("u", "", None))[0] for _ in range(2 * count + 1)]
     warm = await manager.send("u", convs[-1].id, "/pace 0 /repeat 10 abcd")
@@ -244,7 +309,10 @@ async def _traced_streams(tmp: Path, count: int) -> tuple[float, float]:
     await asyncio.gather(*tasks)
     gc.collect()
     base = tracemalloc.get_traced_memory()[0]
-    done = [(await manager.send("u", c.id, "/pace 0 /repeat 100 abcd")).stream_id for c in convs[count:2 * count]]
+    done = [
+        (await manager.send("u", c.id, "/pace 0 /repeat 100 abcd")).stream_id
+        for c in convs[count : 2 * count]
+    ]
     await asyncio.gather(*[reader(sid) for sid in done])
     gc.collect()
     finished = (tracemalloc.get_traced_memory()[0] - base) / count - 400
@@ -256,24 +324,32 @@ async def _traced_streams(tmp: Path, count: int) -> tuple[float, float]:
 def _rss_per_active_stream(tmp: Path, count: int) -> float:
     server, api = jupyter(tmp / "b5", demo_delay=0.2)
     with server:
+
         async def active() -> float:
             await asyncio.sleep(1)
             before = rss(server.pid)
             async with httpx.AsyncClient(headers=HEADERS, limits=httpx.Limits(max_connections=20)) as client:
-                sids = await asyncio.gather(*[new_stream(client, api, "/pace 0.2 /repeat 100000 abcd")
-                                              for _ in range(count)])
-            readers = [asyncio.create_task(read_sse(api + f"streams/{sid}/events?last_event_id=0",
-                                                    HEADERS, keep=False)) for sid in sids]
+                sids = await asyncio.gather(
+                    *[new_stream(client, api, "/pace 0.2 /repeat 100000 abcd") for _ in range(count)]
+                )
+            readers = [
+                asyncio.create_task(
+                    read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
+                )
+                for sid in sids
+            ]
             await asyncio.sleep(3)
             grown = rss(server.pid) - before
             for reader in readers:
                 reader.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
             return grown / count
+
         return asyncio.run(active())
 
 
 # B6 ---------------------------------------------------------------------------
+
 
 def b6(tmp: Path, quick: bool) -> dict[str, Any]:
     from jupyter_resumechat.jobs import JobManager, JobSettings
@@ -295,8 +371,9 @@ def b6(tmp: Path, quick: bool) -> dict[str, Any]:
 
     async def run() -> tuple[float, float]:
         store = Counting(f"sqlite+aiosqlite:///{tmp / 'b6.db'}")
-        manager = JobManager(MemoryStreamStore(), store, DemoProvider(0.05),
-                             JobSettings(checkpoint_interval=interval))
+        manager = JobManager(
+            MemoryStreamStore(), store, DemoProvider(0.05), JobSettings(checkpoint_interval=interval)
+        )
         await manager.start()
         for _ in range(streams):
             conv, _ = await manager.create_conversation("u", "", None)
@@ -310,15 +387,26 @@ def b6(tmp: Path, quick: bool) -> dict[str, Any]:
         return store.rows_written / stream_seconds, store.transactions / elapsed
 
     per_stream, transactions = asyncio.run(run())
-    return {"rows": [
-        row(f"checkpoint rows per stream-second ({streams} streams, 20 events/s)", [per_stream], "rows",
-            f"≤ {1 / interval:g}"),
-        row("checkpoint transactions per second (all streams together)", [transactions], "tx/s",
-            note="one transaction carries every stream that grew"),
-    ]}
+    return {
+        "rows": [
+            row(
+                f"checkpoint rows per stream-second ({streams} streams, 20 events/s)",
+                [per_stream],
+                "rows",
+                f"≤ {1 / interval:g}",
+            ),
+            row(
+                "checkpoint transactions per second (all streams together)",
+                [transactions],
+                "tx/s",
+                note="one transaction carries every stream that grew",
+            ),
+        ]
+    }
 
 
 # B7 ---------------------------------------------------------------------------
+
 
 def b7(tmp: Path, quick: bool) -> dict[str, Any]:
     """What users do today: tokens printed by a kernel cell, read over the kernel websocket."""
@@ -326,21 +414,46 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
     server, api = jupyter(tmp / "b7", demo_delay=0)
     base = api.rsplit("resumechat/api/", 1)[0]
     with server:
+
         async def kernel_run(code: str, count: int) -> tuple[float, list[float]]:
-            from tornado.httpclient import HTTPRequest
-            from tornado.websocket import websocket_connect
             import json as _json
             import uuid as _uuid
+
+            from tornado.httpclient import HTTPRequest
+            from tornado.websocket import websocket_connect
+
             async with httpx.AsyncClient(headers=HEADERS) as client:
                 kernel = (await client.post(base + "api/kernels", json={"name": "python3"})).json()["id"]
-            ws = await websocket_connect(HTTPRequest(base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels",
-                                                     headers=HEADERS))
+            ws = await websocket_connect(
+                HTTPRequest(base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels", headers=HEADERS)
+            )
+
             async def execute(source: str) -> tuple[float, list[float]]:
                 msg_id = _uuid.uuid4().hex
-                ws.write_message(_json.dumps({"header": {"msg_id": msg_id, "username": "b", "session": msg_id,
-                    "msg_type": "execute_request", "version": "5.3", "date": ""}, "parent_header": {},
-                    "metadata": {}, "channel": "shell", "content": {"code": source, "silent": False,
-                    "store_history": False, "user_expressions": {}, "allow_stdin": False}}))
+                ws.write_message(
+                    _json.dumps(
+                        {
+                            "header": {
+                                "msg_id": msg_id,
+                                "username": "b",
+                                "session": msg_id,
+                                "msg_type": "execute_request",
+                                "version": "5.3",
+                                "date": "",
+                            },
+                            "parent_header": {},
+                            "metadata": {},
+                            "channel": "shell",
+                            "content": {
+                                "code": source,
+                                "silent": False,
+                                "store_history": False,
+                                "user_expressions": {},
+                                "allow_stdin": False,
+                            },
+                        }
+                    )
+                )
                 began, got, lags = time.perf_counter(), 0, []
                 while True:
                     msg = _json.loads(await ws.read_message())
@@ -351,8 +464,11 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
                             got += 1
                             if piece.replace(".", "").isdigit() and "." in piece:
                                 lags.append((time.time() - float(piece)) * 1000)
-                    elif msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    elif (
+                        msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+                    ):
                         return got / (time.perf_counter() - began), lags
+
             await execute("import sys, time")
             result = await execute(code)
             ws.close()
@@ -360,11 +476,19 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
                 await client.delete(base + f"api/kernels/{kernel}")
             return result
 
-        throughput = [asyncio.run(kernel_run(
-            f"for i in range({n}):\n    sys.stdout.write('x ')\n    sys.stdout.flush()", n))[0] for _ in range(runs)]
-        lags = asyncio.run(kernel_run(
-            f"for i in range({paced}):\n    sys.stdout.write(f'{{time.time():.6f}} ')\n    sys.stdout.flush()\n"
-            f"    time.sleep(0.05)", paced))[1]
+        throughput = [
+            asyncio.run(
+                kernel_run(f"for i in range({n}):\n    sys.stdout.write('x ')\n    sys.stdout.flush()", n)
+            )[0]
+            for _ in range(runs)
+        ]
+        lags = asyncio.run(
+            kernel_run(
+                f"for i in range({paced}):\n    sys.stdout.write(f'{{time.time():.6f}} ')\n    sys.stdout.flush()\n"
+                f"    time.sleep(0.05)",
+                paced,
+            )
+        )[1]
 
         async def ours_once() -> float:
             async with httpx.AsyncClient(headers=HEADERS) as client:
@@ -372,6 +496,7 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
                 sid = await new_stream(client, api, f"/pace 0 /repeat {n} x")
                 got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
                 return n / (got.times[-1] - began)
+
         ours = [asyncio.run(ours_once()) for _ in range(runs)]
 
         async def ours_paced() -> list[float]:
@@ -379,20 +504,31 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
                 sid = await new_stream(client, api, f"/wait 1 /pace 0.05 /clock {paced}")
                 got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS)
             offset = time.time() - time.perf_counter()
-            return [(at + offset - float(b.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])) * 1000
-                    for b, at in zip(got.blocks, got.times) if b"event: delta" in b]
+            return [
+                (at + offset - float(b.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])) * 1000
+                for b, at in zip(got.blocks, got.times, strict=True)
+                if b"event: delta" in b
+            ]
+
         our_lags = asyncio.run(ours_paced())
     lags.sort()
     our_lags.sort()
-    return {"rows": [
-        row("tokens/s printed in a kernel cell, read over the kernel websocket", throughput, "tokens/s"),
-        row("events/s through jupyter-resumechat (same server)", ours, "events/s"),
-        row("ours / kernel websocket", [statistics.median(ours) / statistics.median(throughput)], "×", "≥ 1"),
-        row("latency p50 at 20 tokens/s, kernel websocket", [lags[len(lags) // 2]], "ms"),
-        row("latency p50 at 20 events/s, ours", [our_lags[len(our_lags) // 2]], "ms"),
-        row("latency p99 at 20 tokens/s, kernel websocket", [lags[int(len(lags) * 0.99)]], "ms"),
-        row("latency p99 at 20 events/s, ours", [our_lags[int(len(our_lags) * 0.99)]], "ms"),
-    ]}
+    return {
+        "rows": [
+            row("tokens/s printed in a kernel cell, read over the kernel websocket", throughput, "tokens/s"),
+            row("events/s through jupyter-resumechat (same server)", ours, "events/s"),
+            row(
+                "ours / kernel websocket",
+                [statistics.median(ours) / statistics.median(throughput)],
+                "×",
+                "≥ 1",
+            ),
+            row("latency p50 at 20 tokens/s, kernel websocket", [lags[len(lags) // 2]], "ms"),
+            row("latency p50 at 20 events/s, ours", [our_lags[len(our_lags) // 2]], "ms"),
+            row("latency p99 at 20 tokens/s, kernel websocket", [lags[int(len(lags) * 0.99)]], "ms"),
+            row("latency p99 at 20 events/s, ours", [our_lags[int(len(our_lags) * 0.99)]], "ms"),
+        ]
+    }
 
 
 ALL = [
@@ -414,12 +550,21 @@ SHARED = [
 
 
 def render(results: dict[str, Any]) -> str:
-    lines = ["# Benchmark results", "",
-             f"{results['when']} · {results['machine']}" + (" · **quick (smoke) run**" if results["quick"] else ""),
-             "", "Median of the runs, with min and max. Ratios compare with a baseline measured in the same run.",
-             "", "| id | metric | median | min | max | runs | unit | target |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{results['when']} · {results['machine']}"
+        + (" · **quick (smoke) run**" if results["quick"] else ""),
+        "",
+        "Median of the runs, with min and max. Ratios compare with a baseline measured in the same run.",
+        "",
+        "| id | metric | median | min | max | runs | unit | target |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for sid, result in results["scenarios"].items():
         for r in result["rows"]:
-            lines.append(f"| {sid} | {r['metric']} | {r['median']:.4g} | {r['min']:.4g} | {r['max']:.4g} | "
-                         f"{r['runs']} | {r['unit']} | {r['target']} |")
+            lines.append(
+                f"| {sid} | {r['metric']} | {r['median']:.4g} | {r['min']:.4g} | {r['max']:.4g} | "
+                f"{r['runs']} | {r['unit']} | {r['target']} |"
+            )
     return "\n".join(lines) + "\n"

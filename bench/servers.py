@@ -34,8 +34,9 @@ class Process:
 
     def __enter__(self) -> Process:
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(self.args, env={**os.environ, **(self.env or {})},
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.args, env={**os.environ, **(self.env or {})}, stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -71,12 +72,24 @@ def jupyter(root: Path, **traits: Any) -> tuple[Process, str]:
     root.mkdir(parents=True, exist_ok=True)
     traits = {**BACKEND, **traits}
     port = free_port()
-    args = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-            f"--port={port}", "--port-retries=0", f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={root}", "--log-level=WARN"]
+    args = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--log-level=WARN",
+    ]
     args += [f"--ResumeChat.{k}={v}" for k, v in traits.items()]
-    env = {"JUPYTER_DATA_DIR": str(root / "data"), "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(root / "config")}
+    env = {
+        "JUPYTER_DATA_DIR": str(root / "data"),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(root / "config"),
+    }
     api = f"http://127.0.0.1:{port}/resumechat/api/"
     return Process(args, api + "models", env), api
 

@@ -24,7 +24,9 @@ from .servers import HEADERS, jupyter
 PIECE = "é😀 soak "
 
 
-async def reader(client: httpx.AsyncClient, api: str, sid: str, rng: random.Random, counts: dict[str, int]) -> str:
+async def reader(
+    client: httpx.AsyncClient, api: str, sid: str, rng: random.Random, counts: dict[str, int]
+) -> str:
     text, last, seen = "", None, set()
     while True:
         if last is not None and rng.random() < 0.15:
@@ -68,16 +70,24 @@ async def soak(api: str, minutes: float, streams: int) -> dict[str, int]:
     rng = random.Random(1)
     limits = httpx.Limits(max_connections=streams * 2)
     async with httpx.AsyncClient(headers=HEADERS, timeout=120, limits=limits) as client:
+
         async def one_stream(index: int) -> None:
             while time.monotonic() < deadline:
                 conv = (await client.post(api + "conversations", json={})).json()
                 size = rng.randint(100, 2000)
-                sent = (await client.post(api + f"conversations/{conv['id']}/messages",
-                                          json={"content": f"/pace 0.002 /repeat {size} {PIECE}"})).json()
-                text = await reader(client, api, sent["stream_id"], random.Random(index * 7919 + size), counts)
+                sent = (
+                    await client.post(
+                        api + f"conversations/{conv['id']}/messages",
+                        json={"content": f"/pace 0.002 /repeat {size} {PIECE}"},
+                    )
+                ).json()
+                text = await reader(
+                    client, api, sent["stream_id"], random.Random(index * 7919 + size), counts
+                )
                 counts["streams"] += 1
                 if text != PIECE * size:
                     counts["lost"] += 1
+
         await asyncio.gather(*[one_stream(i) for i in range(streams)])
     return counts
 

@@ -23,8 +23,9 @@ class Received:
     connected_at: float = 0.0
 
 
-async def read_sse(url: str, headers: dict[str, str], *, stop_after: int | None = None,
-                   keep: bool = True) -> Received:
+async def read_sse(
+    url: str, headers: dict[str, str], *, stop_after: int | None = None, keep: bool = True
+) -> Received:
     """GET ``url`` and collect event blocks until ``final`` or ``stop_after``."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)

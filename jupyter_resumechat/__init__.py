@@ -41,7 +41,6 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "__version__",
     "ChatPanel",
     "Client",
     "ConnectionFailed",
@@ -68,6 +67,7 @@ __all__ = [
     "TooLarge",
     "TooManyGenerations",
     "Unavailable",
+    "__version__",
 ]
 
 

@@ -55,24 +55,28 @@ class ResumeChat(ExtensionApp):
         "", help="API key; empty: OPENAI_API_KEY / ANTHROPIC_API_KEY. Never sent to clients."
     ).tag(config=True)
     db_url = Unicode(
-        "", help="SQLAlchemy async URL, e.g. postgresql+asyncpg://host/db; empty: a SQLite "
-        "file resumechat/resumechat.db in the Jupyter data directory."
+        "",
+        help="SQLAlchemy async URL, e.g. postgresql+asyncpg://host/db; empty: a SQLite "
+        "file resumechat/resumechat.db in the Jupyter data directory.",
     ).tag(config=True)
     stream_backend = Unicode(
         "memory", help="Where stream events live: 'memory' (this server) or a redis:// URL."
     ).tag(config=True)
     redis_prefix = Unicode(
-        "resumechat:", help="Prefix of every Redis key and channel (stream_backend redis://). "
-        "Default 'resumechat:'; servers that share streams must share it."
+        "resumechat:",
+        help="Prefix of every Redis key and channel (stream_backend redis://). "
+        "Default 'resumechat:'; servers that share streams must share it.",
     ).tag(config=True)
     owner_lease = Float(
-        10.0, help="Seconds a server's claim on its running generations lasts without renewal "
+        10.0,
+        help="Seconds a server's claim on its running generations lasts without renewal "
         "(shared Redis only). When a server dies, another marks its replies 'interrupted' "
-        "within about this time. Default 10."
+        "within about this time. Default 10.",
     ).tag(config=True)
     stream_ttl = Float(
-        300.0, help="Seconds a finished stream stays resumable before 404. Default 300; 0: "
-        "forgotten at once (clients reload the messages)."
+        300.0,
+        help="Seconds a finished stream stays resumable before 404. Default 300; 0: "
+        "forgotten at once (clients reload the messages).",
     ).tag(config=True)
     replay_window = Int(
         10_000, help="Events kept per stream for exact replay; older resumes get a snapshot. Default 10000."
@@ -80,31 +84,37 @@ class ResumeChat(ExtensionApp):
     checkpoint_interval = Float(
         1.0, help="Seconds between checkpoints of a reply's partial text. Default 1.0."
     ).tag(config=True)
-    heartbeat_interval = Float(
-        15.0, help="Seconds between SSE keepalive comments. Default 15."
-    ).tag(config=True)
+    heartbeat_interval = Float(15.0, help="Seconds between SSE keepalive comments. Default 15.").tag(
+        config=True
+    )
     slow_reader_timeout = Float(
-        30.0, help="Seconds an event-stream reader may leave the server unable to write to it "
-        "before it is dropped (it can resume with its last id). Default 30."
+        30.0,
+        help="Seconds an event-stream reader may leave the server unable to write to it "
+        "before it is dropped (it can resume with its last id). Default 30.",
     ).tag(config=True)
     max_message_chars = Int(
         100_000, help="Largest user message in characters; larger ones get 413. Default 100000."
     ).tag(config=True)
     provider_timeout = Float(
-        60.0, help="Seconds the model may send nothing before the reply ends with an error "
-        "(also the SDK's read timeout). Default 60."
+        60.0,
+        help="Seconds the model may send nothing before the reply ends with an error "
+        "(also the SDK's read timeout). Default 60.",
     ).tag(config=True)
     provider_max_retries = Int(
-        2, help="Retries of a model request that failed before any reply arrived "
-        "(connection errors, 429, 5xx). Default 2; 0: none."
+        2,
+        help="Retries of a model request that failed before any reply arrived "
+        "(connection errors, 429, 5xx). Default 2; 0: none.",
     ).tag(config=True)
-    demo_delay = Float(0.02, help="Seconds between pieces of the demo model's reply. Default 0.02.").tag(config=True)
+    demo_delay = Float(0.02, help="Seconds between pieces of the demo model's reply. Default 0.02.").tag(
+        config=True
+    )
     max_active_per_user = Int(
         0, help="Concurrent generations a user may run (429 beyond). Default 0: no cap."
     ).tag(config=True)
     isolate_users = Bool(
-        False, help="Conversations belong to the Jupyter user who made them; others get 404. "
-        "Turn on where identities are real (JupyterHub). Default False."
+        False,
+        help="Conversations belong to the Jupyter user who made them; others get 404. "
+        "Turn on where identities are real (JupyterHub). Default False.",
     ).tag(config=True)
 
     @default("db_url")
@@ -113,8 +123,15 @@ class ResumeChat(ExtensionApp):
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
 
-    @validate("stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout", "demo_delay",
-              "owner_lease", "slow_reader_timeout")
+    @validate(
+        "stream_ttl",
+        "checkpoint_interval",
+        "heartbeat_interval",
+        "provider_timeout",
+        "demo_delay",
+        "owner_lease",
+        "slow_reader_timeout",
+    )
     def _non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
             raise ValueError(f"{proposal['trait'].name} must be >= 0")
@@ -142,13 +159,19 @@ class ResumeChat(ExtensionApp):
     def initialize_settings(self) -> None:
         self._export_location()
         self.manager = JobManager(
-            self._stream_store(), MessageStore(self.db_url), make_provider(self._provider_settings()),
-            JobSettings(stream_ttl=self.stream_ttl, checkpoint_interval=self.checkpoint_interval,
-                        max_message_chars=self.max_message_chars,
-                        provider_timeout=self.provider_timeout,
-                        max_active_per_user=self.max_active_per_user,
-                        isolate_users=self.isolate_users, owner_lease=self.owner_lease,
-                        spool_dir=self._spool_dir()),
+            self._stream_store(),
+            MessageStore(self.db_url),
+            make_provider(self._provider_settings()),
+            JobSettings(
+                stream_ttl=self.stream_ttl,
+                checkpoint_interval=self.checkpoint_interval,
+                max_message_chars=self.max_message_chars,
+                provider_timeout=self.provider_timeout,
+                max_active_per_user=self.max_active_per_user,
+                isolate_users=self.isolate_users,
+                owner_lease=self.owner_lease,
+                spool_dir=self._spool_dir(),
+            ),
             on_activity=self._touch,
         )
 
@@ -160,9 +183,16 @@ class ResumeChat(ExtensionApp):
 
     def _provider_settings(self) -> ProviderSettings:
         chosen = choose_provider(
-            ProviderSettings(self.provider, self.model, self.base_url, self.api_key,
-                             self.provider_timeout, self.provider_max_retries, self.demo_delay,
-                             list(self.models)),
+            ProviderSettings(
+                self.provider,
+                self.model,
+                self.base_url,
+                self.api_key,
+                self.provider_timeout,
+                self.provider_max_retries,
+                self.demo_delay,
+                list(self.models),
+            ),
             os.environ,
         )
         self.log.info("resumechat: provider %s, model %s", chosen.provider, chosen.model)
@@ -174,8 +204,9 @@ class ResumeChat(ExtensionApp):
         if self.stream_backend.startswith(("redis://", "rediss://", "unix://")):
             from .streams.redis import RedisStreamStore
 
-            return RedisStreamStore(self.stream_backend, replay_window=self.replay_window,
-                                    prefix=self.redis_prefix)
+            return RedisStreamStore(
+                self.stream_backend, replay_window=self.replay_window, prefix=self.redis_prefix
+            )
         raise ValueError(f"stream_backend must be 'memory' or a redis:// URL, not {self.stream_backend!r}")
 
     def _touch(self) -> None:
@@ -186,9 +217,12 @@ class ResumeChat(ExtensionApp):
             self.serverapp.web_app.settings["resumechat_last_activity"] = utcnow()
 
     def initialize_handlers(self) -> None:
-        common = {"manager": self.manager, "heartbeat_interval": self.heartbeat_interval,
-                  "max_body_bytes": self.max_message_chars * 6 + 65_536,
-                  "write_timeout": self.slow_reader_timeout}
+        common = {
+            "manager": self.manager,
+            "heartbeat_interval": self.heartbeat_interval,
+            "max_body_bytes": self.max_message_chars * 6 + 65_536,
+            "write_timeout": self.slow_reader_timeout,
+        }
         routes = [
             ("conversations", ConversationsHandler),
             ("conversations/([^/]+)", ConversationHandler),

@@ -162,7 +162,12 @@ class ProviderTimeout(ProviderError):
 # The one table of wire errors: the handlers answer with these statuses and
 # codes, and the client raises these classes for them.
 _WIRE: tuple[type[ResumeChatError], ...] = (
-    InvalidRequest, NotFound, GenerationActive, TooLarge, TooManyGenerations, Unavailable,
+    InvalidRequest,
+    NotFound,
+    GenerationActive,
+    TooLarge,
+    TooManyGenerations,
+    Unavailable,
 )
 _BY_STATUS = {cls.status: cls for cls in _WIRE}
 _OTHER_CODES = {403: "forbidden", 405: "method_not_allowed"}

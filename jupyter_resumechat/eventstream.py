@@ -88,8 +88,13 @@ def decode_event(event: str, data: str, event_id: str) -> StreamEvent:
     if kind is EventKind.DELTA:
         return StreamEvent(seq, kind, text=payload.get("text", ""), reasoning=payload.get("reasoning", ""))
     if kind is EventKind.SNAPSHOT:
-        return StreamEvent(seq, kind, content=payload["content"], reasoning=payload.get("reasoning", ""),
-                           status=payload.get("status", ""))
+        return StreamEvent(
+            seq,
+            kind,
+            content=payload["content"],
+            reasoning=payload.get("reasoning", ""),
+            status=payload.get("status", ""),
+        )
     message = Message.from_json(payload["message"])
     return StreamEvent(seq, kind, content=message.content, status=message.status.value, message=message)
 

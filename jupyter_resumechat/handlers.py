@@ -51,8 +51,13 @@ class ResumeChatHandler(APIHandler):
     _chunks: list[bytes]
     _received = 0
 
-    def initialize(self, manager: JobManager, heartbeat_interval: float = 15.0,
-                   max_body_bytes: int = 1 << 20, write_timeout: float = 30.0) -> None:
+    def initialize(
+        self,
+        manager: JobManager,
+        heartbeat_interval: float = 15.0,
+        max_body_bytes: int = 1 << 20,
+        write_timeout: float = 30.0,
+    ) -> None:
         self.manager = manager
         self.heartbeat_interval = heartbeat_interval
         self.write_timeout = write_timeout
@@ -153,7 +158,8 @@ def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False
         raise InvalidRequest(f"'{name}' must be a string")
     if len(value) > limit:
         raise (TooLarge if name == "content" else InvalidRequest)(
-            f"'{name}' has {len(value)} characters; the limit is {limit}")
+            f"'{name}' has {len(value)} characters; the limit is {limit}"
+        )
     return value
 
 

@@ -20,6 +20,7 @@ from .streams import ReadResult
 
 __all__ = ["EventStreamHandler"]
 
+
 class EventStreamHandler(ResumeChatHandler):
     """``GET streams/{sid}/events``: replay, then live, until the final.
 

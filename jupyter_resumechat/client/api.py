@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -54,15 +55,24 @@ class Client:
     ``Client.from_kernel()``; close it with ``aclose()`` or ``async with``.
     """
 
-    def __init__(self, url: str, token: str = "", *, timeout: float = 30.0,
-                 max_retries: int = 8, backoff: float = 0.25, max_backoff: float = 8.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str = "",
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 8,
+        backoff: float = 0.25,
+        max_backoff: float = 8.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = url if url.endswith("/") else url + "/"
         self.api = self.url + "resumechat/api/"
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         headers = {"Authorization": f"token {token}"} if token else {}
-        self._http = httpx.AsyncClient(headers=headers, transport=transport,
-                                       timeout=httpx.Timeout(timeout, read=None))
+        self._http = httpx.AsyncClient(
+            headers=headers, transport=transport, timeout=httpx.Timeout(timeout, read=None)
+        )
 
     @classmethod
     def from_info(cls, info: ServerInfo, **options: Any) -> Client:
@@ -122,15 +132,19 @@ class Client:
 
     # generations
 
-    async def send(self, conversation_id: str, content: str, *, model: str | None = None,
-                   client_id: str | None = None) -> SendResult:
+    async def send(
+        self, conversation_id: str, content: str, *, model: str | None = None, client_id: str | None = None
+    ) -> SendResult:
         """Send a user message; the reply streams from ``result.stream_id``.
 
         Pass a ``client_id`` to make retries safe: the same id never starts a
         second generation.
         """
-        body = {k: v for k, v in {"content": content, "model": model, "client_id": client_id}.items()
-                if v is not None}
+        body = {
+            k: v
+            for k, v in {"content": content, "model": model, "client_id": client_id}.items()
+            if v is not None
+        }
         data = await self._call("POST", f"conversations/{conversation_id}/messages", json=body)
         return SendResult.from_json(data)
 
@@ -143,9 +157,14 @@ class Client:
     async def models(self) -> Models:
         return Models.from_json(await self._call("GET", "models"))
 
-    async def stream(self, stream_id: str, *, last_event_id: int | None = None,
-                     conversation_id: str | None = None, message_id: str | None = None,
-                     ) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self,
+        stream_id: str,
+        *,
+        last_event_id: int | None = None,
+        conversation_id: str | None = None,
+        message_id: str | None = None,
+    ) -> AsyncIterator[StreamEvent]:
         """Events of a stream until its final, resuming as often as needed.
 
         Pass the conversation (and message) id so that an expired stream can
@@ -179,7 +198,8 @@ class Client:
             failures += 1
             if failures > self.max_retries:
                 raise ConnectionFailed(
-                    f"stream {stream_id}: gave up after {failures} attempts: {problem!r}") from problem
+                    f"stream {stream_id}: gave up after {failures} attempts: {problem!r}"
+                ) from problem
             await asyncio.sleep(self._delay(failures))
 
     def _delay(self, failures: int) -> float:
@@ -189,8 +209,9 @@ class Client:
 
     async def _events_once(self, stream_id: str, last: int | None) -> AsyncIterator[StreamEvent]:
         headers = {"Last-Event-ID": str(last)} if last is not None else {}
-        async with aconnect_sse(self._http, "GET", self.api + f"streams/{stream_id}/events",
-                                headers=headers) as source:
+        async with aconnect_sse(
+            self._http, "GET", self.api + f"streams/{stream_id}/events", headers=headers
+        ) as source:
             if source.response.status_code != 200:
                 await source.response.aread()
                 raise_for_error(source.response)
@@ -206,9 +227,15 @@ class Client:
             if message_id is not None or not replies:
                 raise NotFound("the stream expired and its message is gone")
             chosen = replies[-1]
-        return StreamEvent((last or 0) + 1, EventKind.FINAL, content=chosen.content,
-                           reasoning=chosen.reasoning, status=chosen.status.value, message=chosen,
-                           reloaded=True)
+        return StreamEvent(
+            (last or 0) + 1,
+            EventKind.FINAL,
+            content=chosen.content,
+            reasoning=chosen.reasoning,
+            status=chosen.status.value,
+            message=chosen,
+            reloaded=True,
+        )
 
     async def wait(self, stream_id: str, **where: Any) -> Message:
         """Read the stream to its end and return the committed message."""
@@ -220,5 +247,6 @@ class Client:
     async def ask(self, conversation_id: str, content: str, **options: Any) -> Message:
         """Send and wait: the committed reply."""
         sent = await self.send(conversation_id, content, **options)
-        return await self.wait(sent.stream_id, conversation_id=conversation_id,
-                               message_id=sent.assistant_message.id)
+        return await self.wait(
+            sent.stream_id, conversation_id=conversation_id, message_id=sent.assistant_message.id
+        )

@@ -18,8 +18,9 @@ rule is tested with plain data.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..environment import TOKEN_VAR, URL_VAR
 from ..errors import DiscoveryError
@@ -63,8 +64,9 @@ def find_server(env: Mapping[str, str], servers: Iterable[Mapping[str, Any]]) ->
                 token = server.get("token") or env.get("JUPYTERHUB_API_TOKEN", "")
                 return ServerInfo(_local(_slash(server["url"])), token, f"jpserver-{parent}.json")
     if env.get("JUPYTERHUB_SERVICE_URL") and env.get("JUPYTERHUB_API_TOKEN"):
-        return ServerInfo(_local(_slash(env["JUPYTERHUB_SERVICE_URL"])), env["JUPYTERHUB_API_TOKEN"],
-                          "JupyterHub")
+        return ServerInfo(
+            _local(_slash(env["JUPYTERHUB_SERVICE_URL"])), env["JUPYTERHUB_API_TOKEN"], "JupyterHub"
+        )
     if len(running) == 1:
         server = running[0]
         return ServerInfo(_local(_slash(server["url"])), server.get("token", ""), "only running server")

@@ -49,8 +49,11 @@ class Concluder:
         result = await self._commit(ending)
         final = result.message or ending.message  # GONE: the readers still need a final
         if result.outcome is Commit.TAKEN and not ending.adopted:
-            log.warning("resumechat: stream %s was concluded by another server (%s); "
-                        "this one writes nothing more", ending.info.stream_id, final.status.value)
+            log.warning(
+                "resumechat: stream %s was concluded by another server (%s); this one writes nothing more",
+                ending.info.stream_id,
+                final.status.value,
+            )
         await self._announce(ending, final)
         return None if result.outcome is Commit.TAKEN and not ending.adopted else final
 
@@ -62,9 +65,14 @@ class Concluder:
             except (Unavailable, InvalidRequest) as exc:
                 attempt += 1
                 if attempt == 1 or attempt % 10 == 0:
-                    log.warning("resumechat: committing stream %s failed (attempt %d, retrying "
-                                "every %g s at most): %s", ending.info.stream_id, attempt, MAX_DELAY,
-                                exc.detail)
+                    log.warning(
+                        "resumechat: committing stream %s failed (attempt %d, retrying "
+                        "every %g s at most): %s",
+                        ending.info.stream_id,
+                        attempt,
+                        MAX_DELAY,
+                        exc.detail,
+                    )
             if await self._wait(delay):
                 raise Unsaved(f"stream {ending.info.stream_id} was not saved before the stop")
             delay = min(delay * 2, MAX_DELAY)
@@ -74,14 +82,18 @@ class Concluder:
         delay = FIRST_DELAY
         while True:
             try:
-                await self.streams.finish(ending.info.stream_id, final.to_json(), self.stream_ttl,
-                                          token=ending.info.token)
+                await self.streams.finish(
+                    ending.info.stream_id, final.to_json(), self.stream_ttl, token=ending.info.token
+                )
                 return
             except (LeaseLost, NotFound):
                 return
             except Unavailable as exc:
-                log.warning("resumechat: announcing the final of stream %s failed: %s",
-                            ending.info.stream_id, exc.detail)
+                log.warning(
+                    "resumechat: announcing the final of stream %s failed: %s",
+                    ending.info.stream_id,
+                    exc.detail,
+                )
             if await self._wait(delay):
                 return  # the database has it: readers reload when the stream lapses
             delay = min(delay * 2, MAX_DELAY)

@@ -106,8 +106,9 @@ class Job:
 
     def ending(self, status: MessageStatus, error: dict[str, str] | None) -> Ending:
         content, reasoning = self.content()
-        return Ending(self.info, self.message.replace(
-            content=content, reasoning=reasoning, status=status, error=error))
+        return Ending(
+            self.info, self.message.replace(content=content, reasoning=reasoning, status=status, error=error)
+        )
 
     def stop(self, status: MessageStatus, error: dict[str, str] | None = None) -> None:
         """Ask the job to end with ``status``; the first reason wins."""

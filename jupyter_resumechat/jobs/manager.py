@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 import logging
 import weakref
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import AsyncIterator, Callable
 
 from ..errors import (
     InvalidRequest,
@@ -72,8 +72,9 @@ class JobManager:
         self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
         self.concluder = Concluder(messages, streams, settings.stream_ttl)
         self.recovery = Recovery(messages, streams, self.spool)
-        self.supervisor = Supervisor(self.jobs, streams, messages, self.recovery, settings,
-                                     adopt=self._adopt, on_activity=on_activity)
+        self.supervisor = Supervisor(
+            self.jobs, streams, messages, self.recovery, settings, adopt=self._adopt, on_activity=on_activity
+        )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._subscribers: dict[str, int] = {}
         self._supervisor: asyncio.Task[None] | None = None
@@ -115,7 +116,9 @@ class JobManager:
                 await asyncio.wait(pending)
         self.supervisor.stop()
         if self._supervisor is not None:
-            done, _ = await asyncio.wait({self._supervisor}, timeout=5 + 2 * self.settings.checkpoint_interval)
+            done, _ = await asyncio.wait(
+                {self._supervisor}, timeout=5 + 2 * self.settings.checkpoint_interval
+            )
             if not done:
                 log.warning("resumechat: the supervisor did not stop in time; abandoning it")
                 self._supervisor.cancel()
@@ -210,8 +213,12 @@ class JobManager:
         return self.provider.models()
 
     async def send(
-        self, user: str, conversation_id: str, content: str,
-        model: str | None = None, client_id: str | None = None,
+        self,
+        user: str,
+        conversation_id: str,
+        content: str,
+        model: str | None = None,
+        client_id: str | None = None,
     ) -> SendResult:
         """Store the user's message and start the reply's generation.
 
@@ -220,8 +227,9 @@ class JobManager:
         Unavailable.
         """
         if len(content) > self.settings.max_message_chars:
-            raise TooLarge(f"the message has {len(content)} characters; the limit is "
-                           f"{self.settings.max_message_chars}")
+            raise TooLarge(
+                f"the message has {len(content)} characters; the limit is {self.settings.max_message_chars}"
+            )
         if not content.strip():
             raise InvalidRequest("'content' must not be empty")
         model = model or self.provider.default_model
@@ -243,12 +251,21 @@ class JobManager:
         if cap and self.jobs.count_for(user) >= cap:
             raise TooManyGenerations(f"{cap} generation(s) are already running for this user")
 
-    async def _begin(self, user: str, conversation_id: str, content: str,
-                     model: str, client_id: str | None) -> SendResult:
-        turn = NewTurn(conversation_id, content, model, client_id, stream_id=new_id(),
-                       user_message_id=new_id(), assistant_message_id=new_id())
-        info = StreamInfo(turn.stream_id, conversation_id, turn.assistant_message_id,
-                          started_at=utcnow(), owner=user)
+    async def _begin(
+        self, user: str, conversation_id: str, content: str, model: str, client_id: str | None
+    ) -> SendResult:
+        turn = NewTurn(
+            conversation_id,
+            content,
+            model,
+            client_id,
+            stream_id=new_id(),
+            user_message_id=new_id(),
+            assistant_message_id=new_id(),
+        )
+        info = StreamInfo(
+            turn.stream_id, conversation_id, turn.assistant_message_id, started_at=utcnow(), owner=user
+        )
         await self.streams.open(info)
         try:
             user_message, reply = await self.messages.add_turn(turn)
@@ -372,8 +389,10 @@ class JobManager:
                 task.uncancel()  # consume our own stop so the job can still commit
             return job.stop_status or MessageStatus.INTERRUPTED, job.stop_error
         except LeaseLost:
-            log.warning("resumechat: stream %s was adopted by another server; this one stops "
-                        "writing it", job.stream_id)
+            log.warning(
+                "resumechat: stream %s was adopted by another server; this one stops writing it",
+                job.stream_id,
+            )
             return None
         except ProviderError as exc:
             return MessageStatus.ERROR, {"type": exc.type, "detail": exc.detail}
@@ -381,8 +400,10 @@ class JobManager:
             return MessageStatus.ERROR, {"type": "unavailable", "detail": exc.detail}
         except Exception:
             log.exception("resumechat: generation %s failed", job.stream_id)
-            return MessageStatus.ERROR, {"type": "internal",
-                                         "detail": "the generation failed inside the server"}
+            return MessageStatus.ERROR, {
+                "type": "internal",
+                "detail": "the generation failed inside the server",
+            }
         finally:
             job.state = JobState.CONCLUDING  # from here on, nothing interrupts the commit
 
@@ -415,14 +436,21 @@ class JobManager:
             job.final = conclusion.result()
         except Unsaved:
             if self.spool is None or ending.adopted:
-                log.error("resumechat: stream %s stopped unsaved and no spool is set: the database "
-                          "keeps its last checkpoint", job.stream_id)
+                log.error(
+                    "resumechat: stream %s stopped unsaved and no spool is set: the database "
+                    "keeps its last checkpoint",
+                    job.stream_id,
+                )
                 return
             # the stop ended it before the database could take it: interrupted (§2.9)
             message = ending.message
             if message.status is MessageStatus.COMPLETE:
                 message = message.replace(status=MessageStatus.INTERRUPTED)
             await self.spool.put(message, self.messages.instance_id)
-            log.error("resumechat: the database was down at stop: stream %s (%d characters) "
-                      "is kept in %s until it is back", job.stream_id, len(ending.message.content),
-                      self.spool.directory)
+            log.error(
+                "resumechat: the database was down at stop: stream %s (%d characters) "
+                "is kept in %s until it is back",
+                job.stream_id,
+                len(ending.message.content),
+                self.spool.directory,
+            )

@@ -42,11 +42,17 @@ class Recovery:
         for spooled in await self.spool.pending():
             result = await self.messages.finish_message(spooled.message, owner=spooled.owner)
             if result.outcome is Commit.DONE:
-                log.warning("resumechat: saved message %s, unsaved at the last stop (%d characters)",
-                            spooled.message.id, len(spooled.message.content))
+                log.warning(
+                    "resumechat: saved message %s, unsaved at the last stop (%d characters)",
+                    spooled.message.id,
+                    len(spooled.message.content),
+                )
             else:
-                log.warning("resumechat: dropped the unsaved copy of message %s: the database "
-                            "moved on (%s)", spooled.message.id, result.outcome.value)
+                log.warning(
+                    "resumechat: dropped the unsaved copy of message %s: the database moved on (%s)",
+                    spooled.message.id,
+                    result.outcome.value,
+                )
             await self.spool.remove(spooled)
 
     async def sweep(self) -> int:
@@ -57,8 +63,11 @@ class Recovery:
             if await self.messages.recover(reply):
                 recovered += 1
         if recovered:
-            log.warning("resumechat: %d message(s) left streaming by a previous run "
-                        "(a server that stopped or whose lease lapsed) are now 'interrupted'", recovered)
+            log.warning(
+                "resumechat: %d message(s) left streaming by a previous run "
+                "(a server that stopped or whose lease lapsed) are now 'interrupted'",
+                recovered,
+            )
         return recovered
 
     async def _stream_open(self, stream_id: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import NotFound, ResumeChatError
 from ..models import MessageStatus
@@ -32,9 +32,17 @@ log = logging.getLogger("jupyter_resumechat.jobs")
 class Supervisor:
     """Runs the periodic duties over one server's table of jobs."""
 
-    def __init__(self, table: JobTable, streams: StreamStore, messages: MessageStore,
-                 recovery: Recovery, settings: JobSettings, *,
-                 adopt: Callable[[Ending], None], on_activity: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        table: JobTable,
+        streams: StreamStore,
+        messages: MessageStore,
+        recovery: Recovery,
+        settings: JobSettings,
+        *,
+        adopt: Callable[[Ending], None],
+        on_activity: Callable[[], None] | None = None,
+    ) -> None:
         self.table = table
         self.streams = streams
         self.messages = messages
@@ -77,8 +85,9 @@ class Supervisor:
             if name not in self._failing:
                 self._failing.add(name)
                 if isinstance(exc, ResumeChatError):
-                    log.warning("resumechat: supervisor step %s failed (%s); retrying every tick",
-                                name, exc.detail)
+                    log.warning(
+                        "resumechat: supervisor step %s failed (%s); retrying every tick", name, exc.detail
+                    )
                 else:
                     log.exception("resumechat: supervisor step %s failed; retrying every tick", name)
             return
@@ -121,8 +130,7 @@ class Supervisor:
 
     async def _adopt(self, info: StreamInfo) -> None:
         """A reply whose server died: keep every word the stream holds, as interrupted."""
-        log.warning("resumechat: the server running stream %s is gone; concluding it here",
-                    info.stream_id)
+        log.warning("resumechat: the server running stream %s is gone; concluding it here", info.stream_id)
         message = await self.messages.message_for_stream(info.stream_id)
         if message is None:
             await self.streams.expire(info.stream_id)
@@ -132,16 +140,23 @@ class Supervisor:
             snapshot = (await self.streams.read_after(info.stream_id, None, 0)).events[0].data
             if len(snapshot["content"]) >= len(content):
                 content, reasoning = snapshot["content"], snapshot.get("reasoning", "")
-        self.adopt(Ending(info, message.replace(content=content, reasoning=reasoning,
-                                                status=MessageStatus.INTERRUPTED), adopted=True))
+        self.adopt(
+            Ending(
+                info,
+                message.replace(content=content, reasoning=reasoning, status=MessageStatus.INTERRUPTED),
+                adopted=True,
+            )
+        )
 
     async def stop_stalled(self) -> None:
         now = asyncio.get_running_loop().time()
         limit = self.settings.provider_timeout
         for job in self.table:
             if job.state is JobState.GENERATING and now - job.last_progress > limit:
-                job.stop(MessageStatus.ERROR, {"type": "timeout",
-                                               "detail": f"the model sent nothing for {limit:g} s"})
+                job.stop(
+                    MessageStatus.ERROR,
+                    {"type": "timeout", "detail": f"the model sent nothing for {limit:g} s"},
+                )
 
     async def recover(self) -> None:
         """Now and then: settle replies of servers whose lease lapsed, and the spool."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ..errors import ProviderError, ProviderTimeout
 from ..models import ModelInfo
@@ -38,7 +39,9 @@ class AnthropicProvider:
         self.max_tokens = max_tokens
         self.extra_models = [m for m in extra_models or [] if m != model]
         self.client = anthropic.AsyncAnthropic(
-            base_url=base_url or None, api_key=api_key, timeout=silence_tolerant(anthropic.Timeout, timeout),
+            base_url=base_url or None,
+            api_key=api_key,
+            timeout=silence_tolerant(anthropic.Timeout, timeout),
             max_retries=max_retries,
         )
 
@@ -64,11 +67,13 @@ class AnthropicProvider:
                 type="upstream_status",
             ) from exc
         except sdk.APIConnectionError as exc:
-            raise ProviderError(f"the connection to the model endpoint failed: {exc}",
-                                type="connection") from exc
+            raise ProviderError(
+                f"the connection to the model endpoint failed: {exc}", type="connection"
+            ) from exc
         except sdk.AnthropicError as exc:
-            raise ProviderError(f"the model endpoint sent something unexpected: {exc}",
-                                type="upstream_protocol") from exc
+            raise ProviderError(
+                f"the model endpoint sent something unexpected: {exc}", type="upstream_protocol"
+            ) from exc
 
     async def close(self) -> None:
         await self.client.close()

@@ -8,8 +8,9 @@ the endpoint fails; the job keeps whatever text arrived before the failure.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from ..models import ModelInfo
 

@@ -6,8 +6,8 @@ choice is testable with a plain dict.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from .base import Provider
 
@@ -63,9 +63,14 @@ def choose_provider(settings: ProviderSettings, env: Mapping[str, str]) -> Provi
 
 def make_provider(settings: ProviderSettings) -> Provider:
     """Build the provider that resolved ``settings`` name."""
-    common = dict(model=settings.model, base_url=settings.base_url or None,
-                  api_key=settings.api_key or None, timeout=settings.timeout,
-                  max_retries=settings.max_retries, extra_models=settings.extra_models)
+    common = dict(
+        model=settings.model,
+        base_url=settings.base_url or None,
+        api_key=settings.api_key or None,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        extra_models=settings.extra_models,
+    )
     if settings.provider == "openai":
         from .openai import OpenAIProvider
 

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import re
 import time
-from typing import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from ..errors import ProviderError
 from ..models import ModelInfo

@@ -7,10 +7,17 @@ send as ``reasoning_content`` or ``reasoning`` is streamed as reasoning.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import openai
+
+from ..errors import ProviderError, ProviderTimeout
+from ..models import ModelInfo
+from .base import ChatTurn, Delta, silence_tolerant
+
+__all__ = ["OpenAIProvider"]
 
 try:  # recent SDKs run on the httpx2 fork; a cut stream raises its errors
     import httpx2
@@ -19,12 +26,6 @@ try:  # recent SDKs run on the httpx2 fork; a cut stream raises its errors
 except ImportError:  # pragma: no cover - depends on the SDK version
     _TRANSPORT_ERRORS = (httpx.HTTPError,)
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (openai.APIConnectionError, *_TRANSPORT_ERRORS)
-
-from ..errors import ProviderError, ProviderTimeout
-from ..models import ModelInfo
-from .base import ChatTurn, Delta, silence_tolerant
-
-__all__ = ["OpenAIProvider"]
 
 
 class OpenAIProvider:
@@ -59,9 +60,7 @@ class OpenAIProvider:
         messages: Any = [{"role": t.role, "content": t.content} for t in turns]
         finished = False
         try:
-            response = await self.client.chat.completions.create(
-                model=model, messages=messages, stream=True
-            )
+            response = await self.client.chat.completions.create(model=model, messages=messages, stream=True)
             try:
                 async for chunk in response:
                     for choice in _choices(chunk):
@@ -72,21 +71,26 @@ class OpenAIProvider:
             finally:
                 await response.close()
         except _MALFORMED as exc:  # a chunk that is not JSON, or not a chunk
-            raise ProviderError(f"the model endpoint sent a malformed chunk: {type(exc).__name__}: "
-                                f"{str(exc)[:200]}", type="upstream_protocol") from None
+            raise ProviderError(
+                f"the model endpoint sent a malformed chunk: {type(exc).__name__}: {str(exc)[:200]}",
+                type="upstream_protocol",
+            ) from None
         except openai.APITimeoutError as exc:
             raise ProviderTimeout(f"the model endpoint timed out: {exc}") from exc
         except openai.APIStatusError as exc:
             raise ProviderError(_status_detail(exc), type="upstream_status") from exc
         except _CONNECTION_ERRORS as exc:
-            raise ProviderError(f"the connection to the model endpoint failed: {exc}",
-                                type="connection") from exc
+            raise ProviderError(
+                f"the connection to the model endpoint failed: {exc}", type="connection"
+            ) from exc
         except openai.OpenAIError as exc:
-            raise ProviderError(f"the model endpoint sent something unexpected: {exc}",
-                                type="upstream_protocol") from exc
+            raise ProviderError(
+                f"the model endpoint sent something unexpected: {exc}", type="upstream_protocol"
+            ) from exc
         if not finished:
-            raise ProviderError("the model endpoint ended the stream before the reply was "
-                                "finished", type="incomplete")
+            raise ProviderError(
+                "the model endpoint ended the stream before the reply was finished", type="incomplete"
+            )
 
     async def close(self) -> None:
         await self.client.close()

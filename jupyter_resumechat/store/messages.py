@@ -22,14 +22,15 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Coroutine, Iterable, TypeVar
+from typing import Any, Concatenate, TypeVar
 
 from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from typing_extensions import Concatenate, ParamSpec
+from typing_extensions import ParamSpec
 
 from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
 from ..models import Conversation, Message, MessageStatus, Role, utcnow
@@ -142,9 +143,15 @@ class MessageStore:
         await prepare_schema(self.engine)
         now = time.time()
         async with self.engine.begin() as conn:
-            await conn.execute(insert(instances).values(
-                id=self.instance_id, host=socket.gethostname()[:255], pid=os.getpid(),
-                started_at=now, lease_until=now + lease))
+            await conn.execute(
+                insert(instances).values(
+                    id=self.instance_id,
+                    host=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                    started_at=now,
+                    lease_until=now + lease,
+                )
+            )
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -155,8 +162,11 @@ class MessageStore:
     async def heartbeat(self, lease: float) -> None:
         """This instance is alive for ``lease`` seconds more."""
         async with self.engine.begin() as conn:
-            await conn.execute(update(instances).where(instances.c.id == self.instance_id)
-                               .values(lease_until=time.time() + lease))
+            await conn.execute(
+                update(instances)
+                .where(instances.c.id == self.instance_id)
+                .values(lease_until=time.time() + lease)
+            )
 
     @_guarded
     async def retire(self) -> None:
@@ -173,11 +183,14 @@ class MessageStore:
             alive = (await conn.execute(select(instances))).mappings().all()
             live = {row["id"] for row in alive if row["lease_until"] >= now and not _dead_here(row)}
             live.add(self.instance_id)
-            rows = (await conn.execute(
-                select(messages.c.id, messages.c.stream_id, messages.c.owner_instance)
-                .where(messages.c.status == _STREAMING))).all()
-            gone = [row["id"] for row in alive if row["id"] not in live
-                    and row["lease_until"] < now - 86_400]
+            rows = (
+                await conn.execute(
+                    select(messages.c.id, messages.c.stream_id, messages.c.owner_instance).where(
+                        messages.c.status == _STREAMING
+                    )
+                )
+            ).all()
+            gone = [row["id"] for row in alive if row["id"] not in live and row["lease_until"] < now - 86_400]
             if gone:  # instances dead for a day: nothing refers to them any more
                 await conn.execute(delete(instances).where(instances.c.id.in_(gone)))
                 await conn.commit()
@@ -193,9 +206,13 @@ class MessageStore:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(messages)
-                .where(messages.c.id == reply.message_id, messages.c.status == _STREAMING,
-                       _same_owner(reply.owner_instance))
-                .values(status=_INTERRUPTED, updated_at=utcnow()))
+                .where(
+                    messages.c.id == reply.message_id,
+                    messages.c.status == _STREAMING,
+                    _same_owner(reply.owner_instance),
+                )
+                .values(status=_INTERRUPTED, updated_at=utcnow())
+            )
         return bool(result.rowcount)
 
     # conversations
@@ -213,8 +230,14 @@ class MessageStore:
             if found is not None:
                 return found, False
         now = utcnow()
-        row = {"id": new_id(), "owner": owner, "key": key, "title": title,
-               "created_at": now, "updated_at": now}
+        row = {
+            "id": new_id(),
+            "owner": owner,
+            "key": key,
+            "title": title,
+            "created_at": now,
+            "updated_at": now,
+        }
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(conversations).values(**row))
@@ -245,13 +268,14 @@ class MessageStore:
             return _conversation(await _conversation_row(conn, owner, conversation_id))
 
     @_guarded
-    async def rename_conversation(
-        self, owner: str | None, conversation_id: str, title: str
-    ) -> Conversation:
+    async def rename_conversation(self, owner: str | None, conversation_id: str, title: str) -> Conversation:
         async with self.engine.begin() as conn:
             await _conversation_row(conn, owner, conversation_id)
-            await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
-                               .values(title=title, updated_at=utcnow()))
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(title=title, updated_at=utcnow())
+            )
             return _conversation(await _conversation_row(conn, owner, conversation_id))
 
     @_guarded
@@ -274,9 +298,17 @@ class MessageStore:
         """The conversation's messages, oldest first."""
         async with self.engine.connect() as conn:
             await _conversation_row(conn, owner, conversation_id)
-            rows = (await conn.execute(
-                select(messages).where(messages.c.conversation_id == conversation_id)
-                .order_by(messages.c.pk))).mappings().all()
+            rows = (
+                (
+                    await conn.execute(
+                        select(messages)
+                        .where(messages.c.conversation_id == conversation_id)
+                        .order_by(messages.c.pk)
+                    )
+                )
+                .mappings()
+                .all()
+            )
         return [_message(row) for row in rows]
 
     @_guarded
@@ -297,49 +329,80 @@ class MessageStore:
                     raise
                 lapsed = {r.message_id: r for r in await self.lapsed_replies()}
                 if attempt or blocking.message_id not in lapsed or not await self.recover(blocking):
-                    raise GenerationActive("a generation is already active",
-                                           blocking.stream_id) from None
+                    raise GenerationActive("a generation is already active", blocking.stream_id) from None
         raise AssertionError("unreachable")
 
     async def _insert_turn(self, turn: NewTurn) -> tuple[Message, Message]:
         now = utcnow()
-        user = {"id": turn.user_message_id, "conversation_id": turn.conversation_id,
-                "role": Role.USER.value, "content": turn.content, "reasoning": "",
-                "status": MessageStatus.COMPLETE.value, "model": None,
-                "client_id": turn.client_id, "stream_id": None, "reply_to": None,
-                "owner_instance": None, "error_type": None, "error_detail": None,
-                "created_at": now, "updated_at": now}
-        reply = {**user, "id": turn.assistant_message_id, "role": Role.ASSISTANT.value,
-                 "content": "", "status": _STREAMING, "model": turn.model, "client_id": None,
-                 "stream_id": turn.stream_id, "reply_to": user["id"],
-                 "owner_instance": self.instance_id}
+        user = {
+            "id": turn.user_message_id,
+            "conversation_id": turn.conversation_id,
+            "role": Role.USER.value,
+            "content": turn.content,
+            "reasoning": "",
+            "status": MessageStatus.COMPLETE.value,
+            "model": None,
+            "client_id": turn.client_id,
+            "stream_id": None,
+            "reply_to": None,
+            "owner_instance": None,
+            "error_type": None,
+            "error_detail": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        reply = {
+            **user,
+            "id": turn.assistant_message_id,
+            "role": Role.ASSISTANT.value,
+            "content": "",
+            "status": _STREAMING,
+            "model": turn.model,
+            "client_id": None,
+            "stream_id": turn.stream_id,
+            "reply_to": user["id"],
+            "owner_instance": self.instance_id,
+        }
         async with self.engine.begin() as conn:
             await conn.execute(insert(messages), [user, reply])
-            await conn.execute(update(conversations).where(conversations.c.id == turn.conversation_id)
-                               .values(updated_at=now))
+            await conn.execute(
+                update(conversations).where(conversations.c.id == turn.conversation_id).values(updated_at=now)
+            )
         return _message(user), _message(reply)
 
     async def _streaming_in(self, conversation_id: str) -> LapsedReply | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                select(messages.c.id, messages.c.stream_id, messages.c.owner_instance)
-                .where(messages.c.conversation_id == conversation_id,
-                       messages.c.status == _STREAMING))).first()
+            row = (
+                await conn.execute(
+                    select(messages.c.id, messages.c.stream_id, messages.c.owner_instance).where(
+                        messages.c.conversation_id == conversation_id, messages.c.status == _STREAMING
+                    )
+                )
+            ).first()
         return None if row is None else LapsedReply(row[0], row[1] or "", row[2])
 
     @_guarded
-    async def find_turn(
-        self, conversation_id: str, client_id: str
-    ) -> tuple[Message, Message, str] | None:
+    async def find_turn(self, conversation_id: str, client_id: str) -> tuple[Message, Message, str] | None:
         """The turn an earlier send with ``client_id`` made: (user, reply, stream id)."""
         async with self.engine.connect() as conn:
-            user = (await conn.execute(select(messages).where(
-                messages.c.conversation_id == conversation_id,
-                messages.c.client_id == client_id))).mappings().first()
+            user = (
+                (
+                    await conn.execute(
+                        select(messages).where(
+                            messages.c.conversation_id == conversation_id, messages.c.client_id == client_id
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
             if user is None:
                 return None
-            reply = (await conn.execute(
-                select(messages).where(messages.c.reply_to == user["id"]))).mappings().first()
+            reply = (
+                (await conn.execute(select(messages).where(messages.c.reply_to == user["id"])))
+                .mappings()
+                .first()
+            )
         if reply is None:
             return None
         return _message(user), _message(reply), reply["stream_id"]
@@ -349,17 +412,27 @@ class MessageStore:
         """Messages before ``until_message_id``: the context sent to the model."""
         async with self.engine.connect() as conn:
             until = select(messages.c.pk).where(messages.c.id == until_message_id).scalar_subquery()
-            rows = (await conn.execute(
-                select(messages)
-                .where(messages.c.conversation_id == conversation_id, messages.c.pk < until)
-                .order_by(messages.c.pk))).mappings().all()
+            rows = (
+                (
+                    await conn.execute(
+                        select(messages)
+                        .where(messages.c.conversation_id == conversation_id, messages.c.pk < until)
+                        .order_by(messages.c.pk)
+                    )
+                )
+                .mappings()
+                .all()
+            )
         return [_message(row) for row in rows]
 
     @_guarded
     async def message_for_stream(self, stream_id: str) -> Message | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                select(messages).where(messages.c.stream_id == stream_id))).mappings().first()
+            row = (
+                (await conn.execute(select(messages).where(messages.c.stream_id == stream_id)))
+                .mappings()
+                .first()
+            )
         return None if row is None else _message(row)
 
     async def checkpoint(self, partials: Iterable[tuple[str, str, str]]) -> set[str]:
@@ -390,17 +463,20 @@ class MessageStore:
         now = utcnow()
         statement = (
             update(messages)
-            .where(messages.c.id == bindparam("b_id"), messages.c.status == _STREAMING,
-                   messages.c.owner_instance == self.instance_id)
-            .values(content=bindparam("b_content"), reasoning=bindparam("b_reasoning"),
-                    updated_at=now)
+            .where(
+                messages.c.id == bindparam("b_id"),
+                messages.c.status == _STREAMING,
+                messages.c.owner_instance == self.instance_id,
+            )
+            .values(content=bindparam("b_content"), reasoning=bindparam("b_reasoning"), updated_at=now)
         )
         async with self.engine.begin() as conn:
             await conn.execute(statement, rows)
 
     @_guarded
-    async def finish_message(self, message: Message, *, adopt: bool = False,
-                             owner: str | None = None) -> CommitResult:
+    async def finish_message(
+        self, message: Message, *, adopt: bool = False, owner: str | None = None
+    ) -> CommitResult:
         """Commit the final state of a reply, fenced by its owner.
 
         The owner (this instance, or ``owner`` when replaying a spooled final)
@@ -417,20 +493,35 @@ class MessageStore:
         now, error = utcnow(), message.error or {}
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(messages).where(messages.c.id == message.id, fence)
-                .values(content=message.content, reasoning=message.reasoning,
-                        status=message.status.value, error_type=error.get("type"),
-                        error_detail=error.get("detail"), owner_instance=owner, updated_at=now))
+                update(messages)
+                .where(messages.c.id == message.id, fence)
+                .values(
+                    content=message.content,
+                    reasoning=message.reasoning,
+                    status=message.status.value,
+                    error_type=error.get("type"),
+                    error_detail=error.get("detail"),
+                    owner_instance=owner,
+                    updated_at=now,
+                )
+            )
             if result.rowcount:
-                await conn.execute(update(conversations).where(conversations.c.id == message.conversation_id)
-                                   .values(updated_at=now))
+                await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == message.conversation_id)
+                    .values(updated_at=now)
+                )
                 return CommitResult(Commit.DONE, message.replace(updated_at=now))
             row = (await conn.execute(select(messages).where(messages.c.id == message.id))).mappings().first()
         if row is None:
             return CommitResult(Commit.GONE, None)
         held = _message(row)
-        if (row["owner_instance"] == owner and held.status is message.status
-                and held.content == message.content and held.reasoning == message.reasoning):
+        if (
+            row["owner_instance"] == owner
+            and held.status is message.status
+            and held.content == message.content
+            and held.reasoning == message.reasoning
+        ):
             return CommitResult(Commit.DONE, held)  # an earlier attempt landed
         return CommitResult(Commit.TAKEN, held)
 
@@ -467,8 +558,11 @@ async def _conversation_row(conn: AsyncConnection, owner: str | None, conversati
 
 def _conversation(row: Any) -> Conversation:
     return Conversation(
-        id=row["id"], key=row["key"], title=row["title"],
-        created_at=_aware(row["created_at"]), updated_at=_aware(row["updated_at"]),
+        id=row["id"],
+        key=row["key"],
+        title=row["title"],
+        created_at=_aware(row["created_at"]),
+        updated_at=_aware(row["updated_at"]),
     )
 
 
@@ -477,10 +571,16 @@ def _message(row: Any) -> Message:
     if row["error_type"] is not None:
         error = {"type": row["error_type"], "detail": row["error_detail"] or ""}
     return Message(
-        id=row["id"], conversation_id=row["conversation_id"], role=Role(row["role"]),
-        content=row["content"], reasoning=row["reasoning"] or "",
-        status=MessageStatus(row["status"]), model=row["model"], error=error,
-        created_at=_aware(row["created_at"]), updated_at=_aware(row["updated_at"]),
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        role=Role(row["role"]),
+        content=row["content"],
+        reasoning=row["reasoning"] or "",
+        status=MessageStatus(row["status"]),
+        model=row["model"],
+        error=error,
+        created_at=_aware(row["created_at"]),
+        updated_at=_aware(row["updated_at"]),
     )
 
 

@@ -26,7 +26,8 @@ async def prepare_schema(engine: AsyncEngine) -> tuple[int, int]:
     if found > SCHEMA_VERSION:
         raise RuntimeError(
             f"the database has schema version {found}, newer than this "
-            f"jupyter-resumechat understands ({SCHEMA_VERSION}); upgrade the package")
+            f"jupyter-resumechat understands ({SCHEMA_VERSION}); upgrade the package"
+        )
     for version in range(found + 1, SCHEMA_VERSION + 1):
         async with engine.begin() as conn:
             current = await _version(conn)

@@ -30,9 +30,10 @@ Guarantees every implementation gives (a contract test suite checks them):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..models import Event
 
@@ -70,15 +71,13 @@ class StreamStore(Protocol):
         Raises ``GenerationActive`` if the conversation has an open stream.
         """
 
-    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "",
-                     token: int = 1) -> int:
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1) -> int:
         """Add one delta (text or reasoning) and return its event id.
 
         Raises ``NotFound`` (unknown, expired or finished) or ``LeaseLost``.
         """
 
-    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float,
-                     *, token: int = 1) -> int:
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
         """Add the ``final`` event carrying ``message``; expire ``ttl`` s later.
 
         The conversation has no active stream afterwards. Returns the final's id;
@@ -86,9 +85,7 @@ class StreamStore(Protocol):
         Raises ``NotFound`` or ``LeaseLost``.
         """
 
-    async def read_after(
-        self, stream_id: str, last_id: int | None, timeout: float
-    ) -> ReadResult:
+    async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
         """Events after ``last_id``, waiting up to ``timeout`` s for new ones."""
 
     async def info(self, stream_id: str) -> StreamInfo:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from array import array
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import GenerationActive, NotFound
 from ..models import Event, EventKind
@@ -27,8 +28,18 @@ class _Log:
     """The event log of one stream."""
 
     __slots__ = (
-        "info", "text", "reasoning", "text_ends", "reasoning_ends",
-        "first", "text_base", "reasoning_base", "last_id", "final", "waiter", "expiry",
+        "expiry",
+        "final",
+        "first",
+        "info",
+        "last_id",
+        "reasoning",
+        "reasoning_base",
+        "reasoning_ends",
+        "text",
+        "text_base",
+        "text_ends",
+        "waiter",
     )
 
     def __init__(self, info: StreamInfo) -> None:
@@ -125,8 +136,7 @@ class MemoryStreamStore:
         self._logs[info.stream_id] = _Log(info)
         self._active[info.conversation_id] = info.stream_id
 
-    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "",
-                     token: int = 1) -> int:
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1) -> int:
         log = self._log(stream_id)
         if log.final is not None:
             raise NotFound(f"stream {stream_id!r} has finished")
@@ -141,8 +151,7 @@ class MemoryStreamStore:
         log.wake()
         return log.last_id
 
-    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float,
-                     *, token: int = 1) -> int:
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
         log = self._log(stream_id)
         if log.final is None:
             log.final = Event(log.last_id + 1, EventKind.FINAL, {"message": message})
@@ -153,9 +162,7 @@ class MemoryStreamStore:
             log.expiry = loop.call_later(ttl, self._forget, stream_id)
         return log.final.id
 
-    async def read_after(
-        self, stream_id: str, last_id: int | None, timeout: float
-    ) -> ReadResult:
+    async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
         log = self._log(stream_id)
         if log.final is not None and last_id is not None and last_id >= log.final.id:
             return ReadResult([], True)

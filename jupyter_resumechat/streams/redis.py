@@ -28,7 +28,8 @@ import functools
 import json
 import logging
 import time
-from typing import Any, Callable, Coroutine, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, TypeVar
 from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
@@ -37,7 +38,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from typing_extensions import Concatenate, ParamSpec
+from typing_extensions import ParamSpec
 
 from ..errors import GenerationActive, LeaseLost, NotFound, Unavailable
 from ..models import Event, EventKind, format_time, parse_time
@@ -102,16 +103,27 @@ def _guarded(
 class RedisStreamStore:
     """StreamStore on Redis Streams; see ``StreamStore`` for the guarantees."""
 
-    def __init__(self, url: str, *, replay_window: int = 10_000, prefix: str = "resumechat:",
-                 client: aioredis.Redis | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        replay_window: int = 10_000,
+        prefix: str = "resumechat:",
+        client: aioredis.Redis | None = None,
+    ) -> None:
         self.replay_window = replay_window
         self.prefix = prefix
         # Any: redis-py's stubs do not model decode_responses=False (every reply is bytes here)
         self.where = _where(url)
         self.redis: Any = client or aioredis.from_url(
-            url, decode_responses=False, socket_connect_timeout=2, socket_timeout=10,
-            health_check_interval=5, retry_on_error=list(_RETRIED),
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 8, _RETRIED))
+            url,
+            decode_responses=False,
+            socket_connect_timeout=2,
+            socket_timeout=10,
+            health_check_interval=5,
+            retry_on_error=list(_RETRIED),
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 8, _RETRIED),
+        )
         self._append = self.redis.register_script(_APPEND)
         self._finish = self.redis.register_script(_FINISH)
         self._adopt = self.redis.register_script(_ADOPT)
@@ -135,19 +147,26 @@ class RedisStreamStore:
             current = await self.redis.get(key)
             if current != info.stream_id.encode():  # else: our own retried SET landed
                 raise GenerationActive("a generation is already active", (current or b"").decode())
-        events, text, reason, meta = self._keys(info.stream_id)
+        _, text, reason, meta = self._keys(info.stream_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(meta, mapping={"conversation": info.conversation_id, "message": info.message_id,
-                                     "owner": info.owner, "started": format_time(info.started_at),
-                                     "seq": 0, "gen": info.token})
+            pipe.hset(
+                meta,
+                mapping={
+                    "conversation": info.conversation_id,
+                    "message": info.message_id,
+                    "owner": info.owner,
+                    "started": format_time(info.started_at),
+                    "seq": 0,
+                    "gen": info.token,
+                },
+            )
             pipe.set(text, b"")
             pipe.set(reason, b"")
             await pipe.execute()
         self._next_seq[info.stream_id] = 1
 
     @_guarded
-    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "",
-                     token: int = 1) -> int:
+    async def append(self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1) -> int:
         due = self._next_seq.get(stream_id)
         args: list[str | int] = [text, reasoning, self.replay_window, token, "" if due is None else due]
         seq = int(await self._append(keys=self._keys(stream_id), args=args))
@@ -159,10 +178,11 @@ class RedisStreamStore:
         return seq
 
     @_guarded
-    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float,
-                     *, token: int = 1) -> int:
+    async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
         final = json.dumps(message, ensure_ascii=False)
-        seq = int(await self._finish(keys=self._keys(stream_id), args=[final, max(1, int(ttl * 1000)), token]))
+        seq = int(
+            await self._finish(keys=self._keys(stream_id), args=[final, max(1, int(ttl * 1000)), token])
+        )
         if seq == -2:
             raise LeaseLost(f"stream {stream_id!r} was adopted by another server")
         if seq < 0:
@@ -207,7 +227,7 @@ class RedisStreamStore:
         return await self._snapshot(sid)
 
     async def _snapshot(self, sid: str) -> list[Event]:
-        events, text, reason, meta = self._keys(sid)
+        _, text, reason, meta = self._keys(sid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(text)
             pipe.get(reason)
@@ -216,9 +236,12 @@ class RedisStreamStore:
         if message is None:
             raise NotFound(f"stream {sid!r} is unknown or has expired")
         last = int(seq) - (1 if final else 0)
-        data = {"message_id": message.decode(), "content": (content or b"").decode(),
-                "reasoning": (reasoning or b"").decode(),
-                "status": json.loads(final)["status"] if final else "streaming"}
+        data = {
+            "message_id": message.decode(),
+            "content": (content or b"").decode(),
+            "reasoning": (reasoning or b"").decode(),
+            "status": json.loads(final)["status"] if final else "streaming",
+        }
         out = [Event(last, EventKind.SNAPSHOT, data)]
         if final:
             out.append(Event(int(seq), EventKind.FINAL, {"message": json.loads(final)}))
@@ -235,15 +258,21 @@ class RedisStreamStore:
         values = await self.redis.hmget(self._keys(sid)[3], list(_FIELDS))
         if values[1] is None:
             raise NotFound(f"stream {sid!r} is unknown or has expired")
-        return {k: v for k, v in zip(_FIELDS, values) if v is not None}
+        return {k: v for k, v in zip(_FIELDS, values, strict=True) if v is not None}
 
     @_guarded
     async def info(self, stream_id: str) -> StreamInfo:
         meta = await self._meta(stream_id)
-        return StreamInfo(stream_id, meta["conversation"].decode(), meta["message"].decode(),
-                          parse_time(meta["started"].decode()), owner=meta["owner"].decode(),
-                          last_event_id=int(meta["seq"]), finished="final" in meta,
-                          token=int(meta.get("gen", b"1")))
+        return StreamInfo(
+            stream_id,
+            meta["conversation"].decode(),
+            meta["message"].decode(),
+            parse_time(meta["started"].decode()),
+            owner=meta["owner"].decode(),
+            last_event_id=int(meta["seq"]),
+            finished="final" in meta,
+            token=int(meta.get("gen", b"1")),
+        )
 
     @_guarded
     async def active(self, conversation_id: str) -> StreamInfo | None:
@@ -279,7 +308,11 @@ class RedisStreamStore:
                 pipe.hget(self._keys(sid)[3], "gen")
             gens = await pipe.execute()
         deadline = (time.time() + lease) * 1000
-        ours = {sid: deadline for sid, gen in zip(sids, gens) if gen is not None and int(gen) == tokens[sid]}
+        ours = {
+            sid: deadline
+            for sid, gen in zip(sids, gens, strict=True)
+            if gen is not None and int(gen) == tokens[sid]
+        }
         if ours:
             await self.redis.zadd(f"{self.prefix}leases", ours)
 

@@ -51,12 +51,25 @@ class ChatPanel(anywidget.AnyWidget):
     title = traitlets.Unicode("Chat").tag(sync=True)
     model = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, name: str | None = None, *, conversation_id: str | None = None,
-                 new: bool = False, title: str | None = None, model: str | None = None,
-                 client: SyncClient | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        conversation_id: str | None = None,
+        new: bool = False,
+        title: str | None = None,
+        model: str | None = None,
+        client: SyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
         key = "" if (new or conversation_id) else (name or notebook_key() or "")
-        super().__init__(conversation_key=key, conversation_id=conversation_id or "",
-                         title=title or (name or "Chat"), model=model or "", **kwargs)
+        super().__init__(
+            conversation_key=key,
+            conversation_id=conversation_id or "",
+            title=title or (name or "Chat"),
+            model=model or "",
+            **kwargs,
+        )
         self._client = client
         if new:
             self.conversation_id = self.client.create_conversation(title=title).id
