@@ -1,11 +1,22 @@
+// @ts-check
 // Unit tests of the pure state machine and SSE parsing: `node --test js/`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseBlocks } from './sse.js';
 import { backoff, initial, reduce, statusText } from './state.js';
 
+/** @typedef {import('./state.js').State} State */
+
+/**
+ * @param {string} id @param {string} role @param {string} content @param {string} [status]
+ * @returns {any}
+ */
 const msg = (id, role, content, status = 'complete') => ({ id, role, content, status });
 
+/**
+ * @param {State} state @param {number} request @param {any[]} messages @param {any} status
+ * @returns {State}
+ */
 function loaded(state, request, messages, status) {
   return reduce(reduce(state, { type: 'load', request }), { type: 'loaded', request, messages, status });
 }
@@ -23,7 +34,7 @@ test('render: an active stream is attached with its live text as partial', () =>
   assert.equal(s.phase, 'streaming');
   assert.equal(s.streamId, 's');
   assert.deepEqual(s.messages.map((m) => m.id), ['u']);
-  assert.equal(s.partial.content, 'par');
+  assert.equal(s.partial?.content, 'par');
 });
 
 test('a superseded status answer is ignored (rule 5)', () => {
@@ -46,13 +57,14 @@ test('sending after an inactive check still attaches (stale status does not supp
 test('snapshot, deltas deduped by id, final replaces the partial (rules 2, 4)', () => {
   let s = reduce(initial(), { type: 'sent', result: { stream_id: 's', user_message: msg('u', 'user', 'q'),
     assistant_message: msg('a', 'assistant', '', 'streaming') } });
+  /** @param {number} id @param {string} event @param {any} data */
   const sse = (id, event, data) => ({ type: 'sse', event: { id, event, data } });
   s = reduce(s, sse(2, 'snapshot', { message_id: 'a', content: 'ab', reasoning: '' }));
   s = reduce(s, sse(3, 'delta', { text: 'c' }));
   s = reduce(s, sse(3, 'delta', { text: 'c' }));
   s = reduce(s, sse(2, 'delta', { text: 'X' }));
   s = reduce(s, sse(4, 'delta', { text: 'é😀' }));
-  assert.equal(s.partial.content, 'abcé😀');
+  assert.equal(s.partial?.content, 'abcé😀');
   s = reduce(s, sse(5, 'final', { message: msg('a', 'assistant', 'abcé😀') }));
   assert.equal(s.partial, null);
   assert.equal(s.phase, 'idle');

@@ -92,12 +92,19 @@ class ChatPanel(anywidget.AnyWidget):
         """The conversation's messages, oldest first (a streaming reply shows its text so far)."""
         return self.client.messages(self._ensure_conversation())
 
-    def send(self, text: str, *, model: str | None = None) -> str:
+    def ask(self, text: str, *, model: str | None = None) -> str:
         """Send ``text``; the panel shows the reply as it streams. Returns the stream id."""
         sent = self.client.send(self._ensure_conversation(), text, model=model or self.model or None)
         super().send({"type": "refresh"})  # the view re-reads the status and attaches
         self._last_stream = sent.stream_id
         return sent.stream_id
+
+    def send(self, content: Any, buffers: Any = None, *, model: str | None = None) -> Any:
+        """ipywidgets' ``send`` (a dict to the view, as ``focus()`` uses it); a
+        string is a chat message, as ``ask`` (kept for notebooks that call it so)."""
+        if isinstance(content, str):
+            return self.ask(content, model=model)
+        return super().send(content, buffers)
 
     def wait(self, stream_id: str | None = None) -> Message:
         """Block until the reply is committed and return it."""
