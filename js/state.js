@@ -12,7 +12,7 @@
  * @typedef {{
  *   phase: 'idle' | 'loading' | 'streaming' | 'reconnecting' | 'error',
  *   messages: Message[], partial: Partial | null, streamId: string | null,
- *   lastId: number | null, checked: boolean, sending: boolean, error: string | null,
+ *   lastId: number | null, sending: boolean, error: string | null,
  *   request: number, attempt: number
  * }} State
  */
@@ -21,7 +21,7 @@
 export function initial() {
   return {
     phase: 'loading', messages: [], partial: null, streamId: null, lastId: null,
-    checked: false, sending: false, error: null, request: 0, attempt: 0,
+    sending: false, error: null, request: 0, attempt: 0,
   };
 }
 
@@ -34,14 +34,14 @@ export function initial() {
 export function reduce(state, event) {
   switch (event.type) {
     case 'load': // a new status+messages request starts; older answers become stale
-      return { ...state, phase: 'loading', request: event.request, checked: false };
+      return { ...state, phase: 'loading', request: event.request };
     case 'loaded': {
       if (event.request !== state.request) return state; // superseded (rule 5)
       const active = event.status.active ? event.status : null;
       const messages = event.messages.filter((/** @type {Message} */ m) => !active || m.id !== active.message_id);
       const live = active ? event.messages.find((/** @type {Message} */ m) => m.id === active.message_id) : null;
       return {
-        ...state, messages, error: null, checked: !active,
+        ...state, messages, error: null,
         phase: active ? 'streaming' : 'idle',
         streamId: active ? active.stream_id : null,
         lastId: null,
@@ -53,7 +53,7 @@ export function reduce(state, event) {
         ...state, sending: false, phase: 'streaming', streamId: event.result.stream_id, lastId: null,
         messages: [...state.messages.filter((m) => m.id !== event.result.user_message.id), event.result.user_message],
         partial: { message_id: event.result.assistant_message.id, content: '', reasoning: '' },
-        error: null, checked: false,
+        error: null,
       };
     case 'sending':
       return { ...state, sending: true, error: null };
@@ -65,7 +65,7 @@ export function reduce(state, event) {
       return state.phase === 'reconnecting' ? { ...state, phase: 'streaming', attempt: 0 } : state;
     case 'gone': // 404: reload the messages, forget partial and cached status; no banner (rule 3)
       return { ...state, phase: 'loading', partial: null, streamId: null, lastId: null, sending: false,
-               checked: false, error: null };
+               error: null };
     case 'failed':
       return { ...state, phase: 'error', sending: false, error: event.detail };
     case 'dismiss':
@@ -95,7 +95,7 @@ function applyEvent(state, sse) {
   if (sse.event === 'final') {
     const message = sse.data.message;
     const messages = [...state.messages.filter((m) => m.id !== message.id), message];
-    return { ...state, lastId: sse.id, partial: null, streamId: null, phase: 'idle', messages, checked: true,
+    return { ...state, lastId: sse.id, partial: null, streamId: null, phase: 'idle', messages,
              attempt: 0 };
   }
   return state;

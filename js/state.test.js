@@ -21,10 +21,10 @@ function loaded(state, request, messages, status) {
   return reduce(reduce(state, { type: 'load', request }), { type: 'loaded', request, messages, status });
 }
 
-test('render: inactive status marks the conversation checked', () => {
+test('render: an inactive status holds no stream (rule 5, 7)', () => {
   const s = loaded(initial(), 1, [msg('u', 'user', 'hi'), msg('a', 'assistant', 'yo')], { active: false });
   assert.equal(s.phase, 'idle');
-  assert.equal(s.checked, true);
+  assert.equal(s.streamId, null);
   assert.equal(s.messages.length, 2);
 });
 
@@ -51,7 +51,6 @@ test('sending after an inactive check still attaches (stale status does not supp
     assistant_message: msg('a2', 'assistant', '', 'streaming') } });
   assert.equal(s.phase, 'streaming');
   assert.equal(s.streamId, 's2');
-  assert.equal(s.checked, false);
 });
 
 test('snapshot, deltas deduped by id, final replaces the partial (rules 2, 4)', () => {

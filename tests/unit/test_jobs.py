@@ -21,11 +21,16 @@ class CountingStore(MessageStore):
 
     checkpoints = 0
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.saved: set[str] = set()
+
     async def checkpoint(self, partials):  # type: ignore[override]
         partials = list(partials)
         if partials:
             self.checkpoints += 1
-        await super().checkpoint(partials)
+            self.saved |= {p[0] for p in partials}
+        return await super().checkpoint(partials)
 
 
 class Stuck(DemoProvider):
@@ -77,8 +82,11 @@ def test_checkpoints_are_one_transaction_per_interval(tmp_path) -> None:
         began = loop.time()
         await asyncio.gather(*[drain(m, sid) for sid in sids])
         elapsed = loop.time() - began
-        # ten streams share one transaction per tick: never more ticks than intervals
-        assert m.messages.checkpoints <= elapsed / 0.1 + 1
+        # ten streams share one transaction per tick: never more ticks than intervals,
+        # and a supervisor that never checkpoints fails too
+        assert 1 <= m.messages.checkpoints <= elapsed / 0.1 + 1
+        replies = {(await m.messages.message_for_stream(sid)).id for sid in sids}
+        assert m.messages.saved == replies  # every reply was checkpointed while it streamed
         await m.stop()
     asyncio.run(main())
 
