@@ -382,6 +382,8 @@ class JobManager:
         """How the generation ended; ``None`` when another server took it over."""
         try:
             await self._generate(job)
+            if job.stop_status is not None:  # a stop whose cancel a driver swallowed
+                return job.stop_status, job.stop_error
             return MessageStatus.COMPLETE, None
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -415,6 +417,8 @@ class JobManager:
         async for delta in self.provider.stream(job.message.model or "", turns):
             await self._emit(job, job.receive(delta))
             job.last_progress = loop.time()
+            if job.stop_status is not None:
+                return  # stopped, but the cancel landed in a driver that swallowed it (redis-py)
         await self._emit(job, job.flush())
 
     async def _emit(self, job: Job, delta: Delta) -> None:

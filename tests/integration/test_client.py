@@ -73,7 +73,7 @@ async def test_every_method(server_url, token):
         assert (await client.rename_conversation(conv.id, "u")).title == "u"
         models = await client.models()
         assert models.default == "demo" and models.models[0].provider == "demo"
-        sent = await client.send(conv.id, "/pace 0.01 /repeat 200 x", client_id="once")
+        sent = await client.send(conv.id, "/pace 0.05 /repeat 2000 x", client_id="once")  # aborted below
         assert sent.assistant_message.status is MessageStatus.STREAMING
         assert (await client.send(conv.id, "ignored", client_id="once")).stream_id == sent.stream_id
         with pytest.raises(GenerationActive) as busy:
