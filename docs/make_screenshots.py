@@ -1,6 +1,6 @@
 """Screenshots of the panel for the docs: light and dark, streaming and finished.
 
-    python docs/make_screenshots.py     # writes docs/panel-{light,dark}-{streaming,finished}.png
+python docs/make_screenshots.py     # writes docs/panel-{light,dark}-{streaming,finished}.png
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from tests.browser.conftest import ARGS, CHROMIUM, start_frontend  # noqa: E402
-from tests.browser.test_panel import Notebook  # noqa: E402
+from tests.browser.conftest import ARGS, CHROMIUM, start_frontend
+from tests.browser.test_panel import Notebook
 
 DOCS = Path(__file__).resolve().parent
 PROMPT = "Show me how ChatPanel resumes a stream"
@@ -34,8 +34,9 @@ def shoot(dark: bool) -> None:
             notebook.send(PROMPT)
             notebook.wait_streaming(120)
             notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-streaming.png"))
-            page.wait_for_function("() => !document.querySelector('.rc-panel .rc-status-streaming')",
-                                   timeout=120_000)
+            page.wait_for_function(
+                "() => !document.querySelector('.rc-panel .rc-status-streaming')", timeout=120_000
+            )
             notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-finished.png"))
             browser.close()
     finally:

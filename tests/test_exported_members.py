@@ -8,8 +8,11 @@ import jupyter_resumechat
 def test_all_public_names_are_exported_and_only_they() -> None:
     """As httpx's test: every public name of the package is in ``__all__``, and
     ``__all__`` names nothing else (ruff keeps it sorted); ``ChatPanel`` is lazy."""
-    public = {name for name, value in vars(jupyter_resumechat).items()
-              if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    public = {
+        name
+        for name, value in vars(jupyter_resumechat).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
     assert sorted(public | {"ChatPanel"}) == sorted(set(jupyter_resumechat.__all__) - {"__version__"})
     assert len(set(jupyter_resumechat.__all__)) == len(jupyter_resumechat.__all__)
 
@@ -36,9 +39,15 @@ def test_server_extension_point() -> None:
 def test_traits_of_design_section_5() -> None:
     from jupyter_resumechat.app import ResumeChat
 
-    defaults = {"provider": "auto", "stream_backend": "memory", "stream_ttl": 300.0,
-                "replay_window": 10000, "checkpoint_interval": 1.0, "heartbeat_interval": 15.0,
-                "max_message_chars": 100000}
+    defaults = {
+        "provider": "auto",
+        "stream_backend": "memory",
+        "stream_ttl": 300.0,
+        "replay_window": 10000,
+        "checkpoint_interval": 1.0,
+        "heartbeat_interval": 15.0,
+        "max_message_chars": 100000,
+    }
     traits = ResumeChat.class_traits(config=True)
     for name, value in defaults.items():
         assert traits[name].default() == value, name

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -14,15 +15,33 @@ from tests.support.server_process import TOKEN, ServerProcess
 from tests.support.services import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 NOTEBOOK = {
-    "cells": [{"cell_type": "code", "execution_count": None, "id": "chat", "metadata": {}, "outputs": [],
-               "source": "from jupyter_resumechat import ChatPanel\nChatPanel()"}],
-    "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-                 "language_info": {"name": "python"}},
-    "nbformat": 4, "nbformat_minor": 5,
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "chat",
+            "metadata": {},
+            "outputs": [],
+            "source": "from jupyter_resumechat import ChatPanel\nChatPanel()",
+        }
+    ],
+    "metadata": {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
 }
 
 
@@ -58,9 +77,12 @@ def start_frontend(root: Path, frontend: str, dark: bool = False, **traits: Any)
     (root / "chat.ipynb").write_text(json.dumps(NOTEBOOK))
     settings = write_settings(root, dark)
     server = ServerProcess(
-        root, app="jupyterlab" if frontend == "lab" else "notebook",
+        root,
+        app="jupyterlab" if frontend == "lab" else "notebook",
         env={"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / "ws")},
-        db_url=f"sqlite+aiosqlite:///{root / 'chat.db'}", **{"demo_delay": 0.02, **traits})
+        db_url=f"sqlite+aiosqlite:///{root / 'chat.db'}",
+        **{"demo_delay": 0.02, **traits},
+    )
     return server.start()
 
 

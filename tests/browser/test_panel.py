@@ -34,7 +34,7 @@ class Notebook:
     def __init__(self, page: Any, server: Any, frontend: str) -> None:
         self.page, self.server, self.frontend = page, server, frontend
 
-    def open(self) -> "Notebook":
+    def open(self) -> Notebook:
         self.page.goto(notebook_url(self.server, self.frontend), timeout=TIMEOUT)
         self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT)
         return self
@@ -72,12 +72,17 @@ class Notebook:
             """(expected) => { const b = [...document.querySelectorAll('.rc-panel .rc-assistant')].pop();
                  return b && !b.classList.contains('rc-status-streaming')
                    && b.querySelector('.rc-body').innerText.trim() === expected; }""",
-            arg=expected, timeout=TIMEOUT)
+            arg=expected,
+            timeout=TIMEOUT,
+        )
 
     def wait_streaming(self, at_least: int) -> None:
         self.page.wait_for_function(
             """(n) => { const b = document.querySelector('.rc-panel .rc-status-streaming .rc-body');
-                 return b && b.innerText.length >= n; }""", arg=at_least, timeout=TIMEOUT)
+                 return b && b.innerText.length >= n; }""",
+            arg=at_least,
+            timeout=TIMEOUT,
+        )
 
     def status_text(self) -> str:
         return self.panel().locator(".rc-status").inner_text()
@@ -148,12 +153,15 @@ def test_two_tabs_end_with_the_same_text(tab, server, frontend):
 
 
 def test_model_output_never_executes(tab):
-    payload = ('<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> '
-               '[click me](javascript:window.__pwned=3) <a href="javascript:window.__pwned=4">raw</a>')
+    payload = (
+        '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> '
+        '[click me](javascript:window.__pwned=3) <a href="javascript:window.__pwned=4">raw</a>'
+    )
     tab.send(f"/repeat 1 {payload}")
     tab.page.wait_for_function(
         "() => [...document.querySelectorAll('.rc-panel .rc-assistant')].some(b => !b.classList.contains('rc-status-streaming'))",
-        timeout=TIMEOUT)
+        timeout=TIMEOUT,
+    )
     body = tab.panel().locator(".rc-assistant .rc-body").last
     assert body.locator("img, script").count() == 0
     for link in body.locator("a").all():
@@ -172,11 +180,13 @@ def test_stop_keeps_the_partial_reply_after_a_reload(tab):
     tab.wait_streaming(100)
     tab.panel().get_by_role("button", name="Stop").click()
     tab.page.wait_for_function(
-        "() => document.querySelector('.rc-panel .rc-assistant.rc-status-aborted')", timeout=TIMEOUT)
+        "() => document.querySelector('.rc-panel .rc-assistant.rc-status-aborted')", timeout=TIMEOUT
+    )
     kept = tab.reply_text()
     assert len(kept) >= 100 and kept.startswith("word word")
     tab.page.reload()
     tab.panel().wait_for(timeout=TIMEOUT)
     tab.page.wait_for_function(
-        "() => document.querySelector('.rc-panel .rc-assistant.rc-status-aborted')", timeout=TIMEOUT)
+        "() => document.querySelector('.rc-panel .rc-assistant.rc-status-aborted')", timeout=TIMEOUT
+    )
     assert tab.reply_text() == kept

@@ -56,8 +56,7 @@ async def test_cookie_writes_need_xsrf(api, jp_serverapp):
         assert read.status_code == 200, read.text
         write = await browser.post(api.url("conversations"), json={"title": "x"})
         assert_error(write, 403)
-        ok = await browser.post(api.url("conversations"), json={"title": "x"},
-                                headers={"X-XSRFToken": xsrf})
+        ok = await browser.post(api.url("conversations"), json={"title": "x"}, headers={"X-XSRFToken": xsrf})
         assert ok.status_code == 201, ok.text
 
 
@@ -65,16 +64,26 @@ async def test_cookie_writes_need_xsrf(api, jp_serverapp):
 @pytest.mark.parametrize("path", ["conversations", "conversations/{cid}/messages"])
 async def test_malformed_json(api, body, path):
     conv = await api.conversation()
-    response = await api.request("POST", path.format(cid=conv["id"]), content=body,
-                                 headers={"Content-Type": "application/json"})
+    response = await api.request(
+        "POST", path.format(cid=conv["id"]), content=body, headers={"Content-Type": "application/json"}
+    )
     assert_error(response, 400, "invalid_request")
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"content": None}, {"content": 5}, {"content": ["x"]}, {"content": ""}, {"content": "   "},
-    {"content": "x", "model": 3}, {"content": "x", "client_id": {"a": 1}},
-    {"content": "x", "model": "no-such-model"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"content": None},
+        {"content": 5},
+        {"content": ["x"]},
+        {"content": ""},
+        {"content": "   "},
+        {"content": "x", "model": 3},
+        {"content": "x", "client_id": {"a": 1}},
+        {"content": "x", "model": "no-such-model"},
+    ],
+)
 async def test_send_with_wrong_fields(api, body):
     conv = await api.conversation()
     assert_error(await api.request("POST", f"conversations/{conv['id']}/messages", json=body), 400)
@@ -92,8 +101,9 @@ async def test_rename_with_wrong_fields(api, body):
     assert_error(await api.request("PATCH", f"conversations/{conv['id']}", json=body), 400)
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=abc", "limit=501", "before=yesterday",
-                                   "limit=%D9%A3"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=-1", "limit=abc", "limit=501", "before=yesterday", "limit=%D9%A3"]
+)
 async def test_list_with_bad_query(api, query):
     assert_error(await api.request("GET", f"conversations?{query}"), 400)
 
@@ -101,22 +111,31 @@ async def test_list_with_bad_query(api, query):
 async def test_too_large_message_is_413_and_adds_nothing(api, extension):
     conv = await api.conversation()
     limit = extension.manager.settings.max_message_chars
-    response = await api.request("POST", f"conversations/{conv['id']}/messages",
-                                 json={"content": "é" * (limit + 1)})
+    response = await api.request(
+        "POST", f"conversations/{conv['id']}/messages", json={"content": "é" * (limit + 1)}
+    )
     assert_error(response, 413, "too_large")
     huge = await api.request("POST", "conversations", content=b'{"title": "' + b"a" * (limit * 7) + b'"}')
     assert_error(huge, 413)
     assert await api.messages(conv["id"]) == []
-    assert (await api.request("POST", f"conversations/{conv['id']}/messages",
-                              json={"content": "é" * limit})).status_code == 202
+    assert (
+        await api.request("POST", f"conversations/{conv['id']}/messages", json={"content": "é" * limit})
+    ).status_code == 202
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "conversations/nope"), ("PATCH", "conversations/nope"), ("DELETE", "conversations/nope"),
-    ("GET", "conversations/nope/messages"), ("POST", "conversations/nope/messages"),
-    ("GET", "streams/nope/events"), ("POST", "streams/nope/abort"),
-    ("GET", "conversations/" + "x" * 500),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "conversations/nope"),
+        ("PATCH", "conversations/nope"),
+        ("DELETE", "conversations/nope"),
+        ("GET", "conversations/nope/messages"),
+        ("POST", "conversations/nope/messages"),
+        ("GET", "streams/nope/events"),
+        ("POST", "streams/nope/abort"),
+        ("GET", "conversations/" + "x" * 500),
+    ],
+)
 async def test_unknown_ids_are_404(api, method, path):
     body = {"content": "x", "title": "t"} if method in {"POST", "PATCH"} else None
     assert_error(await api.request(method, path, json=body), 404, "not_found")
@@ -130,7 +149,9 @@ async def test_undecodable_path_is_a_json_400(api):
 async def test_bad_last_event_id(api, last_id):
     conv = await api.conversation()
     sent = await api.send(conv["id"], "hi")
-    header = await api.request("GET", f"streams/{sent['stream_id']}/events", headers={"Last-Event-ID": last_id})
+    header = await api.request(
+        "GET", f"streams/{sent['stream_id']}/events", headers={"Last-Event-ID": last_id}
+    )
     assert_error(header, 400)
     query = await api.request("GET", f"streams/{sent['stream_id']}/events", params={"last_event_id": last_id})
     assert_error(query, 400)
@@ -142,15 +163,17 @@ async def test_api_key_never_appears_in_answers(api, extension):
 
 async def test_the_per_user_cap_answers_429(api, extension):
     extension.manager.settings = type(extension.manager.settings)(
-        **{**extension.manager.settings.__dict__, "max_active_per_user": 1})
+        **{**extension.manager.settings.__dict__, "max_active_per_user": 1}
+    )
     first, second = await api.conversation(), await api.conversation()
     running = await api.send(first["id"], "/pace 0.01 /repeat 500 x")
     refused = await api.request("POST", f"conversations/{second['id']}/messages", json={"content": "y"})
     assert_error(refused, 429, "too_many_generations")
     assert await api.messages(second["id"]) == []
     await api.request("POST", f"streams/{running['stream_id']}/abort")
-    assert (await api.request("POST", f"conversations/{second['id']}/messages",
-                              json={"content": "y"})).status_code == 202
+    assert (
+        await api.request("POST", f"conversations/{second['id']}/messages", json={"content": "y"})
+    ).status_code == 202
 
 
 def test_widget_state_holds_no_secret(monkeypatch):

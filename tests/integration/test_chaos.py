@@ -41,11 +41,17 @@ async def test_concurrent_streams_with_random_disconnects_lose_nothing(api):
     counts = {"reconnects": 0, "without_id": 0}
     convs = [await api.conversation() for _ in range(12)]
     sizes = [rng.randint(50, 400) for _ in convs]
-    sent = [await api.send(c["id"], f"/pace 0.002 /repeat {n} {PIECE}") for c, n in zip(convs, sizes)]
-    texts = await asyncio.gather(*[chaotic_reader(api, s["stream_id"], random.Random(i), counts)
-                                   for i, s in enumerate(sent)])
-    for text, n in zip(texts, sizes):
+    sent = [
+        await api.send(c["id"], f"/pace 0.002 /repeat {n} {PIECE}")
+        for c, n in zip(convs, sizes, strict=False)
+    ]
+    texts = await asyncio.gather(
+        *[chaotic_reader(api, s["stream_id"], random.Random(i), counts) for i, s in enumerate(sent)]
+    )
+    for text, n in zip(texts, sizes, strict=False):
         assert text == PIECE * n
     assert counts["reconnects"] > 50
-    print(f"chaos: {len(sent)} streams, {counts['reconnects']} reconnects, "
-          f"{counts['without_id']} without a last id, nothing lost")
+    print(
+        f"chaos: {len(sent)} streams, {counts['reconnects']} reconnects, "
+        f"{counts['without_id']} without a last id, nothing lost"
+    )

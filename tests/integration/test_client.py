@@ -42,8 +42,9 @@ class CuttingTransport(httpx.AsyncBaseTransport):
         if not request.url.path.endswith("/events") or self.made >= self.cuts:
             return response
         self.made += 1
-        return httpx.Response(response.status_code, headers=response.headers,
-                              stream=_Cut(response, self.after), request=request)
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=_Cut(response, self.after), request=request
+        )
 
 
 class _Cut(httpx.AsyncByteStream):
@@ -118,17 +119,24 @@ async def test_an_expired_stream_ends_with_the_committed_message(server_url, tok
     async with Client(server_url, token) as client:
         conv = await client.create_conversation()
         sent = await client.send(conv.id, f"/pace 0.001 /repeat 50 {PIECE}")
-        events = client.stream(sent.stream_id, last_event_id=0, conversation_id=conv.id,
-                               message_id=sent.assistant_message.id)
+        events = client.stream(
+            sent.stream_id, last_event_id=0, conversation_id=conv.id, message_id=sent.assistant_message.id
+        )
         reply = Reply()
         reply.apply(await events.__anext__())
         await events.aclose()  # the user goes away…
         while (await client.stream_status(conv.id)).active:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.7)  # …longer than stream_ttl
-        resumed = [e async for e in client.stream(sent.stream_id, last_event_id=reply.last_id,
-                                                  conversation_id=conv.id,
-                                                  message_id=sent.assistant_message.id)]
+        resumed = [
+            e
+            async for e in client.stream(
+                sent.stream_id,
+                last_event_id=reply.last_id,
+                conversation_id=conv.id,
+                message_id=sent.assistant_message.id,
+            )
+        ]
         assert [e.kind for e in resumed] == [EventKind.FINAL] and resumed[0].reloaded
         assert resumed[0].message.content == PIECE * 50
         with pytest.raises(NotFound):

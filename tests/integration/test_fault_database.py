@@ -104,8 +104,9 @@ class Reader:
                 return "keepalive"
             if line == "":
                 if "data" in fields:
-                    self.events.append(Event(int(fields["id"]), fields.get("event", "message"),
-                                             json.loads(fields["data"])))
+                    self.events.append(
+                        Event(int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"]))
+                    )
                     return "event"
                 fields = {}
                 continue
@@ -147,15 +148,19 @@ class Reader:
         for event in self.events:
             kinds[event.event] = kinds.get(event.event, 0) + 1
         final = self.final.data["message"]["status"] if self.final else None
-        return (f"events {kinds}, {len(self.text)} chars of text, {self.keepalives} keepalives, "
-                f"final status {final!r}, eof {self.eof}")
+        return (
+            f"events {kinds}, {len(self.text)} chars of text, {self.keepalives} keepalives, "
+            f"final status {final!r}, eof {self.eof}"
+        )
 
 
-def open_reader(client: httpx.Client, server: ServerProcess, stream_id: str,
-                last_id: int | None = 0) -> Reader:
+def open_reader(
+    client: httpx.Client, server: ServerProcess, stream_id: str, last_id: int | None = 0
+) -> Reader:
     headers = {} if last_id is None else {"Last-Event-ID": str(last_id)}
-    context = client.stream("GET", server.url(f"streams/{stream_id}/events"), headers=headers,
-                            timeout=httpx.Timeout(10, read=15))
+    context = client.stream(
+        "GET", server.url(f"streams/{stream_id}/events"), headers=headers, timeout=httpx.Timeout(10, read=15)
+    )
     response = context.__enter__()
     assert response.status_code == 200, (response.status_code, response.read())
 
@@ -220,13 +225,14 @@ class ProxyCut(Fault):
             conn = await asyncpg.connect(self.dsn, timeout=5)
             try:
                 return await conn.fetchrow(
-                    "select status, content from resumechat_messages where id = $1", message_id)
+                    "select status, content from resumechat_messages where id = $1", message_id
+                )
             finally:
                 await conn.close()
 
         try:
             row = run_aside(query())
-        except Exception:  # noqa: BLE001 - the schema moved on: this is only a diagnosis
+        except Exception:
             return None
         return None if row is None else (row["status"], row["content"])
 
@@ -235,8 +241,9 @@ def _sqlite_reply(path: Path, message_id: str) -> tuple[str, str] | None:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
-            row = conn.execute("select status, content from resumechat_messages where id = ?",
-                               (message_id,)).fetchone()
+            row = conn.execute(
+                "select status, content from resumechat_messages where id = ?", (message_id,)
+            ).fetchone()
         finally:
             conn.close()
     except sqlite3.Error:
@@ -320,14 +327,28 @@ class ReadOnly(Fault):
     def cut(self) -> None:
         assert self.server.proc is not None
         paths = [str(self.db) + suffix for suffix in ("", "-wal", "-shm", "-journal")]
-        args = ["strace", "-f", "-qq", "-p", str(self.server.proc.pid), "-o", str(self.trace),
-                "-e", f"trace={self.CALLS}", "-e", f"inject={self.CALLS}:error=EROFS"]
+        args = [
+            "strace",
+            "-f",
+            "-qq",
+            "-p",
+            str(self.server.proc.pid),
+            "-o",
+            str(self.trace),
+            "-e",
+            f"trace={self.CALLS}",
+            "-e",
+            f"inject={self.CALLS}:error=EROFS",
+        ]
         for path in paths:
             args += ["-P", path]
         with open(self.errors, "wb") as errors:
             self.proc = tracer = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errors)
-        until(lambda: self._tracers() == {tracer.pid} or tracer.poll() is not None, 15,
-              "strace to attach to every thread of the server")
+        until(
+            lambda: self._tracers() == {tracer.pid} or tracer.poll() is not None,
+            15,
+            "strace to attach to every thread of the server",
+        )
         assert tracer.poll() is None, f"strace failed: {self.errors.read_text()}"
 
     def restore(self) -> None:
@@ -375,8 +396,13 @@ def until(condition: Callable[[], Any], timeout: float, what: str, interval: flo
         time.sleep(interval)
 
 
-TRAITS: dict[str, Any] = {"provider": "demo", "demo_delay": 0.01, "checkpoint_interval": CHECKPOINT,
-                           "heartbeat_interval": HEARTBEAT, "stream_ttl": STREAM_TTL}
+TRAITS: dict[str, Any] = {
+    "provider": "demo",
+    "demo_delay": 0.01,
+    "checkpoint_interval": CHECKPOINT,
+    "heartbeat_interval": HEARTBEAT,
+    "stream_ttl": STREAM_TTL,
+}
 
 
 @pytest.fixture
@@ -413,8 +439,12 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
     that uses it has been killed: the server fixtures depend on this one)."""
     mount = tmp_path / "dbfs"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "resumechat-test",
-                           str(mount)], check=False, capture_output=True, text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "resumechat-test", str(mount)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if made.returncode != 0:
         unavailable(f"cannot mount a tmpfs (needs root): {made.stderr.strip()}")
     try:
@@ -467,8 +497,9 @@ def reply_of(client: httpx.Client, server: ServerProcess, cid: str, message_id: 
     return next(m for m in response.json()["messages"] if m["id"] == message_id)
 
 
-def generate_while_down(client: httpx.Client, server: ServerProcess, fault: Fault
-                        ) -> tuple[str, dict[str, Any], Reader]:
+def generate_while_down(
+    client: httpx.Client, server: ServerProcess, fault: Fault
+) -> tuple[str, dict[str, Any], Reader]:
     """Start a reply, cut the store once it streams, and read until the
     generation has ended (the reader has the whole known reply)."""
     cid, sent = start_reply(client, server)
@@ -476,8 +507,7 @@ def generate_while_down(client: httpx.Client, server: ServerProcess, fault: Faul
     reader.until(lambda: any(e.event == "delta" for e in reader.events), 20, "first delta")
     assert reader.final is None
     fault.cut()
-    reader.until(lambda: reader.text == EXPECTED or reader.final is not None, 30,
-                 "the whole reply")
+    reader.until(lambda: reader.text == EXPECTED or reader.final is not None, 30, "the whole reply")
     assert reader.text == EXPECTED, f"the reader got {reader.text!r}"
     return cid, sent, reader
 
@@ -505,19 +535,25 @@ def persist_before_announce(client: httpx.Client, server: ServerProcess, fault: 
         assert not early, (
             f"{fault.name}: the server announced {[e.event for e in early]} "
             f"({early[-1].data.get('message', {}).get('status')!r}) while the database was "
-            f"unavailable; {diagnose(fault, message_id)}")
+            f"unavailable; {diagnose(fault, message_id)}"
+        )
         assert not reader.eof, "the event stream closed without a final while the database was down"
         assert reader.keepalives - keepalives >= 3, "the event stream went silent: no keepalives"
         status = client.get(server.url(f"conversations/{cid}/stream"))
         assert status.status_code == 200, status.text
         assert status.json()["active"] is True and status.json()["stream_id"] == stream_id, (
-            f"the stream is not active while its reply is uncommitted: {status.json()}")
+            f"the stream is not active while its reply is uncommitted: {status.json()}"
+        )
         # A second reader resuming now is served (headers only: the stream is live).
-        with client.stream("GET", server.url(f"streams/{stream_id}/events"),
-                           headers={"Last-Event-ID": str(reader.events[-1].id)}) as late:
+        with client.stream(
+            "GET",
+            server.url(f"streams/{stream_id}/events"),
+            headers={"Last-Event-ID": str(reader.events[-1].id)},
+        ) as late:
             assert late.status_code == 200, (
                 f"the uncommitted stream expired ({late.status_code}) {OUTAGE:g} s past its end, "
-                f"with stream_ttl {STREAM_TTL:g} s")
+                f"with stream_ttl {STREAM_TTL:g} s"
+            )
         stored = fault.stored_reply(message_id)
         if stored is not None:
             assert stored != ("complete", EXPECTED), diagnose(fault, message_id)
@@ -536,8 +572,8 @@ def persist_before_announce(client: httpx.Client, server: ServerProcess, fault: 
     stored_reply = reply_of(client, server, cid, message_id)
     assert stored_reply["status"] == announced["status"]
     assert stored_reply["content"] == reader.text, (
-        f"the database holds {len(stored_reply['content'])} of the {len(reader.text)} chars "
-        "the reader got")
+        f"the database holds {len(stored_reply['content'])} of the {len(reader.text)} chars the reader got"
+    )
     reader.close()
 
 
@@ -547,13 +583,17 @@ def test_postgres_cut_across_the_end_of_a_reply(pg_server: ServerProcess, pg_cut
     assert pg_cut.proxy.accepted > 0 and pg_cut.proxy.refused > 0  # the link was used, and cut
 
 
-def test_sqlite_disk_full_across_the_end_of_a_reply(sqlite_server: ServerProcess, disk_full: DiskFull) -> None:
+def test_sqlite_disk_full_across_the_end_of_a_reply(
+    sqlite_server: ServerProcess, disk_full: DiskFull
+) -> None:
     with httpx.Client(headers=sqlite_server.headers, timeout=10) as client:
         persist_before_announce(client, sqlite_server, disk_full)
     assert disk_full.filled > 0
 
 
-def test_sqlite_read_only_across_the_end_of_a_reply(sqlite_server: ServerProcess, read_only: ReadOnly) -> None:
+def test_sqlite_read_only_across_the_end_of_a_reply(
+    sqlite_server: ServerProcess, read_only: ReadOnly
+) -> None:
     with httpx.Client(headers=sqlite_server.headers, timeout=10) as client:
         persist_before_announce(client, sqlite_server, read_only)
 
@@ -565,8 +605,11 @@ def test_stop_while_postgres_is_down_keeps_all_the_text(pg_server: ServerProcess
         cid, sent, reader = generate_while_down(client, server, pg_cut)
         seen = reader.text
         ticks = reader.keepalives
-        reader.until(lambda: reader.keepalives >= ticks + 2 or reader.final is not None, 10,
-                     "keepalives after the end of the generation")
+        reader.until(
+            lambda: reader.keepalives >= ticks + 2 or reader.final is not None,
+            10,
+            "keepalives after the end of the generation",
+        )
         try:
             code = server.kill(signal.SIGTERM, timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -578,6 +621,7 @@ def test_stop_while_postgres_is_down_keeps_all_the_text(pg_server: ServerProcess
         reader.close()
         pg_cut.restore()
         server.start()
+
         # The old run's reply is settled at start, or once its lease lapses: wait for that.
         def settled() -> dict[str, Any] | None:
             reply = reply_of(client, server, cid, sent["assistant_message"]["id"])
@@ -587,12 +631,14 @@ def test_stop_while_postgres_is_down_keeps_all_the_text(pg_server: ServerProcess
         assert (reply["status"], len(reply["content"])) == ("interrupted", len(seen)), (
             f"after a stop with the database down, the reply is {reply['status']!r} with "
             f"{len(reply['content'])} of the {len(seen)} chars its reader had seen "
-            f"(the reader got a final {reader.final.data['message']['status'] if reader.final else None!r})")
+            f"(the reader got a final {reader.final.data['message']['status'] if reader.final else None!r})"
+        )
         assert reply["content"] == seen
         if reader.final is not None:  # what was announced is what the database says
             announced = reader.final.data["message"]
             assert (announced["status"], announced["content"]) == ("interrupted", seen), (
-                f"announced {announced['status']!r} with {len(announced['content'])} chars")
+                f"announced {announced['status']!r} with {len(announced['content'])} chars"
+            )
 
 
 # --- the machinery itself ---------------------------------------------------------------
@@ -603,8 +649,9 @@ def test_tcp_proxy_forwards_cuts_and_restores(postgres_url: str, proxy: TcpProxy
     open connection and refuses new ones at once; restore links again."""
     import asyncpg
 
-    through = urlsplit(postgres_url.replace("+asyncpg", ""))._replace(
-        netloc=f"postgres@{proxy.address}").geturl()
+    through = (
+        urlsplit(postgres_url.replace("+asyncpg", ""))._replace(netloc=f"postgres@{proxy.address}").geturl()
+    )
 
     async def scenario() -> None:
         conn = await asyncpg.connect(through, timeout=5)

@@ -136,9 +136,13 @@ async def _read_response(sock: socket.socket, timeout: float) -> tuple[int, dict
         try:
             chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), max(left, 0.001))
         except asyncio.TimeoutError:
-            raise AssertionError(f"no complete answer within {timeout:g} s; got {bytes(data)[:300]!r}") from None
+            raise AssertionError(
+                f"no complete answer within {timeout:g} s; got {bytes(data)[:300]!r}"
+            ) from None
         except ConnectionResetError:
-            raise AssertionError(f"connection reset before a complete answer; got {bytes(data)[:300]!r}") from None
+            raise AssertionError(
+                f"connection reset before a complete answer; got {bytes(data)[:300]!r}"
+            ) from None
         if not chunk:
             raise AssertionError(f"connection closed before a complete answer; got {bytes(data)[:300]!r}")
         data.extend(chunk)
@@ -201,15 +205,22 @@ async def test_readers_that_never_read_a_finished_reply_are_dropped(api, extensi
             sock = await _connect(api, rcvbuf=4096)
             socks.append(sock)
             resume = "Last-Event-ID: 0\r\n" if index % 2 == 0 else ""  # half resume from 0, half fresh
-            request = (f"GET {path} HTTP/1.1\r\nHost: {netloc}\r\nAccept: text/event-stream\r\n{resume}"
-                       f"Authorization: {jp_auth_header['Authorization']}\r\n\r\n")
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: {netloc}\r\nAccept: text/event-stream\r\n{resume}"
+                f"Authorization: {jp_auth_header['Authorization']}\r\n\r\n"
+            )
             await loop.sock_sendall(sock, request.encode())
         await until(lambda: all(map(answered, socks)), 15, "the server began answering every reader")
         # never read: the server's writes stall; each reader must be dropped within about
         # slow_reader_timeout (1 s). The wait is generous for a loaded machine.
-        await until(lambda: manager.subscriber_count(sid) == 0, 20,
-                    lambda: f"readers that never read are dropped (still {manager.subscriber_count(sid)} "
-                            f"of {len(socks)} subscribed, slow_reader_timeout=1 s)")
+        await until(
+            lambda: manager.subscriber_count(sid) == 0,
+            20,
+            lambda: (
+                f"readers that never read are dropped (still {manager.subscriber_count(sid)} "
+                f"of {len(socks)} subscribed, slow_reader_timeout=1 s)"
+            ),
+        )
         # the server closed each of those sockets (after the start of a 200 answer)
         for sock in socks:
             head, closed = await _read_until_closed(sock, timeout=20)
@@ -252,8 +263,11 @@ async def test_send_racing_delete_never_500_and_deleted_replies_never_complete(a
     timed_pairs = await asyncio.gather(*(pair(c["id"]) for c in conversations))
     answers = [(s, d) for (s, _), (d, _) in timed_pairs]
     slow_deletes = sorted(round(took, 1) for _, (_, took) in timed_pairs if took > 10)
-    bad = [(s.status_code, s.text[:120], d.status_code, d.text[:120]) for s, d in answers
-           if s.status_code not in (202, 404, 409) or d.status_code not in (204, 404)]
+    bad = [
+        (s.status_code, s.text[:120], d.status_code, d.text[:120])
+        for s, d in answers
+        if s.status_code not in (202, 404, 409) or d.status_code not in (204, 404)
+    ]
 
     async def fate(sid: str) -> str:
         try:  # the DELETE has answered: the stream must be over already
@@ -266,19 +280,22 @@ async def test_send_racing_delete_never_500_and_deleted_replies_never_complete(a
         assert read.events and read.events[-1].event == "final", read.events[-3:]
         return str(read.events[-1].data["message"]["status"])
 
-    raced = [(c["id"], s.json()["stream_id"]) for c, (s, d) in zip(conversations, answers, strict=True)
-             if s.status_code == 202 and d.status_code == 204]
+    raced = [
+        (c["id"], s.json()["stream_id"])
+        for c, (s, d) in zip(conversations, answers, strict=True)
+        if s.status_code == 202 and d.status_code == 204
+    ]
     fates = await asyncio.gather(*(fate(sid) for _, sid in raced))
     wrong = [f for f in fates if f not in ("404", "aborted")]
-    back = [cid for cid, _ in raced
-            if (await api.request("GET", f"conversations/{cid}")).status_code != 404]
+    back = [cid for cid, _ in raced if (await api.request("GET", f"conversations/{cid}")).status_code != 404]
     outcome = dict(Counter((s.status_code, d.status_code) for s, d in answers))
     assert not bad and not wrong and not back and not slow_deletes, (
         f"{len(bad)} of {len(answers)} pairs had an answer outside 202/404/409 + 204/404 "
         f"(first: {bad[:2]}); {len(wrong)} of {len(raced)} replies sent (202) to a conversation "
         f"then deleted (204) were {dict(Counter(wrong))} instead of aborted or 404; {len(back)} deleted "
         f"conversations are still there; {len(slow_deletes)} DELETEs answered only after "
-        f"{slow_deletes[:5]} s (the reply was not aborted). (send, delete) answers: {outcome}")
+        f"{slow_deletes[:5]} s (the reply was not aborted). (send, delete) answers: {outcome}"
+    )
     assert_no_traceback(server_log)
 
 
@@ -302,8 +319,13 @@ async def test_list_before_compares_instants_whatever_the_offset(api):
     assert [c["id"] for c in listed] == [c["id"] for c in reversed(made)]
     boundary = listed[1]["updated_at"]  # the middle one: strictly before it is only the oldest
     expected = [made[0]["id"]]
-    forms = {"utc": boundary, "+00:00": _in_zone(boundary, 0), "+05:00": _in_zone(boundary, 5),
-             "-08:00": _in_zone(boundary, -8), "+05:30": _in_zone(boundary, 5.5)}
+    forms = {
+        "utc": boundary,
+        "+00:00": _in_zone(boundary, 0),
+        "+05:00": _in_zone(boundary, 5),
+        "-08:00": _in_zone(boundary, -8),
+        "+05:30": _in_zone(boundary, 5.5),
+    }
     results = {}
     for name, value in forms.items():
         response = await api.request("GET", "conversations", params={"before": value})
@@ -312,7 +334,8 @@ async def test_list_before_compares_instants_whatever_the_offset(api):
     names = {c["id"]: c["title"] for c in made}
     shown = {name: [names[i] for i in ids] for name, ids in results.items()}
     assert all(ids == expected for ids in results.values()), (
-        f"before={boundary} in several offsets; expected only c0 each time: {shown}")
+        f"before={boundary} in several offsets; expected only c0 each time: {shown}"
+    )
 
 
 # 3c. lone surrogates, NUL, deep nesting, malformed UTF-8: 400, never 500
@@ -330,8 +353,12 @@ def _is_json_error(response: httpx.Response, statuses: tuple[int, ...]) -> bool:
         body = response.json()
     except ValueError:
         return False
-    return (isinstance(body, dict) and isinstance(body.get("error"), str)
-            and isinstance(body.get("detail"), str) and bool(body["detail"]))
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("error"), str)
+        and isinstance(body.get("detail"), str)
+        and bool(body["detail"])
+    )
 
 
 async def _post_raw(api: Any, method: str, path: str, body: bytes) -> httpx.Response:
@@ -367,8 +394,10 @@ async def test_unstorable_text_in_a_field_is_400(api, server_log, field):
         messages = await api.messages(conv["id"])
         title = (await api.request("GET", f"conversations/{conv['id']}")).json()["title"]
         if not _is_json_error(response, (400,)) or messages or title != "before":
-            wrong.append(f"{name}: {response.status_code} {response.text[:100]!r}, "
-                         f"{len(messages)} message(s) stored, title {title!r}")
+            wrong.append(
+                f"{name}: {response.status_code} {response.text[:100]!r}, "
+                f"{len(messages)} message(s) stored, title {title!r}"
+            )
     assert not wrong, f"{field}: " + "; ".join(wrong)
     assert_no_traceback(server_log)
 
@@ -376,8 +405,9 @@ async def test_unstorable_text_in_a_field_is_400(api, server_log, field):
 async def test_a_valid_surrogate_pair_is_accepted(api):
     """Control: a correct UTF-16 escape pair is ordinary text (😀)."""
     conv = await api.conversation()
-    response = await _post_raw(api, "POST", f"conversations/{conv['id']}/messages",
-                               rb'{"content": "ok \ud83d\ude00"}')
+    response = await _post_raw(
+        api, "POST", f"conversations/{conv['id']}/messages", rb'{"content": "ok \ud83d\ude00"}'
+    )
     assert response.status_code == 202, response.text
     assert response.json()["user_message"]["content"] == "ok 😀"
 
@@ -458,17 +488,24 @@ async def test_nul_in_an_id_is_400_or_404(api, server_log, route):
 # 3d. 413 decided from Content-Length, before the body is read
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "conversations/{cid}/messages"), ("POST", "conversations"), ("PATCH", "conversations/{cid}"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "conversations/{cid}/messages"),
+        ("POST", "conversations"),
+        ("PATCH", "conversations/{cid}"),
+    ],
+)
 async def test_a_50mb_body_is_refused_from_its_content_length(api, jp_auth_header, method, path):
     conv = await api.conversation()
     target = urlsplit(api.url(path.format(cid=conv["id"]))).path
     _, _, netloc = _address(api)
     size = 50 * 1024 * 1024
     part = b'{"content": "' + b"a" * 1000  # a small part of the 50 MB; the rest is never sent
-    head = (f"{method} {target} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {size}\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n")
+    head = (
+        f"{method} {target} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {size}\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n"
+    )
     sock = await _connect(api)
     try:
         await asyncio.get_running_loop().sock_sendall(sock, head.encode() + part)
@@ -493,11 +530,13 @@ async def test_resume_at_the_final_id_is_204(api, how):
     final = read.events[-1]
     assert final.event == "final"
     if how == "header":
-        response = await api.request("GET", f"streams/{sent['stream_id']}/events",
-                                     headers={"Last-Event-ID": str(final.id)})
+        response = await api.request(
+            "GET", f"streams/{sent['stream_id']}/events", headers={"Last-Event-ID": str(final.id)}
+        )
     else:
-        response = await api.request("GET", f"streams/{sent['stream_id']}/events",
-                                     params={"last_event_id": str(final.id)})
+        response = await api.request(
+            "GET", f"streams/{sent['stream_id']}/events", params={"last_event_id": str(final.id)}
+        )
     assert response.status_code == 204, (response.status_code, response.headers, response.content[:200])
     assert response.content == b""
     # one before the final still gives the final

@@ -48,6 +48,7 @@ READ_TIMEOUT = 30.0  # seconds for any one wait: generous for a loaded 2-core ma
 
 # in-process server (memory+sqlite and redis+postgresql)
 
+
 @pytest.fixture
 def fake_openai(jp_asyncio_loop: Any) -> Iterator[FakeOpenAI]:
     server = FakeOpenAI()
@@ -57,9 +58,17 @@ def fake_openai(jp_asyncio_loop: Any) -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def resumechat_config(resumechat_config: dict[str, Any], fake_openai: FakeOpenAI) -> dict[str, Any]:
-    return {**resumechat_config, "provider": "openai", "base_url": fake_openai.url,
-            "api_key": "sk-test-secret-0123456789", "model": "gpt-ok", "models": MODELS,
-            "provider_max_retries": 0, "provider_timeout": 5.0, "checkpoint_interval": 0.05}
+    return {
+        **resumechat_config,
+        "provider": "openai",
+        "base_url": fake_openai.url,
+        "api_key": "sk-test-secret-0123456789",
+        "model": "gpt-ok",
+        "models": MODELS,
+        "provider_max_retries": 0,
+        "provider_timeout": 5.0,
+        "checkpoint_interval": 0.05,
+    }
 
 
 async def stored(backend: dict[str, Any], message_id: str) -> dict[str, Any]:
@@ -70,8 +79,9 @@ async def stored(backend: dict[str, Any], message_id: str) -> dict[str, Any]:
         conn = sqlite3.connect(path, timeout=10)
         try:
             conn.text_factory = bytes  # the bytes as stored, whatever they are
-            row = conn.execute("SELECT status, content, reasoning FROM resumechat_messages "
-                               "WHERE id = ?", (message_id,)).fetchone()
+            row = conn.execute(
+                "SELECT status, content, reasoning FROM resumechat_messages WHERE id = ?", (message_id,)
+            ).fetchone()
         finally:
             conn.close()
         assert row is not None, message_id
@@ -80,13 +90,17 @@ async def stored(backend: dict[str, Any], message_id: str) -> dict[str, Any]:
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
     try:
-        row = await conn.fetchrow("SELECT status, content, reasoning FROM resumechat_messages "
-                                  "WHERE id = $1", message_id)
+        row = await conn.fetchrow(
+            "SELECT status, content, reasoning FROM resumechat_messages WHERE id = $1", message_id
+        )
     finally:
         await conn.close()
     assert row is not None, message_id
-    return {"status": row["status"], "content": row["content"].encode(),
-            "reasoning": row["reasoning"].encode()}
+    return {
+        "status": row["status"],
+        "content": row["content"].encode(),
+        "reasoning": row["reasoning"].encode(),
+    }
 
 
 def rebuild_reasoning(events: list[SSEEvent]) -> str:
@@ -199,6 +213,7 @@ async def test_a_nul_in_one_reply_does_not_stop_the_checkpoints_of_another(api, 
     good_id = good["assistant_message"]["id"]
     bad: dict[str, Any] | None = None
     try:
+
         async def good_checkpointed() -> bool:
             row = await stored(backend, good_id)
             return len(row["content"]) > len("Echo: w0 ")
@@ -219,14 +234,18 @@ async def test_a_nul_in_one_reply_does_not_stop_the_checkpoints_of_another(api, 
             row = await stored(backend, good_id)
             assert row["status"] == "streaming", (
                 f"the good reply ended ({row['status']}) without any checkpoint after the bad "
-                f"reply's NUL: its row stayed at {before} bytes while it streamed")
+                f"reply's NUL: its row stayed at {before} bytes while it streamed"
+            )
             return len(row["content"]) > before
 
-        await wait_for(good_grew, "a checkpoint of the good reply after the bad reply's NUL",
-                       timeout=20, every=0.1)
+        await wait_for(
+            good_grew, "a checkpoint of the good reply after the bad reply's NUL", timeout=20, every=0.1
+        )
         status = (await api.request("GET", f"conversations/{bad_conv['id']}/stream")).json()
         assert status["active"] and status["stream_id"] == bad["stream_id"], (
-            "the bad reply must still be streaming while the good one is checkpointed", status)
+            "the bad reply must still be streaming while the good one is checkpointed",
+            status,
+        )
     finally:
         for sent in (good, bad):
             if sent is not None:
@@ -240,6 +259,7 @@ async def test_a_nul_in_one_reply_does_not_stop_the_checkpoints_of_another(api, 
 
 
 # 3. malformed chunks (in process)
+
 
 @pytest.mark.parametrize("model", list(MALFORMED))
 async def test_a_malformed_chunk_is_an_upstream_protocol_error(api, model, caplog):
@@ -259,6 +279,7 @@ async def test_a_malformed_chunk_is_an_upstream_protocol_error(api, model, caplo
 
 # real server processes (2. freezes, and 3. the server's own log)
 
+
 @pytest.fixture
 def threaded_fake() -> Iterator[ThreadedFakeOpenAI]:
     fake = ThreadedFakeOpenAI()
@@ -269,10 +290,17 @@ def threaded_fake() -> Iterator[ThreadedFakeOpenAI]:
 @pytest.fixture
 def process(tmp_path: Path, threaded_fake: ThreadedFakeOpenAI) -> Iterator[ServerProcess]:
     server = ServerProcess(
-        tmp_path, provider="openai", base_url=threaded_fake.url, api_key="sk-test",
-        model="gpt-steady", provider_timeout=2, provider_max_retries=0, checkpoint_interval=0.1,
+        tmp_path,
+        provider="openai",
+        base_url=threaded_fake.url,
+        api_key="sk-test",
+        model="gpt-steady",
+        provider_timeout=2,
+        provider_max_retries=0,
+        checkpoint_interval=0.1,
         db_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-        extra=[f"--ResumeChat.models={m}" for m in ["gpt-stall", *MALFORMED]])
+        extra=[f"--ResumeChat.models={m}" for m in ["gpt-stall", *MALFORMED]],
+    )
     try:
         yield server
     finally:
@@ -293,8 +321,9 @@ def poll(condition: Any, what: str, timeout: float = READ_TIMEOUT, every: float 
 
 def send(server: ServerProcess, client: httpx.Client, content: str, model: str) -> tuple[str, dict]:
     conv = client.post(server.url("conversations"), json={}).json()
-    sent = client.post(server.url(f"conversations/{conv['id']}/messages"),
-                       json={"content": content, "model": model})
+    sent = client.post(
+        server.url(f"conversations/{conv['id']}/messages"), json={"content": content, "model": model}
+    )
     assert sent.status_code == 202, sent.text
     return conv["id"], sent.json()
 
@@ -335,8 +364,9 @@ def test_a_freeze_longer_than_the_timeout_is_not_the_models_silence(process, thr
         assert (reply["status"], reply["error"]) == ("complete", None), reply
         assert reply["content"] == slow_text(80)
         assert served.finished
-        events = client.get(process.url(f"streams/{sent['stream_id']}/events"),
-                            headers={"Last-Event-ID": "0"})
+        events = client.get(
+            process.url(f"streams/{sent['stream_id']}/events"), headers={"Last-Event-ID": "0"}
+        )
         assert events.status_code == 200
         assert rebuild(sse_events(events.text)) == slow_text(80)
 
@@ -345,11 +375,13 @@ def sse_events(body: str) -> list[SSEEvent]:
     """The events of a whole (finished) event-stream body."""
     found = []
     for block in body.split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines()
-                      if ": " in line and not line.startswith(":"))
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":")
+        )
         if "data" in fields:
-            found.append(SSEEvent(int(fields["id"]), fields.get("event", "message"),
-                                  json.loads(fields["data"])))
+            found.append(
+                SSEEvent(int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"]))
+            )
     return found
 
 
@@ -373,4 +405,4 @@ def test_malformed_chunks_leave_no_traceback_in_the_server_log(process):
         kinds = {model: (r["status"], (r["error"] or {}).get("type")) for model, r in replies.items()}
         assert kinds == {model: ("error", "upstream_protocol") for model in MALFORMED}
         log = process.read_log()
-        assert "Traceback" not in log, log[log.index("Traceback") - 300:][:3000]
+        assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:3000]

@@ -74,8 +74,9 @@ def test_private_redis_restarts_on_the_same_port(private_redis: RedisServer) -> 
         assert client.ping() and client.connection_pool.connection_kwargs["port"] == port
 
 
-def complete_reply(client: httpx.Client, server: ServerProcess, cid: str, prompt: str,
-                   expected: str | None = None) -> dict[str, Any]:
+def complete_reply(
+    client: httpx.Client, server: ServerProcess, cid: str, prompt: str, expected: str | None = None
+) -> dict[str, Any]:
     """Send, read the stream to its final, check it against the database."""
     sent = send(client, server, cid, prompt)
     final = final_of(client, server, sent["stream_id"], timeout=30)
@@ -108,8 +109,12 @@ def test_replies_after_redis_restarted_while_idle(tmp_path, cluster_factory, pri
                 raise AssertionError(f"reply {turn + 1} of 5 after the Redis restart: {exc}") from exc
 
 
-REQUEST_TRACEBACK = ("Uncaught exception", 'tornado/web.py"', 'jupyter_resumechat/handlers.py"',
-                     'jupyter_resumechat/sse.py"')
+REQUEST_TRACEBACK = (
+    "Uncaught exception",
+    'tornado/web.py"',
+    'jupyter_resumechat/handlers.py"',
+    'jupyter_resumechat/sse.py"',
+)
 
 
 def request_tracebacks(log: str) -> list[str]:
@@ -117,8 +122,11 @@ def request_tracebacks(log: str) -> list[str]:
     "Uncaught exception" (a 500), or a frame of a request handler. Background tasks
     that retry and log while Redis is down are not requests (none has such a frame)."""
     lines = log.splitlines()
-    return ["\n".join(lines[max(0, n - 3):n + 3]) for n, line in enumerate(lines)
-            if any(marker in line for marker in REQUEST_TRACEBACK)]
+    return [
+        "\n".join(lines[max(0, n - 3) : n + 3])
+        for n, line in enumerate(lines)
+        if any(marker in line for marker in REQUEST_TRACEBACK)
+    ]
 
 
 def test_redis_down_history_readable_send_is_503(tmp_path, cluster_factory, private_redis):
@@ -133,15 +141,17 @@ def test_redis_down_history_readable_send_is_503(tmp_path, cluster_factory, priv
         log_from = len(server.read_log())
 
         history = client.get(server.url(f"conversations/{cid}/messages"))
-        assert history.status_code == 200, \
+        assert history.status_code == 200, (
             f"GET messages with Redis down answered {history.status_code}: {history.text:.300}"
+        )
         found = history.json()["messages"]
         assert [(m["role"], m["status"]) for m in found] == [("user", "complete"), ("assistant", "complete")]
         assert found[1]["content"] == "ab" * 20
 
         refused = client.post(server.url(f"conversations/{cid}/messages"), json={"content": "hello"})
-        assert refused.status_code == 503, \
+        assert refused.status_code == 503, (
             f"a send with Redis down answered {refused.status_code}: {refused.text:.300}"
+        )
         body = refused.json()
         assert body.get("error") == "unavailable", body
         assert "redis" in str(body.get("detail", "")).lower(), body
@@ -152,9 +162,14 @@ def test_redis_down_history_readable_send_is_503(tmp_path, cluster_factory, priv
         assert len(messages(client, server, cid)) == 2  # the refused send added no turn
 
         private_redis.start()  # back on the same port
-        accepted = wait_for(lambda: client.post(server.url(f"conversations/{cid}/messages"),
-                                                json={"content": "/repeat 10 ok"}),
-                            lambda r: r.status_code == 202, 15, "a send accepted once Redis is back")
+        accepted = wait_for(
+            lambda: client.post(
+                server.url(f"conversations/{cid}/messages"), json={"content": "/repeat 10 ok"}
+            ),
+            lambda r: r.status_code == 202,
+            15,
+            "a send accepted once Redis is back",
+        )
         final = final_of(client, server, accepted.json()["stream_id"])
         assert (final["status"], final["content"]) == ("complete", "ok" * 10), brief(final)
         assert len(messages(client, server, cid)) == 4
@@ -168,30 +183,43 @@ def _pair(tmp_path, cluster_factory, postgres_url, private_redis):
     return cluster, cluster.start("a"), cluster.start("b")
 
 
-def _agree(client: httpx.Client, servers: list[ServerProcess], db: Database, cid: str,
-           final: dict[str, Any], when: str) -> None:
+def _agree(
+    client: httpx.Client,
+    servers: list[ServerProcess],
+    db: Database,
+    cid: str,
+    final: dict[str, Any],
+    when: str,
+) -> None:
     """What the final announced is what the database holds, read any way."""
     said = (final["status"], final["content"])
     for server in servers:
         stored = message(client, server, cid, final["id"])
-        assert (stored["status"], stored["content"]) == said, \
+        assert (stored["status"], stored["content"]) == said, (
             f"{when}: the final said {brief(final)} but through :{server.port} the message is {brief(stored)}"
+        )
     row = db.row(final["id"])
-    assert (row["status"], row["content"]) == said, \
+    assert (row["status"], row["content"]) == said, (
         f"{when}: the final said {brief(final)} but the database holds {brief(row)}"
+    )
 
 
 def _running_reply(client: httpx.Client, a: ServerProcess, b: ServerProcess) -> tuple[str, dict[str, Any]]:
     cid = create_conversation(client, a)
     sent = send(client, a, cid, "/pace 0.01 /repeat 3000 ab")
     reply_id = sent["assistant_message"]["id"]
-    wait_for(lambda: message(client, b, cid, reply_id), lambda m: len(m["content"]) >= 40, 20,
-             "B sees A's reply grow")
+    wait_for(
+        lambda: message(client, b, cid, reply_id),
+        lambda m: len(m["content"]) >= 40,
+        20,
+        "B sees A's reply grow",
+    )
     return cid, sent
 
 
-def test_a_frozen_owner_that_lost_its_lease_writes_nothing(tmp_path, cluster_factory, postgres_url,
-                                                           private_redis):
+def test_a_frozen_owner_that_lost_its_lease_writes_nothing(
+    tmp_path, cluster_factory, postgres_url, private_redis
+):
     cluster, a, b = _pair(tmp_path, cluster_factory, postgres_url, private_redis)
     db = Database(postgres_url)
     with httpx.Client(headers=a.headers, timeout=30) as client:
@@ -223,8 +251,9 @@ def test_a_frozen_owner_that_lost_its_lease_writes_nothing(tmp_path, cluster_fac
         time.sleep(1.0)
         _agree(client, [a, b], db, cid, final, "after A continued a while longer")
         again = final_of(client, a, sent["stream_id"], timeout=10)
-        assert (again["status"], again["content"]) == (final["status"], final["content"]), \
+        assert (again["status"], again["content"]) == (final["status"], final["content"]), (
             f"the stream's final changed: first {brief(final)}, now {brief(again)}"
+        )
 
 
 def _answers(client: httpx.Client, server: ServerProcess) -> bool:
@@ -246,8 +275,12 @@ def test_a_redis_stall_does_not_split_the_brain(tmp_path, cluster_factory, postg
 
         # whoever concludes (B adopting, A going on, A giving up), it concludes once
         try:
-            wait_for(lambda: stream_status(client, b, cid), lambda s: not s["active"], 4 * FAST["owner_lease"],
-                     "concluded after the stall")
+            wait_for(
+                lambda: stream_status(client, b, cid),
+                lambda s: not s["active"],
+                4 * FAST["owner_lease"],
+                "concluded after the stall",
+            )
         except AssertionError:  # nobody adopted: A still owns it; end it
             aborted = client.post(b.url(f"streams/{sent['stream_id']}/abort"))
             assert aborted.status_code == 200, aborted.text
@@ -257,5 +290,6 @@ def test_a_redis_stall_does_not_split_the_brain(tmp_path, cluster_factory, postg
         time.sleep(2 * FAST["owner_lease"])
         _agree(client, [a, b], db, cid, final, "a while after the Redis stall")
         again = final_of(client, a, sent["stream_id"], timeout=10)
-        assert (again["status"], again["content"]) == (final["status"], final["content"]), \
+        assert (again["status"], again["content"]) == (final["status"], final["content"]), (
             f"the stream's final changed: first {brief(final)}, now {brief(again)}"
+        )

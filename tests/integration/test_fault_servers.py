@@ -29,8 +29,12 @@ from tests.support.services import REDIS_URL, run_aside
 
 # Every server here: short leases and checkpoints, heartbeats often enough for
 # a reader to notice its own deadline.
-FAST: dict[str, Any] = {"owner_lease": 1.0, "checkpoint_interval": 0.1, "heartbeat_interval": 0.5,
-                        "demo_delay": 0.005}
+FAST: dict[str, Any] = {
+    "owner_lease": 1.0,
+    "checkpoint_interval": 0.1,
+    "heartbeat_interval": 0.5,
+    "demo_delay": 0.005,
+}
 
 LONG_AB = "/pace 0.05 /repeat 300 ab"  # about 15 s; the whole text is "ab" * 300
 
@@ -75,7 +79,7 @@ class Cluster:
         for server in self.servers:
             try:
                 server.stop()
-            except Exception:  # noqa: BLE001  (teardown goes on)
+            except Exception:
                 if server.proc is not None and server.proc.poll() is None:
                     server.proc.kill()
 
@@ -111,8 +115,9 @@ def brief(message: dict[str, Any] | None) -> str:
     return f"{{status={message.get('status')!r}, len={len(content)}, content={content[:24]!r}…}}"
 
 
-def wait_for(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float, what: str,
-             interval: float = 0.1) -> Any:
+def wait_for(
+    fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float, what: str, interval: float = 0.1
+) -> Any:
     """Poll ``fetch`` until ``ok`` holds for its value; fail naming ``what`` and the last value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -156,15 +161,17 @@ def stream_status(client: httpx.Client, server: ServerProcess, cid: str) -> dict
     return dict(response.json())
 
 
-def read_events(client: httpx.Client, server: ServerProcess, sid: str, *, last: int | None = None,
-                timeout: float = 30.0) -> tuple[int, list[dict[str, Any]]]:
+def read_events(
+    client: httpx.Client, server: ServerProcess, sid: str, *, last: int | None = None, timeout: float = 30.0
+) -> tuple[int, list[dict[str, Any]]]:
     """Read a stream until its final (or fail after ``timeout``): (status, events)."""
     headers = {"Last-Event-ID": str(last)} if last is not None else {}
     deadline = time.monotonic() + timeout
     events: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
-    with client.stream("GET", server.url(f"streams/{sid}/events"), headers=headers,
-                       timeout=httpx.Timeout(10.0)) as response:
+    with client.stream(
+        "GET", server.url(f"streams/{sid}/events"), headers=headers, timeout=httpx.Timeout(10.0)
+    ) as response:
         if response.status_code != 200:
             response.read()
             return response.status_code, events
@@ -179,8 +186,10 @@ def read_events(client: httpx.Client, server: ServerProcess, sid: str, *, last: 
                 if current.get("event") == "final":
                     return 200, events
             if time.monotonic() > deadline:
-                raise AssertionError(f"no final on stream {sid} within {timeout:g} s; "
-                                     f"{len(events)} events, the last {events[-1:]!r:.300}")
+                raise AssertionError(
+                    f"no final on stream {sid} within {timeout:g} s; "
+                    f"{len(events)} events, the last {events[-1:]!r:.300}"
+                )
     raise AssertionError(f"stream {sid} closed without a final after {len(events)} events")
 
 
@@ -235,15 +244,21 @@ def _second_start_keeps_live_reply(cluster: Cluster, db: Database) -> None:
         cid = create_conversation(client, a)
         sent = send(client, a, cid, LONG_AB)
         reply_id = sent["assistant_message"]["id"]
-        wait_for(lambda: message(client, a, cid, reply_id), lambda m: len(m["content"]) >= 6, 20,
-                 "A shows the reply's text")
-        before = wait_for(lambda: db.row(reply_id), lambda r: len(r["content"]) >= 6, 20,
-                          "a checkpoint holds text")
+        wait_for(
+            lambda: message(client, a, cid, reply_id),
+            lambda m: len(m["content"]) >= 6,
+            20,
+            "A shows the reply's text",
+        )
+        before = wait_for(
+            lambda: db.row(reply_id), lambda r: len(r["content"]) >= 6, 20, "a checkpoint holds text"
+        )
         assert before["status"] == "streaming", before
 
         b = cluster.start("b")
-        assert stream_status(client, a, cid)["active"], \
+        assert stream_status(client, a, cid)["active"], (
             "the reply ended before B was up: the machine is too slow for this test"
+        )
 
         on_b = message(client, b, cid, reply_id)
         on_a = message(client, a, cid, reply_id)
@@ -260,21 +275,31 @@ def _second_start_keeps_live_reply(cluster: Cluster, db: Database) -> None:
             assert found["status"] == "streaming", f"the reply stopped streaming ({where}): {brief(found)}"
             return found
 
-        grown = wait_for(lambda: still_streaming(message(client, b, cid, reply_id), "through B"),
-                         lambda m: len(m["content"]) >= seen + 6, 15,
-                         "the reply's checkpointed text, read through B, grows after B started")
+        grown = wait_for(
+            lambda: still_streaming(message(client, b, cid, reply_id), "through B"),
+            lambda m: len(m["content"]) >= seen + 6,
+            15,
+            "the reply's checkpointed text, read through B, grows after B started",
+        )
         assert grown["content"] == "ab" * (len(grown["content"]) // 2)
-        wait_for(lambda: still_streaming(db.row(reply_id), "in the DB"),
-                 lambda r: len(r["content"]) >= stored_len + 6, 15,
-                 "the reply's text in the database grows after B started")
+        wait_for(
+            lambda: still_streaming(db.row(reply_id), "in the DB"),
+            lambda r: len(r["content"]) >= stored_len + 6,
+            15,
+            "the reply's text in the database grows after B started",
+        )
         assert still_streaming(message(client, a, cid, reply_id), "through A")
 
         final = final_of(client, a, sent["stream_id"])
         assert final["status"] == "complete" and final["content"] == "ab" * 300, brief(final)
-        for where, found in (("through A", message(client, a, cid, reply_id)),
-                             ("through B", message(client, b, cid, reply_id)),
-                             ("in the DB", db.row(reply_id))):
-            assert found["status"] == "complete" and found["content"] == "ab" * 300, f"{where}: {brief(found)}"
+        for where, found in (
+            ("through A", message(client, a, cid, reply_id)),
+            ("through B", message(client, b, cid, reply_id)),
+            ("in the DB", db.row(reply_id)),
+        ):
+            assert found["status"] == "complete" and found["content"] == "ab" * 300, (
+                f"{where}: {brief(found)}"
+            )
 
 
 def test_second_server_on_the_same_sqlite_file_keeps_the_first_servers_reply(tmp_path, cluster_factory):
@@ -283,19 +308,26 @@ def test_second_server_on_the_same_sqlite_file_keeps_the_first_servers_reply(tmp
 
 
 def test_second_replica_on_postgresql_and_redis_keeps_the_first_replicas_reply(
-        cluster_factory, postgres_url, redis_prefix):
-    cluster = cluster_factory(db_url=postgres_url, stream_backend=REDIS_URL, redis_prefix=redis_prefix, **FAST)
+    cluster_factory, postgres_url, redis_prefix
+):
+    cluster = cluster_factory(
+        db_url=postgres_url, stream_backend=REDIS_URL, redis_prefix=redis_prefix, **FAST
+    )
     _second_start_keeps_live_reply(cluster, Database(postgres_url))
 
 
 def test_one_generation_per_conversation_across_servers_sharing_only_sqlite(tmp_path, cluster_factory):
-    cluster = cluster_factory(db_url=sqlite_url(tmp_path), **FAST)  # memory streams: nothing shared but the DB
+    cluster = cluster_factory(
+        db_url=sqlite_url(tmp_path), **FAST
+    )  # memory streams: nothing shared but the DB
     a, b = cluster.start("a"), cluster.start("b")
     with httpx.Client(headers=a.headers, timeout=30) as client:
         cid = create_conversation(client, a)
         sent = send(client, a, cid, LONG_AB)
         busy = client.post(b.url(f"conversations/{cid}/messages"), json={"content": "a second reply"})
-        assert busy.status_code == 409, f"B answered {busy.status_code} while A's reply runs: {busy.text:.300}"
+        assert busy.status_code == 409, (
+            f"B answered {busy.status_code} while A's reply runs: {busy.text:.300}"
+        )
         answer = busy.json()
         assert answer.get("error") == "generation_active", answer
         assert answer.get("stream_id") == sent["stream_id"], answer
@@ -330,24 +362,33 @@ def test_only_a_dead_servers_replies_are_recovered(tmp_path, cluster_factory):
         time.sleep(max(0.0, killed_at + 2.5 * FAST["owner_lease"] - time.monotonic()))  # A's lease lapsed
 
         c = cluster.start("c")  # a new server on the same file, while B's reply is live
-        recovered = wait_for(lambda: message(client, c, dead_cid, dead_id),
-                             lambda m: m["status"] != "streaming", 10,
-                             "A's reply (its server is dead) is recovered")
+        recovered = wait_for(
+            lambda: message(client, c, dead_cid, dead_id),
+            lambda m: m["status"] != "streaming",
+            10,
+            "A's reply (its server is dead) is recovered",
+        )
         assert recovered["status"] == "interrupted", brief(recovered)
-        assert recovered["content"] == checkpointed["content"], \
+        assert recovered["content"] == checkpointed["content"], (
             f"recovered {brief(recovered)}, checkpointed {brief(checkpointed)}"
+        )
         assert db.row(dead_id) == {"status": "interrupted", "content": checkpointed["content"]}
 
         on_c, on_b = message(client, c, live_cid, live_id), message(client, b, live_cid, live_id)
         assert on_c["status"] == "streaming", f"C's start changed B's live reply: through C {brief(on_c)}"
         assert on_b["status"] == "streaming", f"C's start changed B's live reply: through B {brief(on_b)}"
         assert db.row(live_id)["status"] == "streaming"
-        wait_for(lambda: message(client, c, live_cid, live_id),
-                 lambda m: m["status"] == "streaming" and len(m["content"]) >= len(on_c["content"]) + 6, 15,
-                 "B's reply keeps being checkpointed after C started")
+        wait_for(
+            lambda: message(client, c, live_cid, live_id),
+            lambda m: m["status"] == "streaming" and len(m["content"]) >= len(on_c["content"]) + 6,
+            15,
+            "B's reply keeps being checkpointed after C started",
+        )
 
         again = client.post(c.url(f"conversations/{dead_cid}/messages"), json={"content": "go on"})
-        assert again.status_code == 202, f"a send after the recovery answered {again.status_code}: {again.text:.300}"
+        assert again.status_code == 202, (
+            f"a send after the recovery answered {again.status_code}: {again.text:.300}"
+        )
         final = final_of(client, c, again.json()["stream_id"])
         assert final["status"] == "complete", brief(final)
 

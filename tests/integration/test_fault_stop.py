@@ -45,8 +45,13 @@ class DetachedServer(ServerProcess):
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[DetachedServer]:
-    process = DetachedServer(tmp_path, demo_delay=0.01, checkpoint_interval=CHECKPOINT_INTERVAL,
-                             heartbeat_interval=1, db_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    process = DetachedServer(
+        tmp_path,
+        demo_delay=0.01,
+        checkpoint_interval=CHECKPOINT_INTERVAL,
+        heartbeat_interval=1,
+        db_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+    )
     try:
         yield process
     finally:
@@ -58,8 +63,9 @@ def server(tmp_path) -> Iterator[DetachedServer]:
 def read_some(server: ServerProcess, client: httpx.Client, sid: str, count: int) -> str:
     """Read ``count`` deltas of a live reply from the start; return the text they carry."""
     text, seen = "", 0
-    with client.stream("GET", server.url(f"streams/{sid}/events"),
-                       headers={"Last-Event-ID": "0"}) as response:
+    with client.stream(
+        "GET", server.url(f"streams/{sid}/events"), headers={"Last-Event-ID": "0"}
+    ) as response:
         assert response.status_code == 200, response.read()
         event = None
         for line in response.iter_lines():
@@ -78,8 +84,9 @@ def test_a_stop_signal_commits_running_replies_with_all_their_text(server, sig):
     with httpx.Client(headers=server.headers, timeout=10) as client:
         server.start()
         conv = client.post(server.url("conversations"), json={}).json()
-        sent = client.post(server.url(f"conversations/{conv['id']}/messages"),
-                           json={"content": "/pace 0.01 /repeat 5000 ab"}).json()
+        sent = client.post(
+            server.url(f"conversations/{conv['id']}/messages"), json={"content": "/pace 0.01 /repeat 5000 ab"}
+        ).json()
         seen = read_some(server, client, sent["stream_id"], 40)
         assert seen == "ab" * 40
         signalled = time.monotonic()
@@ -92,7 +99,8 @@ def test_a_stop_signal_commits_running_replies_with_all_their_text(server, sig):
     assert reply["status"] == "interrupted", reply["status"]
     assert reply["content"].startswith(seen), (
         f"after {sig.name} (exit in {stopped_in:.2f} s) the reply kept {len(reply['content'])} "
-        f"characters; a reader had already seen {len(seen)}. Log of the stopped server:\n{log[-2000:]}")
+        f"characters; a reader had already seen {len(seen)}. Log of the stopped server:\n{log[-2000:]}"
+    )
     assert reply["content"] == "ab" * (len(reply["content"]) // 2)
     # stopped cleanly: the next start found nothing left streaming to recover
     assert "previous run" not in restarted_log, restarted_log[-2000:]

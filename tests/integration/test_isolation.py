@@ -15,15 +15,21 @@ def resumechat_config(resumechat_config):
 
 @pytest.fixture
 def jp_server_config(jp_server_config):
-    return {**jp_server_config, "ServerApp": {
-        **jp_server_config["ServerApp"],
-        "identity_provider_class": "tests.support.identity.TokenPerUser"}}
+    return {
+        **jp_server_config,
+        "ServerApp": {
+            **jp_server_config["ServerApp"],
+            "identity_provider_class": "tests.support.identity.TokenPerUser",
+        },
+    }
 
 
 @pytest.fixture
 def users(api, jp_asyncio_loop):
-    clients = {name: httpx.AsyncClient(headers={"Authorization": f"token {name}-token"}, timeout=30)
-               for name in ("alice", "bob")}
+    clients = {
+        name: httpx.AsyncClient(headers={"Authorization": f"token {name}-token"}, timeout=30)
+        for name in ("alice", "bob")
+    }
     yield {name: Api(client, api.base) for name, client in clients.items()}
     for client in clients.values():
         jp_asyncio_loop.run_until_complete(client.aclose())
@@ -34,10 +40,15 @@ async def test_another_user_sees_nothing_of_yours(users):
     conv = await alice.conversation(key="notes.ipynb", title="Alice's")
     sent = await alice.send(conv["id"], "/pace 0.01 /repeat 300 a")
     cid, sid = conv["id"], sent["stream_id"]
-    for method, path in [("GET", f"conversations/{cid}"), ("PATCH", f"conversations/{cid}"),
-                         ("DELETE", f"conversations/{cid}"), ("GET", f"conversations/{cid}/messages"),
-                         ("POST", f"conversations/{cid}/messages"), ("GET", f"streams/{sid}/events"),
-                         ("POST", f"streams/{sid}/abort")]:
+    for method, path in [
+        ("GET", f"conversations/{cid}"),
+        ("PATCH", f"conversations/{cid}"),
+        ("DELETE", f"conversations/{cid}"),
+        ("GET", f"conversations/{cid}/messages"),
+        ("POST", f"conversations/{cid}/messages"),
+        ("GET", f"streams/{sid}/events"),
+        ("POST", f"streams/{sid}/abort"),
+    ]:
         body = {"title": "x", "content": "x"} if method in {"PATCH", "POST"} else None
         answer = await bob.request(method, path, json=body)
         assert answer.status_code == 404, (method, path, answer.text)

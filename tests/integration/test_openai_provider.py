@@ -16,9 +16,17 @@ def fake_openai(jp_asyncio_loop):
 
 @pytest.fixture
 def resumechat_config(resumechat_config, fake_openai):
-    return {**resumechat_config, "provider": "openai", "base_url": fake_openai.url,
-            "api_key": "sk-test-secret-0123456789", "model": "gpt-ok", "models": BEHAVIOURS,
-            "provider_max_retries": 0, "provider_timeout": 2.0, "checkpoint_interval": 0.05}
+    return {
+        **resumechat_config,
+        "provider": "openai",
+        "base_url": fake_openai.url,
+        "api_key": "sk-test-secret-0123456789",
+        "model": "gpt-ok",
+        "models": BEHAVIOURS,
+        "provider_max_retries": 0,
+        "provider_timeout": 2.0,
+        "checkpoint_interval": 0.05,
+    }
 
 
 async def reply(api, model: str, content: str = "hello big world"):
@@ -84,7 +92,10 @@ async def test_stream_that_never_finishes(api):
 async def test_malformed_chunk(api):
     _, final = await reply(api, "gpt-garbage")
     assert (final["status"], final["error"]["type"], final["content"][:11]) == (
-        "error", "upstream_protocol", "Echo: hello")
+        "error",
+        "upstream_protocol",
+        "Echo: hello",
+    )
 
 
 async def test_slow_first_token_within_the_timeout_completes(api):
@@ -94,8 +105,10 @@ async def test_slow_first_token_within_the_timeout_completes(api):
 
 async def test_the_api_key_never_reaches_clients(api, jp_serverapp):
     conv, final = await reply(api, "gpt-500")
-    answers = [await api.request("GET", p) for p in
-               ["models", "conversations", f"conversations/{conv['id']}/messages", "openapi.json"]]
+    answers = [
+        await api.request("GET", p)
+        for p in ["models", "conversations", f"conversations/{conv['id']}/messages", "openapi.json"]
+    ]
     for answer in answers:
         assert "sk-test-secret" not in answer.text
     assert "sk-test-secret" not in str(final)

@@ -63,8 +63,13 @@ async def test_send_stream_and_messages(api):
 async def test_stream_status_while_active_and_after(api):
     conv = await api.conversation()
     idle = (await api.request("GET", f"conversations/{conv['id']}/stream")).json()
-    assert idle == {"active": False, "stream_id": None, "message_id": None,
-                    "last_event_id": 0, "started_at": None}
+    assert idle == {
+        "active": False,
+        "stream_id": None,
+        "message_id": None,
+        "last_event_id": 0,
+        "started_at": None,
+    }
     sent = await api.send(conv["id"], "/pace 0.01 /repeat 300 x")
     await api.events(sent["stream_id"], last_id=0, stop_after=3)
     status = (await api.request("GET", f"conversations/{conv['id']}/stream")).json()
@@ -87,17 +92,18 @@ async def test_one_generation_per_conversation(api):
     assert second.json()["error"] == "generation_active"
     assert second.json()["stream_id"] == sent["stream_id"] and second.json()["detail"]
     other = await api.conversation()
-    assert (await api.request("POST", f"conversations/{other['id']}/messages",
-                              json={"content": "fine"})).status_code == 202
+    assert (
+        await api.request("POST", f"conversations/{other['id']}/messages", json={"content": "fine"})
+    ).status_code == 202
     await api.request("POST", f"streams/{sent['stream_id']}/abort")
 
 
 async def test_same_client_id_starts_one_generation(api, extension):
     conv = await api.conversation()
     body = {"content": "/pace 0.005 /repeat 100 y", "client_id": "c-123"}
-    answers = await asyncio.gather(*[
-        api.request("POST", f"conversations/{conv['id']}/messages", json=body) for _ in range(5)
-    ])
+    answers = await asyncio.gather(
+        *[api.request("POST", f"conversations/{conv['id']}/messages", json=body) for _ in range(5)]
+    )
     assert {a.status_code for a in answers} == {202}
     assert len({a.json()["stream_id"] for a in answers}) == 1
     assert len({a.json()["user_message"]["id"] for a in answers}) == 1
@@ -163,7 +169,13 @@ async def test_openapi_document_is_served(api):
     doc = (await api.request("GET", "openapi.json")).json()
     assert doc["openapi"].startswith("3.")
     paths = set(doc["paths"])
-    for path in ["/conversations", "/conversations/{cid}", "/conversations/{cid}/messages",
-                 "/conversations/{cid}/stream", "/streams/{sid}/events", "/streams/{sid}/abort",
-                 "/models"]:
+    for path in [
+        "/conversations",
+        "/conversations/{cid}",
+        "/conversations/{cid}/messages",
+        "/conversations/{cid}/stream",
+        "/streams/{sid}/events",
+        "/streams/{sid}/abort",
+        "/models",
+    ]:
         assert path in paths

@@ -20,9 +20,16 @@ def test_quickstart_runs(tmp_path):
     server = ServerProcess(tmp_path, db_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}", demo_delay=0.001)
     server.start()
     try:
-        session = httpx.post(server.base + "api/sessions", headers=server.headers, json={
-            "path": "quickstart.ipynb", "type": "notebook", "name": "quickstart.ipynb",
-            "kernel": {"name": "python3"}}).json()
+        session = httpx.post(
+            server.base + "api/sessions",
+            headers=server.headers,
+            json={
+                "path": "quickstart.ipynb",
+                "type": "notebook",
+                "name": "quickstart.ipynb",
+                "kernel": {"name": "python3"},
+            },
+        ).json()
         kernel = session["kernel"]["id"]
         cells = [c for c in json.loads(QUICKSTART.read_text())["cells"] if c["cell_type"] == "code"]
 
@@ -39,9 +46,12 @@ def test_quickstart_runs(tmp_path):
         key, _ = asyncio.run(execute(server.base, server.headers, kernel, "print(panel.conversation_key)"))
         assert key.strip().endswith("quickstart.ipynb")  # the notebook's path is the conversation key
         assert any(out.startswith("complete") for out in outputs)
-        conv = httpx.post(server.url("conversations"), headers=server.headers,
-                          json={"key": key.strip()}).json()
-        messages = httpx.get(server.url(f"conversations/{conv['id']}/messages"), headers=server.headers).json()
+        conv = httpx.post(
+            server.url("conversations"), headers=server.headers, json={"key": key.strip()}
+        ).json()
+        messages = httpx.get(
+            server.url(f"conversations/{conv['id']}/messages"), headers=server.headers
+        ).json()
         assert messages["messages"][1]["content"] == "Every word arrives exactly once. " * 150
     finally:
         server.stop()

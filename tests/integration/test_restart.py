@@ -13,16 +13,21 @@ from tests.support.server_process import ServerProcess
 
 @pytest.fixture
 def server(tmp_path):
-    process = ServerProcess(tmp_path, demo_delay=0.01, checkpoint_interval=0.1,
-                            db_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    process = ServerProcess(
+        tmp_path,
+        demo_delay=0.01,
+        checkpoint_interval=0.1,
+        db_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+    )
     yield process
     process.stop()
 
 
 def start_long_reply(server: ServerProcess, client: httpx.Client) -> tuple[str, dict]:
     conv = client.post(server.url("conversations"), json={}).json()
-    sent = client.post(server.url(f"conversations/{conv['id']}/messages"),
-                       json={"content": "/pace 0.01 /repeat 5000 ab"}).json()
+    sent = client.post(
+        server.url(f"conversations/{conv['id']}/messages"), json={"content": "/pace 0.01 /repeat 5000 ab"}
+    ).json()
     deadline = time.monotonic() + 20
     while True:  # wait until a checkpoint holds some text
         stored = client.get(server.url(f"conversations/{conv['id']}/messages")).json()["messages"][1]
@@ -55,8 +60,9 @@ def test_sigterm_interrupts_and_keeps_all_the_text(server):
         server.start()
         cid, sent = start_long_reply(server, client)
         read = []
-        with client.stream("GET", server.url(f"streams/{sent['stream_id']}/events"),
-                           headers={"Last-Event-ID": "0"}) as response:
+        with client.stream(
+            "GET", server.url(f"streams/{sent['stream_id']}/events"), headers={"Last-Event-ID": "0"}
+        ) as response:
             for line in response.iter_lines():
                 if line.startswith("data:"):
                     read.append(line)

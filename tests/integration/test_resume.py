@@ -119,8 +119,9 @@ async def test_keepalive_comments_while_the_model_is_quiet(api):
     conv = await api.conversation()
     sent = await api.send(conv["id"], "/pace 0.6 /repeat 3 x")  # heartbeat is 0.5 s here
     lines = []
-    async with api.client.stream("GET", api.url(f"streams/{sent['stream_id']}/events"),
-                                 headers={"Last-Event-ID": "0"}) as response:
+    async with api.client.stream(
+        "GET", api.url(f"streams/{sent['stream_id']}/events"), headers={"Last-Event-ID": "0"}
+    ) as response:
         async for line in response.aiter_lines():
             lines.append(line)
             if line.startswith("event: final"):

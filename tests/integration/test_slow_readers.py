@@ -22,9 +22,13 @@ async def test_a_stuck_reader_is_dropped_and_the_job_goes_on(api, extension, jp_
     sent = await api.send(conv["id"], f"/pace 0 /repeat 20000 {PIECE}")
     sid, manager = sent["stream_id"], extension.manager
     url = urlsplit(api.url(f"streams/{sid}/events"))
-    reader, writer = await asyncio.open_connection(url.hostname, url.port)
-    writer.write((f"GET {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nLast-Event-ID: 0\r\n"
-                  f"Authorization: {jp_auth_header['Authorization']}\r\n\r\n").encode())
+    _reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(
+        (
+            f"GET {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nLast-Event-ID: 0\r\n"
+            f"Authorization: {jp_auth_header['Authorization']}\r\n\r\n"
+        ).encode()
+    )
     await writer.drain()
     await until(lambda: manager.subscriber_count(sid) == 1)
     # never read: the socket fills, the server's flush stalls, the reader is dropped

@@ -16,8 +16,14 @@ PIECE = "é😀"
 
 @pytest.fixture
 def pair(tmp_path, postgres_url, redis_prefix):
-    traits = dict(db_url=postgres_url, stream_backend=REDIS_URL, redis_prefix=redis_prefix,
-                  owner_lease=1.0, checkpoint_interval=0.1, demo_delay=0.005)
+    traits = dict(
+        db_url=postgres_url,
+        stream_backend=REDIS_URL,
+        redis_prefix=redis_prefix,
+        owner_lease=1.0,
+        checkpoint_interval=0.1,
+        demo_delay=0.005,
+    )
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     servers = [ServerProcess(tmp_path / "a", **traits), ServerProcess(tmp_path / "b", **traits)]
@@ -40,6 +46,7 @@ def read_events(client: httpx.Client, url: str, last: int | None = None, stop_af
                 current["event"] = line[7:]
             elif line.startswith("data: "):
                 import json
+
                 current["data"] = json.loads(line[6:])
                 events.append(current)
                 if current["event"] == "final" or (stop_after and len(events) >= stop_after):
@@ -60,8 +67,9 @@ def test_start_on_a_resume_on_b(pair):
     a, b = pair
     with httpx.Client(headers=a.headers, timeout=30) as client:
         conv = client.post(a.url("conversations"), json={}).json()
-        sent = client.post(a.url(f"conversations/{conv['id']}/messages"),
-                           json={"content": f"/repeat 400 {PIECE}"}).json()
+        sent = client.post(
+            a.url(f"conversations/{conv['id']}/messages"), json={"content": f"/repeat 400 {PIECE}"}
+        ).json()
         first = read_events(client, a.url(f"streams/{sent['stream_id']}/events"), last=0, stop_after=150)
         assert [e["id"] for e in first] == list(range(1, 151))
         status = client.get(b.url(f"conversations/{conv['id']}/stream")).json()
@@ -81,8 +89,9 @@ def test_one_generation_per_conversation_across_servers(pair):
     a, b = pair
     with httpx.Client(headers=a.headers, timeout=30) as client:
         conv = client.post(a.url("conversations"), json={}).json()
-        sent = client.post(a.url(f"conversations/{conv['id']}/messages"),
-                           json={"content": "/pace 0.01 /repeat 1000 x"}).json()
+        sent = client.post(
+            a.url(f"conversations/{conv['id']}/messages"), json={"content": "/pace 0.01 /repeat 1000 x"}
+        ).json()
         busy = client.post(b.url(f"conversations/{conv['id']}/messages"), json={"content": "y"})
         assert busy.status_code == 409 and busy.json()["stream_id"] == sent["stream_id"]
         client.post(b.url(f"streams/{sent['stream_id']}/abort"))
@@ -92,8 +101,9 @@ def test_abort_from_b(pair):
     a, b = pair
     with httpx.Client(headers=a.headers, timeout=30) as client:
         conv = client.post(a.url("conversations"), json={}).json()
-        sent = client.post(a.url(f"conversations/{conv['id']}/messages"),
-                           json={"content": "/pace 0.01 /repeat 2000 ab"}).json()
+        sent = client.post(
+            a.url(f"conversations/{conv['id']}/messages"), json={"content": "/pace 0.01 /repeat 2000 ab"}
+        ).json()
         seen = read_events(client, a.url(f"streams/{sent['stream_id']}/events"), last=0, stop_after=20)
         aborted = client.post(b.url(f"streams/{sent['stream_id']}/abort"))
         assert aborted.status_code == 200, aborted.text
@@ -108,8 +118,9 @@ def test_b_adopts_the_reply_when_a_dies(pair):
     a, b = pair
     with httpx.Client(headers=a.headers, timeout=30) as client:
         conv = client.post(a.url("conversations"), json={}).json()
-        sent = client.post(a.url(f"conversations/{conv['id']}/messages"),
-                           json={"content": "/pace 0.01 /repeat 5000 ab"}).json()
+        sent = client.post(
+            a.url(f"conversations/{conv['id']}/messages"), json={"content": "/pace 0.01 /repeat 5000 ab"}
+        ).json()
         seen = read_events(client, a.url(f"streams/{sent['stream_id']}/events"), last=0, stop_after=30)
         a.kill(signal.SIGKILL)
         killed_at = time.monotonic()

@@ -24,8 +24,16 @@ from typing import Any
 
 from tornado import httpserver, iostream, testing, web
 
-BEHAVIOURS = ["gpt-ok", "gpt-reasoning", "gpt-500", "gpt-cut", "gpt-stall", "gpt-unfinished",
-              "gpt-garbage", "gpt-slow-first"]
+BEHAVIOURS = [
+    "gpt-ok",
+    "gpt-reasoning",
+    "gpt-500",
+    "gpt-cut",
+    "gpt-stall",
+    "gpt-unfinished",
+    "gpt-garbage",
+    "gpt-slow-first",
+]
 
 # Text the stores cannot keep as is.  Each model streams these pieces as the
 # content of consecutive chunks (json.dumps writes "\u0000", "\ud800"… escapes),
@@ -45,13 +53,13 @@ NORMALISED: dict[str, str] = {
     "gpt-nul": "Echo: nul\ufffdhere and\ufffd\ufffd end",
     "gpt-lone-high": "Echo: lone \ufffd high end",
     "gpt-lone-low": "Echo: lone \ufffd low end",
-    "gpt-split-pair": "Echo: smile \U0001F600 end",
+    "gpt-split-pair": "Echo: smile \U0001f600 end",
     "gpt-high-then-text": "Echo: cut \ufffdx end",
     "gpt-high-at-end": "Echo: last \ufffd",
 }
 # Reasoning with a NUL and a split pair, then plain text.
 REASONING_FAULT = ["think\x00ing ", "\ud83d", "\ude00 done"]
-REASONING_NORMALISED = "think\ufffding \U0001F600 done"
+REASONING_NORMALISED = "think\ufffding \U0001f600 done"
 
 # Chunks of the wrong shape, sent after "Echo: hello " (like gpt-garbage).
 _BASE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
@@ -60,9 +68,11 @@ _BASE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "m
 MALFORMED: dict[str, bytes] = {
     "gpt-garbage": b"data: {not json\n\n",
     "gpt-choices-string": b"data: " + json.dumps({**_BASE, "choices": "x"}).encode() + b"\n\n",
-    "gpt-content-number": b"data: " + json.dumps(
+    "gpt-content-number": b"data: "
+    + json.dumps(
         {**_BASE, "choices": [{"index": 0, "delta": {"content": 42}, "finish_reason": None}]}
-    ).encode() + b"\n\n",
+    ).encode()
+    + b"\n\n",
     "gpt-chunk-array": b"data: [1, 2]\n\n",
 }
 
@@ -70,8 +80,7 @@ MALFORMED: dict[str, bytes] = {
 # gpt-slow-nul sends one bad piece first ("bad\x00 ").
 SLOW = {"gpt-slow": "", "gpt-slow-nul": "bad\x00 ", "gpt-steady": ""}
 
-FAULT_BEHAVIOURS = [*TEXT_FAULTS, "gpt-nul-reasoning",
-                    *[m for m in MALFORMED if m != "gpt-garbage"], *SLOW]
+FAULT_BEHAVIOURS = [*TEXT_FAULTS, "gpt-nul-reasoning", *[m for m in MALFORMED if m != "gpt-garbage"], *SLOW]
 
 
 def slow_text(count: int, bad: str = "") -> str:
@@ -82,8 +91,13 @@ def slow_text(count: int, bad: str = "") -> str:
 def chunk(content: str | None = None, finish: str | None = None, **extra: Any) -> bytes:
     delta: dict[str, Any] = {} if content is None else {"content": content}
     delta.update(extra)
-    body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -178,8 +192,9 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
         self.served: list[Served] = []
-        app = web.Application([(r"/v1/chat/completions", Completions,
-                                {"seen": self.seen, "served": self.served})])
+        app = web.Application(
+            [(r"/v1/chat/completions", Completions, {"seen": self.seen, "served": self.served})]
+        )
         sock, self.port = testing.bind_unused_port()
         self.server = httpserver.HTTPServer(app)
         self.server.add_sockets([sock])

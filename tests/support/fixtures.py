@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -23,8 +24,11 @@ def backend(request: Any) -> dict[str, Any]:
         return {"db_url": f"sqlite+aiosqlite:///{request.getfixturevalue('tmp_path') / 'chat.db'}"}
     from .services import REDIS_URL
 
-    return {"db_url": request.getfixturevalue("postgres_url"), "stream_backend": REDIS_URL,
-            "redis_prefix": request.getfixturevalue("redis_prefix")}
+    return {
+        "db_url": request.getfixturevalue("postgres_url"),
+        "stream_backend": REDIS_URL,
+        "redis_prefix": request.getfixturevalue("redis_prefix"),
+    }
 
 
 @pytest.fixture
@@ -98,8 +102,9 @@ class Api:
         return response.json()
 
     async def send(self, cid: str, content: str, **body: Any) -> dict[str, Any]:
-        response = await self.request("POST", f"conversations/{cid}/messages",
-                                      json={"content": content, **body})
+        response = await self.request(
+            "POST", f"conversations/{cid}/messages", json={"content": content, **body}
+        )
         assert response.status_code == 202, response.text
         return response.json()
 
@@ -108,8 +113,15 @@ class Api:
         assert response.status_code == 200, response.text
         return response.json()["messages"]
 
-    async def events(self, sid: str, last_id: int | None = None, *, query: bool = False,
-                     stop_after: int | None = None, headers: dict[str, str] | None = None) -> EventRead:
+    async def events(
+        self,
+        sid: str,
+        last_id: int | None = None,
+        *,
+        query: bool = False,
+        stop_after: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> EventRead:
         """Read a stream until its final, or until ``stop_after`` events (then hang up)."""
         params, hdrs = {}, dict(headers or {})
         if last_id is not None:
@@ -117,8 +129,9 @@ class Api:
                 params["last_event_id"] = str(last_id)
             else:
                 hdrs["Last-Event-ID"] = str(last_id)
-        async with aconnect_sse(self.client, "GET", self.url(f"streams/{sid}/events"),
-                                params=params, headers=hdrs) as source:
+        async with aconnect_sse(
+            self.client, "GET", self.url(f"streams/{sid}/events"), params=params, headers=hdrs
+        ) as source:
             read = EventRead(source.response.status_code, dict(source.response.headers))
             if source.response.status_code != 200:
                 await source.response.aread()
@@ -140,8 +153,14 @@ class Api:
 
 
 @pytest.fixture
-def api(jp_serverapp: Any, jp_fetch: Any, http_server_port: Any, jp_base_url: str,
-        jp_auth_header: dict[str, str], jp_asyncio_loop: Any) -> Iterator[Api]:
+def api(
+    jp_serverapp: Any,
+    jp_fetch: Any,
+    http_server_port: Any,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    jp_asyncio_loop: Any,
+) -> Iterator[Api]:
     """An authenticated client of the running test server."""
     base = f"http://127.0.0.1:{http_server_port[-1]}{jp_base_url}"
     client = httpx.AsyncClient(headers=jp_auth_header, timeout=30)

@@ -21,19 +21,38 @@ async def start_kernel(base: str, headers: dict[str, str], env_path: str | None 
         return str(response.json()["id"])
 
 
-async def execute(base: str, headers: dict[str, str], kernel_id: str, code: str,
-                  timeout: float = 60) -> tuple[str, list[dict[str, Any]]]:
+async def execute(
+    base: str, headers: dict[str, str], kernel_id: str, code: str, timeout: float = 60
+) -> tuple[str, list[dict[str, Any]]]:
     """Run ``code``; return its stdout and any error contents."""
     ws_url = base.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels"
     conn = await websocket_connect(HTTPRequest(ws_url, headers=headers, request_timeout=timeout))
     msg_id = uuid.uuid4().hex
-    conn.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-    }))
+    conn.write_message(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                    "date": "",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            }
+        )
+    )
     out, errors = [], []
     try:
         while True:

@@ -22,7 +22,9 @@ import pytest
 from .server_process import free_port
 from .services import unavailable
 
-REDIS_SERVER = os.environ.get("RESUMECHAT_TEST_REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = (
+    os.environ.get("RESUMECHAT_TEST_REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
+)
 
 
 def _ping(port: int, timeout: float = 0.5) -> bool:
@@ -69,13 +71,30 @@ class RedisServer:
             unavailable(f"{REDIS_SERVER} is not installed")
         self.starts += 1
         log = self.directory / f"redis-{self.port}-{self.starts}.log"
-        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.directory),
-                "--logfile", str(log), "--daemonize", "no", "--protected-mode", "no"]
+        args = [
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+            "--logfile",
+            str(log),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ]
         deadline = time.monotonic() + timeout
         while True:  # the port may be held a moment by the process just killed
-            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         cwd=self.directory)
+            self.proc = subprocess.Popen(
+                args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.directory
+            )
             self.paused = False
             while time.monotonic() < deadline and self.proc.poll() is None:
                 if _ping(self.port):
@@ -142,7 +161,7 @@ class RedisServer:
             pass
         try:
             self.kill()
-        except Exception:  # noqa: BLE001  (teardown must go on)
+        except Exception:
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.kill()
 

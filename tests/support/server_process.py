@@ -25,8 +25,15 @@ def free_port() -> int:
 class ServerProcess:
     """Start, kill and restart a Jupyter server sharing one data directory."""
 
-    def __init__(self, root: Path, *, app: str = "jupyter_server", extra: list[str] | None = None,
-                 env: dict[str, str] | None = None, **traits: Any) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        app: str = "jupyter_server",
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        **traits: Any,
+    ) -> None:
         self.root = root
         self.app, self.extra, self.env = app, extra or [], env or {}
         self.traits = traits
@@ -40,13 +47,26 @@ class ServerProcess:
         return f"{self.base}resumechat/api/{path}"
 
     def start(self) -> ServerProcess:
-        args = [sys.executable, "-m", self.app, "--no-browser", "--allow-root",
-                f"--port={self.port}", "--port-retries=0", f"--IdentityProvider.token={TOKEN}",
-                f"--ServerApp.root_dir={self.root}"]
+        args = [
+            sys.executable,
+            "-m",
+            self.app,
+            "--no-browser",
+            "--allow-root",
+            f"--port={self.port}",
+            "--port-retries=0",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={self.root}",
+        ]
         args += [f"--ResumeChat.{name}={value}" for name, value in self.traits.items()]
         args += self.extra
-        env = {**os.environ, **self.env, "JUPYTER_DATA_DIR": str(self.root / "data"),
-               "JUPYTER_RUNTIME_DIR": str(self.root / "runtime"), "JUPYTER_CONFIG_DIR": str(self.root / "config")}
+        env = {
+            **os.environ,
+            **self.env,
+            "JUPYTER_DATA_DIR": str(self.root / "data"),
+            "JUPYTER_RUNTIME_DIR": str(self.root / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(self.root / "config"),
+        }
         self.starts += 1
         self.log = open(self.root / f"server-{self.port}-{self.starts}.log", "wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)

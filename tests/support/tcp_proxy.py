@@ -50,8 +50,9 @@ class TcpProxy:
         self._stopped = False
         self.accepted = 0  # connections forwarded (for the tests' own checks)
         self.refused = 0  # connections reset while cut
-        self._acceptor = threading.Thread(target=self._accept_loop, name=f"tcp-proxy-{self.port}",
-                                          daemon=True)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name=f"tcp-proxy-{self.port}", daemon=True
+        )
         self._acceptor.start()
 
     @property
@@ -144,8 +145,9 @@ class TcpProxy:
                     continue
                 self._pairs.add(pair)
                 self.accepted += 1
-            thread = threading.Thread(target=self._pump, args=(pair,), daemon=True,
-                                      name=f"tcp-proxy-{self.port}-pipe")
+            thread = threading.Thread(
+                target=self._pump, args=(pair,), daemon=True, name=f"tcp-proxy-{self.port}-pipe"
+            )
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
             thread.start()
 

@@ -12,11 +12,17 @@ SERVERS = [
 
 
 def test_exported_variables_win() -> None:
-    env = {"JUPYTER_RESUMECHAT_URL": "http://127.0.0.1:9999/base", "JUPYTER_RESUMECHAT_TOKEN": "x",
-           "JPY_PARENT_PID": "111"}
+    env = {
+        "JUPYTER_RESUMECHAT_URL": "http://127.0.0.1:9999/base",
+        "JUPYTER_RESUMECHAT_TOKEN": "x",
+        "JPY_PARENT_PID": "111",
+    }
     info = find_server(env, SERVERS)
-    assert (info.url, info.token, info.api) == ("http://127.0.0.1:9999/base/", "x",
-                                                "http://127.0.0.1:9999/base/resumechat/api/")
+    assert (info.url, info.token, info.api) == (
+        "http://127.0.0.1:9999/base/",
+        "x",
+        "http://127.0.0.1:9999/base/resumechat/api/",
+    )
 
 
 def test_parent_pid_picks_its_server() -> None:

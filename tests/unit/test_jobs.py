@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -41,8 +41,12 @@ class Stuck(DemoProvider):
 
 def manager(tmp_path, provider=None, **settings) -> JobManager:
     store = CountingStore(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
-    return JobManager(MemoryStreamStore(), store, provider or DemoProvider(0.001),
-                      JobSettings(**{"checkpoint_interval": 0.05, **settings}))
+    return JobManager(
+        MemoryStreamStore(),
+        store,
+        provider or DemoProvider(0.001),
+        JobSettings(**{"checkpoint_interval": 0.05, **settings}),
+    )
 
 
 async def drain(m: JobManager, sid: str) -> dict:
@@ -67,6 +71,7 @@ def test_stall_ends_in_a_persisted_timeout_error(tmp_path) -> None:
         stored = (await m.list_messages("u", conv.id))[1]
         assert stored.status is MessageStatus.ERROR and stored.content == "start "
         await m.stop()
+
     asyncio.run(main())
 
 
@@ -88,6 +93,7 @@ def test_checkpoints_are_one_transaction_per_interval(tmp_path) -> None:
         replies = {(await m.messages.message_for_stream(sid)).id for sid in sids}
         assert m.messages.saved == replies  # every reply was checkpointed while it streamed
         await m.stop()
+
     asyncio.run(main())
 
 
@@ -107,6 +113,7 @@ def test_per_user_cap_and_one_per_conversation(tmp_path) -> None:
         assert aborted.status is MessageStatus.ABORTED
         await m.send("u", convs[0].id, "now there is room")
         await m.stop()
+
     asyncio.run(main())
 
 
@@ -124,6 +131,7 @@ def test_stop_interrupts_every_job_and_keeps_text(tmp_path) -> None:
         assert stored.status is MessageStatus.INTERRUPTED and stored.content.startswith("xxx")
         assert sent.stream_id
         await m2.stop()
+
     asyncio.run(main())
 
 
@@ -139,4 +147,5 @@ def test_one_failing_job_does_not_harm_the_others(tmp_path) -> None:
         assert bad_final["status"] == "error" and bad_final["content"] == "word " * 3
         assert good_final["status"] == "complete" and good_final["content"] == "ok" * 50
         await m.stop()
+
     asyncio.run(main())

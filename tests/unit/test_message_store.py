@@ -28,6 +28,7 @@ def run(url, body):
             await body(store)
         finally:
             await store.close()
+
     asyncio.run(main())
 
 
@@ -52,6 +53,7 @@ def test_conversation_crud_and_key(db_url) -> None:
         await store.delete_conversation(None, made.id)
         with pytest.raises(NotFound):
             await store.get_conversation(None, made.id)
+
     run(db_url, body)
 
 
@@ -65,6 +67,7 @@ def test_list_pages_back_in_time(db_url) -> None:
         assert [c.title for c in older] == ["c2", "c1", "c0"]
         future = await store.list_conversations(None, before=page[0].updated_at + timedelta(days=1))
         assert len(future) == 5
+
     run(db_url, body)
 
 
@@ -76,8 +79,9 @@ def test_turns_history_checkpoint_finish(db_url) -> None:
         assert (user.role, reply.role, reply.status) == (Role.USER, Role.ASSISTANT, MessageStatus.STREAMING)
         await store.checkpoint([(reply.id, "part", "")])
         assert (await store.list_messages(None, conv.id))[1].content == "part"
-        done = await store.finish_message(reply.replace(content="part and whole 中文",
-                                                        status=MessageStatus.COMPLETE))
+        done = await store.finish_message(
+            reply.replace(content="part and whole 中文", status=MessageStatus.COMPLETE)
+        )
         await store.checkpoint([(reply.id, "stale", "")])  # must not overwrite a final message
         listed = await store.list_messages(None, conv.id)
         assert [m.content for m in listed] == ["é😀 first", "part and whole 中文"]
@@ -91,6 +95,7 @@ def test_turns_history_checkpoint_finish(db_url) -> None:
         history = await store.history(conv.id, reply2.id)
         assert [m.content for m in history] == ["é😀 first", "part and whole 中文", "again"]
         assert (await store.message_for_stream(first.stream_id)).id == reply.id
+
     run(db_url, body)
 
 
@@ -98,10 +103,14 @@ def test_error_is_kept(db_url) -> None:
     async def body(store: MessageStore):
         conv, _ = await store.create_conversation("", "")
         _, reply = await store.add_turn(turn(conv.id))
-        await store.finish_message(reply.replace(content="half", status=MessageStatus.ERROR,
-                                                 error={"type": "timeout", "detail": "slow"}))
+        await store.finish_message(
+            reply.replace(
+                content="half", status=MessageStatus.ERROR, error={"type": "timeout", "detail": "slow"}
+            )
+        )
         got = (await store.list_messages(None, conv.id))[1]
         assert got.error == {"type": "timeout", "detail": "slow"} and got.content == "half"
+
     run(db_url, body)
 
 
@@ -120,7 +129,7 @@ def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
         await alive.start(lease=60)
         await dying.start(lease=0.2)  # stops heartbeating: as if its server were frozen or gone
         conv, _ = await alive.create_conversation("", "")
-        _, live_reply = await alive.add_turn(turn(conv.id))
+        _, _live_reply = await alive.add_turn(turn(conv.id))
         other, _ = await alive.create_conversation("", "")
         _, dead_reply = await dying.add_turn(turn(other.id))
         await dying.checkpoint([(dead_reply.id, "checkpointed text", "")])
@@ -133,11 +142,13 @@ def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
         assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
         assert (await observer.list_messages(None, conv.id))[1].status is MessageStatus.STREAMING
         # the owner comes back: it may still commit all its text over the recovery
-        back = await dying.finish_message(dead_reply.replace(content="checkpointed text and more",
-                                                             status=MessageStatus.COMPLETE))
+        back = await dying.finish_message(
+            dead_reply.replace(content="checkpointed text and more", status=MessageStatus.COMPLETE)
+        )
         assert back.outcome is Commit.DONE
         for store in (alive, dying, observer):
             await store.close()
+
     asyncio.run(main())
 
 
@@ -159,6 +170,7 @@ def test_an_adopted_reply_fences_its_old_owner(db_url) -> None:
         assert (got.status, got.content) == (MessageStatus.INTERRUPTED, "what the stream held")
         await owner.close()
         await adopter.close()
+
     asyncio.run(main())
 
 
@@ -177,6 +189,7 @@ def test_one_streaming_reply_per_conversation_across_servers(db_url) -> None:
         assert raised.value.stream_id == first.stream_id
         await a.close()
         await b.close()
+
     asyncio.run(main())
 
 
@@ -185,10 +198,12 @@ def test_a_newer_schema_is_refused(db_url) -> None:
         from sqlalchemy import update
 
         from jupyter_resumechat.store.schema import schema_version
+
         async with store.engine.begin() as conn:
             await conn.execute(update(schema_version).values(version=99))
         with pytest.raises(RuntimeError, match="schema version 99"):
             await store.start()
+
     run(db_url, body)
 
 

@@ -28,8 +28,7 @@ def test_focus_and_blur_are_widget_messages_not_chat(panel: ChatPanel, monkeypat
     monkeypatch.setattr(panel.comm, "send", lambda data=None, buffers=None, **_: sent.append(data))
     panel.focus()
     panel.blur()
-    assert [m.get("content") for m in sent] == [
-        {"do": "focus"}, {"do": "blur"}]
+    assert [m.get("content") for m in sent] == [{"do": "focus"}, {"do": "blur"}]
 
 
 def test_a_string_is_still_a_chat_message(panel: ChatPanel) -> None:

@@ -7,17 +7,19 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_resumechat.eventstream import Reply, decode_event
+from jupyter_resumechat.eventstream import Reply, decode_event, encode_event
 from jupyter_resumechat.models import EventKind, utcnow
-from jupyter_resumechat.eventstream import encode_event
 from jupyter_resumechat.streams import MemoryStreamStore, StreamInfo
 
 pieces = st.text(min_size=1, max_size=8)
-steps = st.lists(st.one_of(
-    st.tuples(st.just("text"), pieces),
-    st.tuples(st.just("reasoning"), pieces),
-    st.tuples(st.just("read"), st.integers(min_value=-3, max_value=400) | st.none()),
-), max_size=120)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("text"), pieces),
+        st.tuples(st.just("reasoning"), pieces),
+        st.tuples(st.just("read"), st.integers(min_value=-3, max_value=400) | st.none()),
+    ),
+    max_size=120,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -52,6 +54,7 @@ def test_any_resume_point_rebuilds_the_exact_text(steps, window) -> None:
         await store.finish("s", {"status": "complete"}, ttl=1)
         batch = await store.read_after("s", None, 0)
         assert batch.events[0].data["content"] == truth and batch.done
+
     asyncio.run(main())
 
 
@@ -65,7 +68,7 @@ def test_resuming_after_every_cut_gives_each_delta_once(chunks, cuts) -> None:
             await store.append("s", text=chunk)
         await store.finish("s", {"status": "complete"}, ttl=1)
         seen, text, last = [], "", 0
-        for cut in sorted(set(cuts)) + [len(chunks) + 1]:
+        for cut in [*sorted(set(cuts)), len(chunks) + 1]:
             batch = await store.read_after("s", last, 0)
             taken = [e for e in batch.events if e.id <= max(cut, last + 1)] or batch.events
             for event in taken:
@@ -76,4 +79,5 @@ def test_resuming_after_every_cut_gives_each_delta_once(chunks, cuts) -> None:
                 break
         assert text == "".join(chunks)
         assert seen == list(range(1, len(chunks) + 2))
+
     asyncio.run(main())

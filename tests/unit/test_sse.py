@@ -3,8 +3,8 @@
 import pytest
 
 from jupyter_resumechat.errors import InvalidRequest
-from jupyter_resumechat.models import Event, EventKind
 from jupyter_resumechat.eventstream import encode_comment, encode_event, encode_retry, parse_last_id
+from jupyter_resumechat.models import Event, EventKind
 
 
 @pytest.mark.parametrize(
@@ -12,15 +12,23 @@ from jupyter_resumechat.eventstream import encode_comment, encode_event, encode_
     [
         (Event(1, EventKind.DELTA, {"text": "hi"}), b'id: 1\nevent: delta\ndata: {"text":"hi"}\n\n'),
         (Event(2, EventKind.DELTA, {"text": "a\nb"}), b'id: 2\nevent: delta\ndata: {"text":"a\\nb"}\n\n'),
-        (Event(3, EventKind.DELTA, {"text": "é😀"}),
-         'id: 3\nevent: delta\ndata: {"text":"é😀"}\n\n'.encode()),
-        (Event(4, EventKind.DELTA, {"reasoning": "hmm"}),
-         b'id: 4\nevent: delta\ndata: {"reasoning":"hmm"}\n\n'),
+        (
+            Event(3, EventKind.DELTA, {"text": "é😀"}),
+            'id: 3\nevent: delta\ndata: {"text":"é😀"}\n\n'.encode(),
+        ),
+        (
+            Event(4, EventKind.DELTA, {"reasoning": "hmm"}),
+            b'id: 4\nevent: delta\ndata: {"reasoning":"hmm"}\n\n',
+        ),
         (Event(0, EventKind.SNAPSHOT, {"content": ""}), b'id: 0\nevent: snapshot\ndata: {"content":""}\n\n'),
-        (Event(9, EventKind.FINAL, {"message": {"a": None}}),
-         b'id: 9\nevent: final\ndata: {"message":{"a":null}}\n\n'),
-        (Event(5, EventKind.DELTA, {"text": "\r\n\u2028"}),
-         'id: 5\nevent: delta\ndata: {"text":"\\r\\n\u2028"}\n\n'.encode()),
+        (
+            Event(9, EventKind.FINAL, {"message": {"a": None}}),
+            b'id: 9\nevent: final\ndata: {"message":{"a":null}}\n\n',
+        ),
+        (
+            Event(5, EventKind.DELTA, {"text": "\r\n\u2028"}),
+            'id: 5\nevent: delta\ndata: {"text":"\\r\\n\u2028"}\n\n'.encode(),
+        ),
     ],
 )
 def test_encode_event(event: Event, wire: bytes) -> None:
@@ -36,8 +44,16 @@ def test_retry_and_comments() -> None:
 
 @pytest.mark.parametrize(
     ("header", "query", "expected"),
-    [(None, None, None), ("", None, None), ("7", None, 7), (None, "8", 8), ("7", "8", 7),
-     ("", "3", 3), (" 12 ", None, 12), ("0", None, 0)],
+    [
+        (None, None, None),
+        ("", None, None),
+        ("7", None, 7),
+        (None, "8", 8),
+        ("7", "8", 7),
+        ("", "3", 3),
+        (" 12 ", None, 12),
+        ("0", None, 0),
+    ],
 )
 def test_parse_last_id(header, query, expected) -> None:
     assert parse_last_id(header, query) == expected

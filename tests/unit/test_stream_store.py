@@ -50,7 +50,9 @@ def run(make_store):
             finally:
                 for store in make_store.created:
                     await store.close()
+
         return asyncio.run(wrapped())
+
     return runner
 
 
@@ -81,6 +83,7 @@ def test_ids_are_consecutive_and_deltas_exact(run, make_store) -> None:
         assert [e.id for e in batch.events] == list(range(1, 41))
         assert rebuild(batch.events) == expected
         assert not batch.done
+
     run(main())
 
 
@@ -90,25 +93,31 @@ def test_no_last_id_gives_a_snapshot_then_live(run, make_store) -> None:
         expected = await filled(store, 5)
         batch = await store.read_after("s1", None, 0)
         assert [(e.id, e.kind) for e in batch.events] == [(5, EventKind.SNAPSHOT)]
-        assert batch.events[0].data == {"message_id": "m-s1", "content": expected,
-                                        "reasoning": "", "status": "streaming"}
+        assert batch.events[0].data == {
+            "message_id": "m-s1",
+            "content": expected,
+            "reasoning": "",
+            "status": "streaming",
+        }
         waiting = asyncio.create_task(store.read_after("s1", 5, 5))
         await asyncio.sleep(0.01)
         await store.append("s1", text="!")
         batch = await waiting
         assert [(e.id, e.data) for e in batch.events] == [(6, {"text": "!"})]
+
     run(main())
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_exactly_once_for_any_resume_points(run, make_store, seed: int) -> None:
     """DESIGN §2.1 for random disconnects, resumes with and without ids, and a small window."""
+
     async def main():
         rng = random.Random(seed)
         store = make_store(rng.choice([1, 5, 50, 1000]))
         await store.open(info())
         truth, text, last = "", "", None
-        for step in range(300):
+        for _step in range(300):
             if rng.random() < 0.6:
                 piece = rng.choice(PIECES)
                 if rng.random() < 0.1:
@@ -132,6 +141,7 @@ def test_exactly_once_for_any_resume_points(run, make_store, seed: int) -> None:
         batch = await store.read_after("s1", last, 0)
         assert rebuild(batch.events, text) == truth and batch.done
         assert batch.events[-1].kind is EventKind.FINAL
+
     run(main())
 
 
@@ -146,6 +156,7 @@ def test_window_bounds_memory_and_old_ids_get_a_snapshot(run, make_store) -> Non
         assert rebuild(batch.events) == expected
         batch = await store.read_after("s1", 4990, 0)
         assert [e.id for e in batch.events] == list(range(4991, 5001))
+
     run(main())
 
 
@@ -166,6 +177,7 @@ def test_finish_then_read_then_expire(run, make_store) -> None:
             await store.read_after("s1", None, 0)
         with pytest.raises(NotFound):
             await store.info("s1")
+
     run(main())
 
 
@@ -180,6 +192,7 @@ def test_one_open_stream_per_conversation(run, make_store) -> None:
         assert (await store.active("c1")).stream_id == "s1"
         await store.finish("s1", {}, ttl=10)
         await store.open(info("s4", "c1"))
+
     run(main())
 
 
@@ -193,6 +206,7 @@ def test_unknown_stream_and_timeout(run, make_store) -> None:
         await store.open(info())
         batch = await store.read_after("s1", 0, 0.05)
         assert batch.events == [] and not batch.done
+
     run(main())
 
 
@@ -210,6 +224,7 @@ def test_many_waiters_all_woken_and_expiry_wakes_them(run, make_store) -> None:
         await store.expire("s1")
         with pytest.raises(NotFound):
             await waiting
+
     run(main())
 
 
@@ -221,8 +236,12 @@ def test_reasoning_and_text_interleave(run, make_store) -> None:
         await store.append("s1", text="Hi")
         await store.append("s1", reasoning="more")
         batch = await store.read_after("s1", 0, 0)
-        assert [e.data for e in batch.events] == [{"reasoning": "think "}, {"text": "Hi"},
-                                                  {"reasoning": "more"}]
+        assert [e.data for e in batch.events] == [
+            {"reasoning": "think "},
+            {"text": "Hi"},
+            {"reasoning": "more"},
+        ]
         snap = (await store.read_after("s1", None, 0)).events[0]
         assert snap.data["content"] == "Hi" and snap.data["reasoning"] == "think more"
+
     run(main())
