@@ -18,7 +18,7 @@ from tornado import web
 
 from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge, code_for_status
 from .jobs import JobManager
-from .models import Models, StreamStatus, parse_time
+from .models import CONTEXT_KINDS, Context, Models, StreamStatus, parse_time
 
 __all__ = [
     "ConversationHandler",
@@ -35,6 +35,7 @@ AUTH_RESOURCE = "resumechat"
 MAX_ID_CHARS = 64
 MAX_TITLE_CHARS = 1000
 MAX_KEY_CHARS = 1024
+MAX_CONTEXT_ITEMS = 20
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -163,6 +164,22 @@ def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False
     return value
 
 
+def _context(body: dict[str, Any], limit: int) -> list[Context]:
+    """``context``: up to MAX_CONTEXT_ITEMS ``{kind, name, content}`` objects."""
+    items = body.get("context")
+    if items is None:
+        return []
+    if not isinstance(items, list) or len(items) > MAX_CONTEXT_ITEMS:
+        raise InvalidRequest(f"'context' must be a list of at most {MAX_CONTEXT_ITEMS} objects")
+    found = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("kind") not in CONTEXT_KINDS:
+            raise InvalidRequest(f"each context item needs a 'kind' among {', '.join(CONTEXT_KINDS)}")
+        name = _text(item, "name", MAX_TITLE_CHARS, required=True) or ""
+        found.append(Context(item["kind"], name, _text(item, "content", limit, required=True) or ""))
+    return found
+
+
 class ConversationsHandler(ResumeChatHandler):
     @web.authenticated
     @authorized
@@ -226,7 +243,8 @@ class MessagesHandler(ResumeChatHandler):
         content = _text(body, "content", limit, required=True) or ""
         model = _text(body, "model", 255)
         client_id = _text(body, "client_id", 255)
-        sent = await self.manager.send(self.user, self.valid_id(cid), content, model, client_id)
+        context = _context(body, limit)
+        sent = await self.manager.send(self.user, self.valid_id(cid), content, model, client_id, context)
         self.send_json(sent.to_json(), 202)
 
 

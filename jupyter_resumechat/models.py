@@ -15,6 +15,8 @@ from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = [
+    "CONTEXT_KINDS",
+    "Context",
     "Conversation",
     "Event",
     "EventKind",
@@ -25,6 +27,7 @@ __all__ = [
     "Role",
     "SendResult",
     "StreamStatus",
+    "Usage",
     "format_time",
     "parse_time",
     "utcnow",
@@ -109,9 +112,47 @@ class Conversation:
         )
 
 
+CONTEXT_KINDS = ("cell", "selection", "output", "error", "variable", "file", "text")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Something attached to a user message, already rendered to (bounded) text."""
+
+    kind: str  # one of CONTEXT_KINDS
+    name: str
+    content: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "content": self.content}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Context:
+        return cls(data["kind"], data["name"], data["content"])
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a reply cost, as the provider reported them."""
+
+    input_tokens: int
+    output_tokens: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Usage:
+        return cls(int(data["input_tokens"]), int(data["output_tokens"]))
+
+
 @dataclass
 class Message:
-    """One message; an assistant message grows while ``status`` is streaming."""
+    """One message; an assistant message grows while ``status`` is streaming.
+
+    A user message carries what was attached to it (``context``), exactly as
+    sent; an assistant message its ``usage`` when the provider reported it.
+    """
 
     id: str
     conversation_id: str
@@ -123,6 +164,8 @@ class Message:
     model: str | None = None
     error: dict[str, str] | None = None
     reasoning: str = ""
+    context: list[Context] = field(default_factory=list)
+    usage: Usage | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -135,6 +178,8 @@ class Message:
             "error": self.error,
             "created_at": format_time(self.created_at),
             "updated_at": format_time(self.updated_at),
+            "context": [c.to_json() for c in self.context],
+            "usage": self.usage.to_json() if self.usage else None,
         }
         if self.reasoning:
             data["reasoning"] = self.reasoning
@@ -153,6 +198,8 @@ class Message:
             reasoning=data.get("reasoning", ""),
             created_at=parse_time(data["created_at"]),
             updated_at=parse_time(data["updated_at"]),
+            context=[Context.from_json(c) for c in data.get("context") or []],
+            usage=Usage.from_json(data["usage"]) if data.get("usage") else None,
         )
 
     def replace(self, **changes: Any) -> Message:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from httpx_sse import SSEError, aconnect_sse
 from ..errors import ConnectionFailed, NotFound, ServerError, error_from_answer
 from ..eventstream import StreamEvent, decode_event
 from ..models import (
+    Context,
     Conversation,
     EventKind,
     Message,
@@ -133,18 +134,27 @@ class Client:
     # generations
 
     async def send(
-        self, conversation_id: str, content: str, *, model: str | None = None, client_id: str | None = None
+        self,
+        conversation_id: str,
+        content: str,
+        *,
+        model: str | None = None,
+        client_id: str | None = None,
+        context: Sequence[Context] = (),
     ) -> SendResult:
         """Send a user message; the reply streams from ``result.stream_id``.
 
         Pass a ``client_id`` to make retries safe: the same id never starts a
-        second generation.
+        second generation.  ``context`` is stored on the message and shown to
+        the model before its text.
         """
-        body = {
+        body: dict[str, Any] = {
             k: v
             for k, v in {"content": content, "model": model, "client_id": client_id}.items()
             if v is not None
         }
+        if context:
+            body["context"] = [item.to_json() for item in context]
         data = await self._call("POST", f"conversations/{conversation_id}/messages", json=body)
         return SendResult.from_json(data)
 

@@ -21,7 +21,7 @@ from ..providers import Delta
 from ..streams import ReadResult, StreamInfo, StreamStore
 from .text import TextNormalizer
 
-__all__ = ["Ending", "Job", "JobSettings", "JobState", "Subscription"]
+__all__ = ["Ending", "Job", "JobSettings", "JobState", "Subscription", "with_context"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,15 @@ class Subscription:
     async def read(self, last_id: int | None, timeout: float) -> ReadResult:
         """The next batch after ``last_id`` (see ``StreamStore.read_after``)."""
         return await self._streams.read_after(self.stream_id, last_id, timeout)
+
+
+def with_context(message: Message) -> str:
+    """A user message as the model reads it: each attached item in a tagged
+    block before the text, so the model sees where the context ends."""
+    if not message.context:
+        return message.content
+    blocks = [
+        f'<context kind="{item.kind}" name="{item.name}">\n{item.content}\n</context>'
+        for item in message.context
+    ]
+    return "\n\n".join([*blocks, message.content])

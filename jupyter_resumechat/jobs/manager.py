@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from ..errors import (
@@ -28,6 +28,7 @@ from ..errors import (
     Unavailable,
 )
 from ..models import (
+    Context,
     Conversation,
     EventKind,
     Message,
@@ -41,7 +42,7 @@ from ..providers import ChatTurn, Delta, Provider
 from ..store import MessageStore, NewTurn, Spool, new_id
 from ..streams import StreamInfo, StreamStore
 from .conclusion import Concluder, Unsaved
-from .job import Ending, Job, JobSettings, JobState, Subscription
+from .job import Ending, Job, JobSettings, JobState, Subscription, with_context
 from .recovery import Recovery
 from .supervisor import Supervisor
 from .table import JobTable
@@ -219,16 +220,19 @@ class JobManager:
         content: str,
         model: str | None = None,
         client_id: str | None = None,
+        context: Sequence[Context] = (),
     ) -> SendResult:
-        """Store the user's message and start the reply's generation.
+        """Store the user's message (with what is attached) and start the reply.
 
         The same ``client_id`` again returns the first answer and starts nothing.
         Raises NotFound, TooLarge, GenerationActive (409), TooManyGenerations or
         Unavailable.
         """
-        if len(content) > self.settings.max_message_chars:
+        size = len(content) + sum(len(c.content) for c in context)
+        if size > self.settings.max_message_chars:
             raise TooLarge(
-                f"the message has {len(content)} characters; the limit is {self.settings.max_message_chars}"
+                f"the message and its context have {size} characters; "
+                f"the limit is {self.settings.max_message_chars}"
             )
         if not content.strip():
             raise InvalidRequest("'content' must not be empty")
@@ -242,7 +246,7 @@ class JobManager:
                 if earlier is not None:
                     return SendResult(*earlier)
             self._check_cap(user)
-            return await self._begin(user, conversation_id, content, model, client_id)
+            return await self._begin(user, conversation_id, content, model, client_id, tuple(context))
 
     def _check_cap(self, user: str) -> None:
         cap = self.settings.max_active_per_user
@@ -252,7 +256,13 @@ class JobManager:
             raise TooManyGenerations(f"{cap} generation(s) are already running for this user")
 
     async def _begin(
-        self, user: str, conversation_id: str, content: str, model: str, client_id: str | None
+        self,
+        user: str,
+        conversation_id: str,
+        content: str,
+        model: str,
+        client_id: str | None,
+        context: tuple[Context, ...],
     ) -> SendResult:
         turn = NewTurn(
             conversation_id,
@@ -262,6 +272,7 @@ class JobManager:
             stream_id=new_id(),
             user_message_id=new_id(),
             assistant_message_id=new_id(),
+            context=context,
         )
         info = StreamInfo(
             turn.stream_id, conversation_id, turn.assistant_message_id, started_at=utcnow(), owner=user
@@ -411,7 +422,7 @@ class JobManager:
 
     async def _generate(self, job: Job) -> None:
         history = await self.messages.history(job.info.conversation_id, job.message.id)
-        turns = [ChatTurn(m.role.value, m.content) for m in history if m.content]
+        turns = [ChatTurn(m.role.value, with_context(m)) for m in history if m.content]
         loop = asyncio.get_running_loop()
         job.last_progress = loop.time()  # the model's silence is timed from its request
         async for delta in self.provider.stream(job.message.model or "", turns):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 import logging
 import os
 import socket
@@ -33,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from typing_extensions import ParamSpec
 
 from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
-from ..models import Conversation, Message, MessageStatus, Role, utcnow
+from ..models import Context, Conversation, Message, MessageStatus, Role, Usage, utcnow
 from .schema import conversations, instances, messages
 from .setup import prepare_schema
 
@@ -73,6 +74,7 @@ class NewTurn:
     stream_id: str
     user_message_id: str
     assistant_message_id: str
+    context: tuple[Context, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -346,6 +348,8 @@ class MessageStore:
             "stream_id": None,
             "reply_to": None,
             "owner_instance": None,
+            "context": _json([c.to_json() for c in turn.context]) if turn.context else None,
+            "usage": None,
             "error_type": None,
             "error_detail": None,
             "created_at": now,
@@ -355,6 +359,7 @@ class MessageStore:
             **user,
             "id": turn.assistant_message_id,
             "role": Role.ASSISTANT.value,
+            "context": None,
             "content": "",
             "status": _STREAMING,
             "model": turn.model,
@@ -501,6 +506,7 @@ class MessageStore:
                     status=message.status.value,
                     error_type=error.get("type"),
                     error_detail=error.get("detail"),
+                    usage=_json(message.usage.to_json()) if message.usage else None,
                     owner_instance=owner,
                     updated_at=now,
                 )
@@ -581,7 +587,13 @@ def _message(row: Any) -> Message:
         error=error,
         created_at=_aware(row["created_at"]),
         updated_at=_aware(row["updated_at"]),
+        context=[Context.from_json(c) for c in json.loads(row["context"] or "[]")],
+        usage=Usage.from_json(json.loads(row["usage"])) if row["usage"] else None,
     )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _engine_options(url: str) -> dict[str, Any]:

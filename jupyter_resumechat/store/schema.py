@@ -6,7 +6,9 @@ Every index serves a query of ``messages.py``: conversations listed by
 conversation, found by ``client_id`` (idempotent sends), by ``status``
 (recovery) and by ``stream_id`` (abort of a finished stream).
 
-Version 2 adds who runs each streaming reply (``messages.owner_instance``),
+Version 2 adds what was attached to a user message and what a reply cost
+(``messages.context``, ``messages.usage``, JSON), who runs each streaming
+reply (``messages.owner_instance``),
 the servers' heartbeats (``resumechat_instances``) and a partial unique index
 that allows one ``streaming`` reply per conversation across every server
 sharing the database (DESIGN §2.3, §2.6).
@@ -86,6 +88,8 @@ messages = Table(
     Column("stream_id", String(64), nullable=True),
     Column("reply_to", String(64), nullable=True),
     Column("owner_instance", String(64), nullable=True),
+    Column("context", Text, nullable=True),  # JSON list of Context, user messages
+    Column("usage", Text, nullable=True),  # JSON Usage, assistant messages
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_resumechat_messages_conversation", "conversation_id", "pk"),
@@ -116,6 +120,8 @@ instances = Table(
 MIGRATIONS: dict[int, list[str]] = {
     2: [
         "ALTER TABLE resumechat_messages ADD COLUMN owner_instance VARCHAR(64)",
+        "ALTER TABLE resumechat_messages ADD COLUMN context TEXT",
+        "ALTER TABLE resumechat_messages ADD COLUMN usage TEXT",
         # replies of version-1 servers have no owner to wait for (upgrade with them stopped)
         "UPDATE resumechat_messages SET status = 'interrupted' WHERE status = 'streaming'",
         "CREATE UNIQUE INDEX IF NOT EXISTS ux_resumechat_messages_one_streaming "

@@ -82,6 +82,11 @@ async def test_malformed_json(api, body, path):
         {"content": "x", "model": 3},
         {"content": "x", "client_id": {"a": 1}},
         {"content": "x", "model": "no-such-model"},
+        {"content": "x", "context": "cell 3"},
+        {"content": "x", "context": [{"kind": "bogus", "name": "n", "content": "c"}]},
+        {"content": "x", "context": [{"kind": "cell", "name": 3, "content": "c"}]},
+        {"content": "x", "context": [{"kind": "cell", "name": "n"}]},
+        {"content": "x", "context": [{"kind": "cell", "name": "n", "content": "c"}] * 21},
     ],
 )
 async def test_send_with_wrong_fields(api, body):

@@ -53,6 +53,24 @@ async def test_streams_through_the_sdk_with_context(api, fake_openai):
     assert fake_openai.seen[-1]["stream"] is True
 
 
+async def test_context_is_stored_with_the_message_and_shown_to_the_model(api, fake_openai):
+    conv = await api.conversation()
+    context = [
+        {"kind": "cell", "name": "cell 3", "content": "df = load()"},
+        {"kind": "error", "name": "last error", "content": "KeyError: 'x'"},
+    ]
+    sent = await api.send(conv["id"], "why?", model="gpt-ok", context=context)
+    assert sent["user_message"]["context"] == context
+    await api.wait_final(sent["stream_id"])
+    stored = await api.messages(conv["id"])
+    assert stored[0]["context"] == context and stored[1]["context"] == []
+    seen = fake_openai.seen[-1]["messages"][-1]["content"]
+    assert seen == (
+        '<context kind="cell" name="cell 3">\ndf = load()\n</context>\n\n'
+        '<context kind="error" name="last error">\nKeyError: \'x\'\n</context>\n\nwhy?'
+    )
+
+
 async def test_models_lists_the_configured_ones(api):
     models = (await api.request("GET", "models")).json()
     assert models["default"] == "gpt-ok"

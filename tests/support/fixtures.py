@@ -11,6 +11,8 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from .openapi import check_answer
+
 TOKEN_HEADER = "Authorization"
 
 
@@ -86,15 +88,21 @@ def rebuild(events: list[SSEEvent], start: str = "") -> str:
 class Api:
     """A thin client of the server under test (what the real Client will be)."""
 
-    def __init__(self, client: httpx.AsyncClient, base: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, base: str, check: bool = True) -> None:
         self.client = client
         self.base = base
+        self.check = check  # every answer is checked against the OpenAPI document
 
     def url(self, path: str) -> str:
         return f"{self.base}resumechat/api/{path}"
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.request(method, self.url(path), **kwargs)
+        response = await self.client.request(method, self.url(path), **kwargs)
+        if self.check:
+            check_answer(
+                method, path, response.status_code, response.content, response.headers.get("content-type", "")
+            )
+        return response
 
     async def conversation(self, **body: Any) -> dict[str, Any]:
         response = await self.request("POST", "conversations", json=body)
@@ -135,6 +143,14 @@ class Api:
             read = EventRead(source.response.status_code, dict(source.response.headers))
             if source.response.status_code != 200:
                 await source.response.aread()
+                if self.check:
+                    check_answer(
+                        "GET",
+                        f"streams/{sid}/events",
+                        read.status,
+                        source.response.content,
+                        source.response.headers.get("content-type", ""),
+                    )
                 return read
             async for sse in source.aiter_sse():
                 if sse.retry is not None:

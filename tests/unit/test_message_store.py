@@ -213,3 +213,35 @@ def test_migrate_creates_then_finds_the_schema(db_url) -> None:
     assert main([db_url]) == 0
     assert main([db_url]) == 0
     run(db_url, lambda store: asyncio.sleep(0))  # the server accepts what migrate made
+
+
+def test_a_version_1_database_is_upgraded_in_place(db_url) -> None:
+    """The schema the previous release wrote: no owners, no instances, no context."""
+    from sqlalchemy import text
+
+    async def main():
+        old = MessageStore(db_url)
+        await old.start()
+        conv, _ = await old.create_conversation("", "kept")
+        _, reply = await old.add_turn(turn(conv.id, "hello"))
+        await old.checkpoint([(reply.id, "partial", "")])
+        async with old.engine.begin() as conn:
+            await conn.execute(text("DROP INDEX ux_resumechat_messages_one_streaming"))
+            for column in ("owner_instance", "context", "usage"):
+                await conn.execute(text(f"ALTER TABLE resumechat_messages DROP COLUMN {column}"))
+            await conn.execute(text("DROP TABLE resumechat_instances"))
+            await conn.execute(text("UPDATE resumechat_schema SET version = 1"))
+        await old.close()
+        new = MessageStore(db_url)
+        await new.start()
+        got = await new.list_messages(None, conv.id)
+        assert [(m.content, m.status, m.context) for m in got] == [
+            ("hello", MessageStatus.COMPLETE, []),
+            ("partial", MessageStatus.INTERRUPTED, []),
+        ]
+        async with new.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT max(version) FROM resumechat_schema"))).scalar() == 2
+        await new.add_turn(turn(conv.id, "again"))  # the new columns and index work
+        await new.close()
+
+    asyncio.run(main())
