@@ -125,7 +125,7 @@ class JobManager:
                 self._supervisor.cancel()
         if self._started is not None and self._started.done():
             with contextlib.suppress(Unavailable):
-                await self.messages.retire()
+                await self.messages.instances.retire()
         await self.provider.close()
         await self.streams.close()
         await self.messages.close()

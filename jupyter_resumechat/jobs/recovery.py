@@ -57,10 +57,10 @@ class Recovery:
 
     async def sweep(self) -> int:
         recovered = 0
-        for reply in await self.messages.lapsed_replies():
+        for reply in await self.messages.instances.lapsed_replies():
             if await self._stream_open(reply.stream_id):
                 continue  # its lease in the StreamStore decides (claim_orphans)
-            if await self.messages.recover(reply):
+            if await self.messages.instances.recover(reply):
                 recovered += 1
         if recovered:
             log.warning(

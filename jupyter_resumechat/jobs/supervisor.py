@@ -123,7 +123,7 @@ class Supervisor:
         await self.streams.renew(self.table.tokens(), self.settings.owner_lease)
         now = asyncio.get_running_loop().time()
         if now >= self._next_heartbeat:
-            await self.messages.heartbeat(self.settings.owner_lease)
+            await self.messages.instances.heartbeat(self.settings.owner_lease)
             self._next_heartbeat = now + self.settings.owner_lease / 3
         for orphan in await self.streams.claim_orphans():
             await self._adopt(orphan)

@@ -1,11 +1,13 @@
 """Durable conversations and messages on SQLAlchemy (SQLite or PostgreSQL)."""
 
-from .messages import Commit, CommitResult, LapsedReply, MessageStore, NewTurn, new_id
+from .instances import Instances, LapsedReply
+from .messages import Commit, CommitResult, MessageStore, NewTurn, new_id
 from .spool import Spool, SpooledFinal
 
 __all__ = [
     "Commit",
     "CommitResult",
+    "Instances",
     "LapsedReply",
     "MessageStore",
     "NewTurn",

@@ -7,44 +7,37 @@ for unknown ids and for ids that belong to another owner, ``Unavailable``
 when the database cannot be reached or refuses to write (down, disk full,
 read-only), never a driver's own exception.
 
-Every streaming reply records the server instance that runs it; instances
-renew a lease here (``heartbeat``), and only replies whose owner's lease
-lapsed are recovered (DESIGN §2.3).  Writes of a reply's text are fenced by
-that owner: a server that lost a reply writes nothing to it.
+Every streaming reply records the server instance that runs it (leases and
+recovery: ``instances.py``).  Writes of a reply's text are fenced by that
+owner: a server that lost a reply writes nothing to it.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import json
 import logging
-import os
-import socket
-import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Concatenate, TypeVar
+from typing import Any
 
-from sqlalchemy import bindparam, delete, event, insert, select, update
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from typing_extensions import ParamSpec
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
+from ..errors import GenerationActive, NotFound
 from ..models import Context, Conversation, Message, MessageStatus, Role, Usage, utcnow
-from .schema import conversations, instances, messages
+from .engine import DATABASE_ERRORS, guarded, make_engine, reason
+from .instances import Instances, LapsedReply
+from .schema import conversations, messages
 from .setup import prepare_schema
 
-__all__ = ["Commit", "CommitResult", "LapsedReply", "MessageStore", "NewTurn", "new_id"]
+__all__ = ["Commit", "CommitResult", "MessageStore", "NewTurn", "new_id"]
 
 log = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
-_S = TypeVar("_S")
-_P = ParamSpec("_P")
 _STREAMING = MessageStatus.STREAMING.value
 _INTERRUPTED = MessageStatus.INTERRUPTED.value
 
@@ -77,15 +70,6 @@ class NewTurn:
     context: tuple[Context, ...] = ()
 
 
-@dataclass(frozen=True)
-class LapsedReply:
-    """A ``streaming`` reply whose owner's lease lapsed: a candidate for recovery."""
-
-    message_id: str
-    stream_id: str
-    owner_instance: str | None
-
-
 class Commit(enum.Enum):
     """How a final commit ended."""
 
@@ -102,124 +86,32 @@ class CommitResult:
     message: Message | None
 
 
-def _guarded(
-    method: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]],
-) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
-    """Turn driver failures into our errors: bad text is 400, the rest 503."""
-
-    @functools.wraps(method)
-    async def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return await method(self, *args, **kwargs)
-        except (IntegrityError, DataError) as exc:
-            raise InvalidRequest(f"the database refused the data: {exc.orig}") from None
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            raise Unavailable(f"the database is unavailable: {_reason(exc)}") from exc
-
-    return wrapper
-
-
-def _reason(exc: BaseException) -> str:
-    inner = getattr(exc, "orig", None) or exc
-    return f"{type(inner).__name__}: {inner}".strip()[:300]
-
-
 class MessageStore:
     """Conversations and messages in a SQL database (see module docstring)."""
 
     def __init__(self, url: str, echo: bool = False, *, instance_id: str | None = None) -> None:
         self.url = url
         self.instance_id = instance_id or new_id()
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_engine_options(url))
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.engine = make_engine(url, echo)
+        self.instances = Instances(self.engine, self.instance_id)
 
     @property
     def backend(self) -> str:
         """The database's dialect name (``sqlite``, ``postgresql``)."""
         return self.engine.dialect.name
 
-    @_guarded
+    @guarded
     async def start(self, lease: float = 10.0) -> None:
         """Create or upgrade the schema and register this instance with a lease."""
         await prepare_schema(self.engine)
-        now = time.time()
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(instances).values(
-                    id=self.instance_id,
-                    host=socket.gethostname()[:255],
-                    pid=os.getpid(),
-                    started_at=now,
-                    lease_until=now + lease,
-                )
-            )
+        await self.instances.register(lease)
 
     async def close(self) -> None:
         await self.engine.dispose()
 
-    # instances
-
-    @_guarded
-    async def heartbeat(self, lease: float) -> None:
-        """This instance is alive for ``lease`` seconds more."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(instances)
-                .where(instances.c.id == self.instance_id)
-                .values(lease_until=time.time() + lease)
-            )
-
-    @_guarded
-    async def retire(self) -> None:
-        """A clean stop: this instance's replies are concluded; forget it."""
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(instances).where(instances.c.id == self.instance_id))
-
-    @_guarded
-    async def lapsed_replies(self) -> list[LapsedReply]:
-        """Streaming replies of other instances whose lease lapsed (or that died on
-        this host: same host name, process gone), and replies with no owner."""
-        now = time.time()
-        async with self.engine.connect() as conn:
-            alive = (await conn.execute(select(instances))).mappings().all()
-            live = {row["id"] for row in alive if row["lease_until"] >= now and not _dead_here(row)}
-            live.add(self.instance_id)
-            rows = (
-                await conn.execute(
-                    select(messages.c.id, messages.c.stream_id, messages.c.owner_instance).where(
-                        messages.c.status == _STREAMING
-                    )
-                )
-            ).all()
-            gone = [row["id"] for row in alive if row["id"] not in live and row["lease_until"] < now - 86_400]
-            if gone:  # instances dead for a day: nothing refers to them any more
-                await conn.execute(delete(instances).where(instances.c.id.in_(gone)))
-                await conn.commit()
-        return [LapsedReply(mid, sid or "", owner) for mid, sid, owner in rows if owner not in live]
-
-    @_guarded
-    async def recover(self, reply: LapsedReply) -> bool:
-        """Mark a lapsed reply ``interrupted``, keeping its text; False if it moved on.
-
-        The owner stays recorded: should it come back, it may still commit its
-        full text over this (nobody announced another ending in between).
-        """
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(messages)
-                .where(
-                    messages.c.id == reply.message_id,
-                    messages.c.status == _STREAMING,
-                    _same_owner(reply.owner_instance),
-                )
-                .values(status=_INTERRUPTED, updated_at=utcnow())
-            )
-        return bool(result.rowcount)
-
     # conversations
 
-    @_guarded
+    @guarded
     async def create_conversation(
         self, owner: str, title: str = "", key: str | None = None
     ) -> tuple[Conversation, bool]:
@@ -250,7 +142,7 @@ class MessageStore:
             return found, False
         return _conversation(row), True
 
-    @_guarded
+    @guarded
     async def list_conversations(
         self, owner: str | None, limit: int = 50, before: datetime | None = None
     ) -> list[Conversation]:
@@ -264,12 +156,12 @@ class MessageStore:
             rows = (await conn.execute(query.limit(limit))).mappings().all()
         return [_conversation(row) for row in rows]
 
-    @_guarded
+    @guarded
     async def get_conversation(self, owner: str | None, conversation_id: str) -> Conversation:
         async with self.engine.connect() as conn:
             return _conversation(await _conversation_row(conn, owner, conversation_id))
 
-    @_guarded
+    @guarded
     async def rename_conversation(self, owner: str | None, conversation_id: str, title: str) -> Conversation:
         async with self.engine.begin() as conn:
             await _conversation_row(conn, owner, conversation_id)
@@ -280,7 +172,7 @@ class MessageStore:
             )
             return _conversation(await _conversation_row(conn, owner, conversation_id))
 
-    @_guarded
+    @guarded
     async def delete_conversation(self, owner: str | None, conversation_id: str) -> None:
         async with self.engine.begin() as conn:
             await _conversation_row(conn, owner, conversation_id)
@@ -295,7 +187,7 @@ class MessageStore:
 
     # messages
 
-    @_guarded
+    @guarded
     async def list_messages(self, owner: str | None, conversation_id: str) -> list[Message]:
         """The conversation's messages, oldest first."""
         async with self.engine.connect() as conn:
@@ -313,7 +205,7 @@ class MessageStore:
             )
         return [_message(row) for row in rows]
 
-    @_guarded
+    @guarded
     async def add_turn(self, turn: NewTurn) -> tuple[Message, Message]:
         """Insert the user message and an empty ``streaming`` reply owned by this instance.
 
@@ -329,8 +221,8 @@ class MessageStore:
                 if blocking is None:
                     await self.get_conversation(None, turn.conversation_id)  # NotFound
                     raise
-                lapsed = {r.message_id: r for r in await self.lapsed_replies()}
-                if attempt or blocking.message_id not in lapsed or not await self.recover(blocking):
+                lapsed = {r.message_id: r for r in await self.instances.lapsed_replies()}
+                if attempt or blocking.message_id not in lapsed or not await self.instances.recover(blocking):
                     raise GenerationActive("a generation is already active", blocking.stream_id) from None
         raise AssertionError("unreachable")
 
@@ -386,7 +278,7 @@ class MessageStore:
             ).first()
         return None if row is None else LapsedReply(row[0], row[1] or "", row[2])
 
-    @_guarded
+    @guarded
     async def find_turn(self, conversation_id: str, client_id: str) -> tuple[Message, Message, str] | None:
         """The turn an earlier send with ``client_id`` made: (user, reply, stream id)."""
         async with self.engine.connect() as conn:
@@ -412,7 +304,7 @@ class MessageStore:
             return None
         return _message(user), _message(reply), reply["stream_id"]
 
-    @_guarded
+    @guarded
     async def history(self, conversation_id: str, until_message_id: str) -> list[Message]:
         """Messages before ``until_message_id``: the context sent to the model."""
         async with self.engine.connect() as conn:
@@ -430,7 +322,7 @@ class MessageStore:
             )
         return [_message(row) for row in rows]
 
-    @_guarded
+    @guarded
     async def message_for_stream(self, stream_id: str) -> Message | None:
         async with self.engine.connect() as conn:
             row = (
@@ -453,14 +345,14 @@ class MessageStore:
         try:
             await self._checkpoint(rows)
             return set()
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            log.debug("resumechat: batch checkpoint failed (%s); writing one by one", _reason(exc))
+        except DATABASE_ERRORS as exc:
+            log.debug("resumechat: batch checkpoint failed (%s); writing one by one", reason(exc))
         failed = set()
         for row in rows:
             try:
                 await self._checkpoint([row])
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
-                log.debug("resumechat: checkpoint of message %s failed: %s", row["b_id"], _reason(exc))
+            except DATABASE_ERRORS as exc:
+                log.debug("resumechat: checkpoint of message %s failed: %s", row["b_id"], reason(exc))
                 failed.add(row["b_id"])
         return failed
 
@@ -478,7 +370,7 @@ class MessageStore:
         async with self.engine.begin() as conn:
             await conn.execute(statement, rows)
 
-    @_guarded
+    @guarded
     async def finish_message(
         self, message: Message, *, adopt: bool = False, owner: str | None = None
     ) -> CommitResult:
@@ -532,26 +424,6 @@ class MessageStore:
         return CommitResult(Commit.TAKEN, held)
 
 
-def _same_owner(owner: str | None) -> Any:
-    column = messages.c.owner_instance
-    return column.is_(None) if owner is None else column == owner
-
-
-def _dead_here(row: Any) -> bool:
-    """An instance of this host whose process is gone is dead, lease or not."""
-    if row["host"] != socket.gethostname()[:255] or not row["pid"]:
-        return False
-    if row["pid"] == os.getpid():
-        return False  # this process: a previous store of it, or ourselves
-    try:
-        os.kill(row["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
 async def _conversation_row(conn: AsyncConnection, owner: str | None, conversation_id: str) -> Any:
     query = select(conversations).where(conversations.c.id == conversation_id)
     if owner is not None:
@@ -594,20 +466,3 @@ def _message(row: Any) -> Message:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    if "asyncpg" in url:
-        # bounded: a cut connection must fail, not hang a commit forever
-        return {"pool_pre_ping": True, "connect_args": {"timeout": 10, "command_timeout": 30}}
-    return {"pool_pre_ping": True}
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()

@@ -135,9 +135,9 @@ def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
         await dying.checkpoint([(dead_reply.id, "checkpointed text", "")])
         observer = MessageStore(db_url)
         await observer.start(lease=60)
-        lapsed = await wait_for(observer.lapsed_replies)
+        lapsed = await wait_for(observer.instances.lapsed_replies)
         assert [r.message_id for r in lapsed] == [dead_reply.id]  # never the live one
-        assert await observer.recover(lapsed[0]) and not await observer.recover(lapsed[0])
+        assert await observer.instances.recover(lapsed[0]) and not await observer.instances.recover(lapsed[0])
         got = (await observer.list_messages(None, other.id))[1]
         assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
         assert (await observer.list_messages(None, conv.id))[1].status is MessageStatus.STREAMING

@@ -1,0 +1,135 @@
+"""Server instances and their leases: who may write which streaming reply.
+
+Every server process registers an instance with a lease and renews it
+(``heartbeat``); each streaming reply records its owner instance.  Only
+replies whose owner's lease lapsed, or whose owner ran on this host and its
+process is gone, are recovered (DESIGN §2.3).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..models import MessageStatus, utcnow
+from .engine import guarded
+from .schema import instances, messages
+
+__all__ = ["Instances", "LapsedReply"]
+
+_STREAMING = MessageStatus.STREAMING.value
+_INTERRUPTED = MessageStatus.INTERRUPTED.value
+
+
+@dataclass(frozen=True)
+class LapsedReply:
+    """A ``streaming`` reply whose owner's lease lapsed: a candidate for recovery."""
+
+    message_id: str
+    stream_id: str
+    owner_instance: str | None
+
+
+class Instances:
+    """This server's instance row and the recovery of other instances' replies."""
+
+    def __init__(self, engine: AsyncEngine, instance_id: str) -> None:
+        self.engine = engine
+        self.instance_id = instance_id
+
+    @guarded
+    async def register(self, lease: float) -> None:
+        now = time.time()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(instances).values(
+                    id=self.instance_id,
+                    host=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                    started_at=now,
+                    lease_until=now + lease,
+                )
+            )
+
+    @guarded
+    async def heartbeat(self, lease: float) -> None:
+        """This instance is alive for ``lease`` seconds more."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(instances)
+                .where(instances.c.id == self.instance_id)
+                .values(lease_until=time.time() + lease)
+            )
+
+    @guarded
+    async def retire(self) -> None:
+        """A clean stop: this instance's replies are concluded; forget it."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(instances).where(instances.c.id == self.instance_id))
+
+    @guarded
+    async def lapsed_replies(self) -> list[LapsedReply]:
+        """Streaming replies of other instances whose lease lapsed (or that died on
+        this host: same host name, process gone), and replies with no owner."""
+        now = time.time()
+        async with self.engine.connect() as conn:
+            alive = (await conn.execute(select(instances))).mappings().all()
+            live = {row["id"] for row in alive if row["lease_until"] >= now and not _dead_here(row)}
+            live.add(self.instance_id)
+            rows = (
+                await conn.execute(
+                    select(messages.c.id, messages.c.stream_id, messages.c.owner_instance).where(
+                        messages.c.status == _STREAMING
+                    )
+                )
+            ).all()
+            gone = [row["id"] for row in alive if row["id"] not in live and row["lease_until"] < now - 86_400]
+            if gone:  # instances dead for a day: nothing refers to them any more
+                await conn.execute(delete(instances).where(instances.c.id.in_(gone)))
+                await conn.commit()
+        return [LapsedReply(mid, sid or "", owner) for mid, sid, owner in rows if owner not in live]
+
+    @guarded
+    async def recover(self, reply: LapsedReply) -> bool:
+        """Mark a lapsed reply ``interrupted``, keeping its text; False if it moved on.
+
+        The owner stays recorded: should it come back, it may still commit its
+        full text over this (nobody announced another ending in between).
+        """
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(messages)
+                .where(
+                    messages.c.id == reply.message_id,
+                    messages.c.status == _STREAMING,
+                    _same_owner(reply.owner_instance),
+                )
+                .values(status=_INTERRUPTED, updated_at=utcnow())
+            )
+        return bool(result.rowcount)
+
+
+def _same_owner(owner: str | None) -> Any:
+    column = messages.c.owner_instance
+    return column.is_(None) if owner is None else column == owner
+
+
+def _dead_here(row: Any) -> bool:
+    """An instance of this host whose process is gone is dead, lease or not."""
+    if row["host"] != socket.gethostname()[:255] or not row["pid"]:
+        return False
+    if row["pid"] == os.getpid():
+        return False  # this process: a previous store of it, or ourselves
+    try:
+        os.kill(row["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
