@@ -2,8 +2,9 @@
 
 A job streams the model's reply into the StreamStore (which numbers, keeps
 and fans out the events) and into the MessageStore (checkpoints, then the
-final message).  Every ending, local or adopted from a dead server, goes
-through ``Concluder.conclude``; who ends a job is drawn in ARCHITECTURE.md.
+final message); ``JobRunner`` runs it.  Every ending, local or adopted from a
+dead server, goes through ``Concluder.conclude``; who ends a job is drawn in
+ARCHITECTURE.md.
 
 No HTTP and no SQL here: handlers call this, this calls the stores and the
 provider.  The manager owns every task it creates and awaits them in ``stop``.
@@ -20,9 +21,7 @@ from datetime import datetime
 
 from ..errors import (
     InvalidRequest,
-    LeaseLost,
     NotFound,
-    ProviderError,
     TooLarge,
     TooManyGenerations,
     Unavailable,
@@ -38,12 +37,13 @@ from ..models import (
     StreamStatus,
     utcnow,
 )
-from ..providers import ChatTurn, Delta, Provider
+from ..providers import Provider
 from ..store import MessageStore, NewTurn, Spool, new_id
 from ..streams import StreamInfo, StreamStore
-from .conclusion import Concluder, Unsaved
-from .job import Ending, Job, JobSettings, JobState, Subscription, with_context
+from .conclusion import Concluder
+from .job import Ending, Job, JobSettings, JobState, Subscription
 from .recovery import Recovery
+from .runner import JobRunner
 from .supervisor import Supervisor
 from .table import JobTable
 
@@ -73,6 +73,7 @@ class JobManager:
         self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
         self.concluder = Concluder(messages, streams, settings.stream_ttl)
         self.recovery = Recovery(messages, streams, self.spool)
+        self.runner = JobRunner(streams, messages, provider, self.concluder, self.spool)
         self.supervisor = Supervisor(
             self.jobs, streams, messages, self.recovery, settings, adopt=self._adopt, on_activity=on_activity
         )
@@ -285,7 +286,7 @@ class JobManager:
                 await self.streams.expire(info.stream_id)
             raise
         job = Job(info, reply, last_progress=asyncio.get_running_loop().time())
-        self._spawn(job, self._run(job))
+        self._spawn(job, self.runner.run(job))
         return SendResult(user_message, reply, info.stream_id)
 
     def _spawn(self, job: Job, work: object) -> None:
@@ -301,7 +302,7 @@ class JobManager:
     def _adopt(self, ending: Ending) -> None:
         """The supervisor found a dead server's reply: conclude it here, as a job."""
         job = Job(ending.info, ending.message, state=JobState.CONCLUDING)
-        self._spawn(job, self._conclude(job, ending))
+        self._spawn(job, self.runner.conclude(job, ending))
 
     async def status(self, user: str, conversation_id: str) -> StreamStatus:
         """The conversation's active stream; inactive for unknown or others' ones."""
@@ -375,97 +376,3 @@ class JobManager:
         job = self.jobs.get(stream_id)
         if job is not None:
             job.stop(MessageStatus.ABORTED)
-
-    # the job itself
-
-    async def _run(self, job: Job) -> None:
-        """Generate, then conclude exactly once with the status that won."""
-        outcome: Outcome | None = (job.stop_status, job.stop_error) if job.stop_status else None
-        if outcome is None:
-            job.state = JobState.GENERATING
-            outcome = await self._outcome(job)
-        if outcome is None:  # the lease was lost: the adopter concludes
-            return
-        job.state = JobState.CONCLUDING
-        await self._conclude(job, job.ending(*outcome))
-
-    async def _outcome(self, job: Job) -> Outcome | None:
-        """How the generation ended; ``None`` when another server took it over."""
-        try:
-            await self._generate(job)
-            if job.stop_status is not None:  # a stop whose cancel a driver swallowed
-                return job.stop_status, job.stop_error
-            return MessageStatus.COMPLETE, None
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and hasattr(task, "uncancel"):  # Python >= 3.11
-                task.uncancel()  # consume our own stop so the job can still commit
-            return job.stop_status or MessageStatus.INTERRUPTED, job.stop_error
-        except LeaseLost:
-            log.warning(
-                "resumechat: stream %s was adopted by another server; this one stops writing it",
-                job.stream_id,
-            )
-            return None
-        except ProviderError as exc:
-            return MessageStatus.ERROR, {"type": exc.type, "detail": exc.detail}
-        except Unavailable as exc:
-            return MessageStatus.ERROR, {"type": "unavailable", "detail": exc.detail}
-        except Exception:
-            log.exception("resumechat: generation %s failed", job.stream_id)
-            return MessageStatus.ERROR, {
-                "type": "internal",
-                "detail": "the generation failed inside the server",
-            }
-        finally:
-            job.state = JobState.CONCLUDING  # from here on, nothing interrupts the commit
-
-    async def _generate(self, job: Job) -> None:
-        history = await self.messages.history(job.info.conversation_id, job.message.id)
-        turns = [ChatTurn(m.role.value, with_context(m)) for m in history if m.content]
-        loop = asyncio.get_running_loop()
-        job.last_progress = loop.time()  # the model's silence is timed from its request
-        async for delta in self.provider.stream(job.message.model or "", turns):
-            await self._emit(job, job.receive(delta))
-            job.last_progress = loop.time()
-            if job.stop_status is not None:
-                return  # stopped, but the cancel landed in a driver that swallowed it (redis-py)
-        await self._emit(job, job.flush())
-
-    async def _emit(self, job: Job, delta: Delta) -> None:
-        """One event per kind of text, so every event is a plain text or reasoning delta."""
-        if delta.reasoning:
-            await self.streams.append(job.stream_id, reasoning=delta.reasoning, token=job.info.token)
-            job.keep(Delta(reasoning=delta.reasoning))
-        if delta.text:
-            await self.streams.append(job.stream_id, text=delta.text, token=job.info.token)
-            job.keep(Delta(text=delta.text))
-
-    async def _conclude(self, job: Job, ending: Ending) -> None:
-        """Commit and announce, shielded from cancellation; spool if the server gave up."""
-        conclusion = asyncio.ensure_future(self.concluder.conclude(ending))
-        while not conclusion.done():
-            with contextlib.suppress(asyncio.CancelledError, Unsaved):
-                await asyncio.shield(conclusion)
-        try:
-            job.final = conclusion.result()
-        except Unsaved:
-            if self.spool is None or ending.adopted:
-                log.error(
-                    "resumechat: stream %s stopped unsaved and no spool is set: the database "
-                    "keeps its last checkpoint",
-                    job.stream_id,
-                )
-                return
-            # the stop ended it before the database could take it: interrupted (§2.9)
-            message = ending.message
-            if message.status is MessageStatus.COMPLETE:
-                message = message.replace(status=MessageStatus.INTERRUPTED)
-            await self.spool.put(message, self.messages.instance_id)
-            log.error(
-                "resumechat: the database was down at stop: stream %s (%d characters) "
-                "is kept in %s until it is back",
-                job.stream_id,
-                len(ending.message.content),
-                self.spool.directory,
-            )
