@@ -354,23 +354,13 @@ def _rss_per_active_stream(tmp: Path, count: int) -> float:
 def b6(tmp: Path, quick: bool) -> dict[str, Any]:
     from jupyter_resumechat.jobs import JobManager, JobSettings
     from jupyter_resumechat.providers.demo import DemoProvider
-    from jupyter_resumechat.store import MessageStore
     from jupyter_resumechat.streams import MemoryStreamStore
-
-    class Counting(MessageStore):
-        transactions = rows_written = 0
-
-        async def checkpoint(self, partials):  # type: ignore[no-untyped-def]
-            partials = list(partials)
-            if partials:
-                self.transactions += 1
-                self.rows_written += len(partials)
-            await super().checkpoint(partials)
+    from tests.support.stores import CountingStore
 
     streams, seconds, interval = (10, 2, 1.0) if quick else (50, 6, 1.0)
 
     async def run() -> tuple[float, float]:
-        store = Counting(f"sqlite+aiosqlite:///{tmp / 'b6.db'}")
+        store = CountingStore(f"sqlite+aiosqlite:///{tmp / 'b6.db'}")
         manager = JobManager(
             MemoryStreamStore(), store, DemoProvider(0.05), JobSettings(checkpoint_interval=interval)
         )

@@ -1,11 +1,11 @@
-"""Servers the benchmarks drive: a real Jupyter server with the extension, and
-the bare tornado SSE handler that is the physical limit of this stack."""
+"""Servers the benchmarks drive: a real Jupyter server with the extension (the
+test kit's ``ServerProcess``), and the bare tornado SSE handler that is the
+physical limit of this stack."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,18 +15,13 @@ from typing import Any
 
 import httpx
 
-TOKEN = "bench-token"
+from tests.support.server_process import TOKEN, ServerProcess, free_port
+
 HEADERS = {"Authorization": f"token {TOKEN}"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Process:
-    """A server in its own process (its own core), stopped on exit."""
+    """The bare server in its own process (its own core), stopped on exit."""
 
     def __init__(self, args: list[str], probe: str, env: dict[str, str] | None = None) -> None:
         self.args, self.probe, self.env = args, probe, env
@@ -67,31 +62,10 @@ class Process:
 BACKEND: dict[str, str] = {}
 
 
-def jupyter(root: Path, **traits: Any) -> tuple[Process, str]:
-    """A Jupyter server with ResumeChat; returns it and the API base URL."""
-    root.mkdir(parents=True, exist_ok=True)
-    traits = {**BACKEND, **traits}
-    port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "jupyter_server",
-        "--no-browser",
-        "--allow-root",
-        f"--port={port}",
-        "--port-retries=0",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={root}",
-        "--log-level=WARN",
-    ]
-    args += [f"--ResumeChat.{k}={v}" for k, v in traits.items()]
-    env = {
-        "JUPYTER_DATA_DIR": str(root / "data"),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(root / "config"),
-    }
-    api = f"http://127.0.0.1:{port}/resumechat/api/"
-    return Process(args, api + "models", env), api
+def jupyter(root: Path, **traits: Any) -> tuple[ServerProcess, str]:
+    """A Jupyter server with ResumeChat (the test kit's launcher); it and the API URL."""
+    server = ServerProcess(root, log_level="WARN", **{**BACKEND, **traits})
+    return server, server.url("")
 
 
 def bare(events: int) -> tuple[Process, str]:

@@ -15,57 +15,20 @@ import json
 import random
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
+
+from tests.support.chaos import chaotic_read
 
 from .servers import HEADERS, jupyter
 
 PIECE = "é😀 soak "
 
 
-async def reader(
-    client: httpx.AsyncClient, api: str, sid: str, rng: random.Random, counts: dict[str, int]
-) -> str:
-    text, last, seen = "", None, set()
-    while True:
-        if last is not None and rng.random() < 0.15:
-            text, last = "", None
-            counts["resumes_without_id"] += 1
-        headers = {} if last is None else {"Last-Event-ID": str(last)}
-        budget = rng.randint(1, 200)
-        async with client.stream("GET", api + f"streams/{sid}/events", headers=headers) as response:
-            if response.status_code == 404:
-                raise AssertionError(f"stream {sid} expired while being read")
-            event: dict[str, str] = {}
-            async for line in response.aiter_lines():
-                if line.startswith(("id:", "event:", "data:")):
-                    key, _, value = line.partition(": ")
-                    event[key] = value
-                    continue
-                if line or "data" not in event:
-                    continue
-                seq, kind, data = int(event["id"]), event["event"], json.loads(event["data"])
-                event = {}
-                if kind == "snapshot":
-                    text = data["content"]
-                elif kind == "delta":
-                    if seq in seen:
-                        counts["duplicates"] += 1
-                    seen.add(seq)
-                    text += data.get("text", "")
-                last = seq
-                if kind == "final":
-                    counts["finals"] += 1
-                    return text
-                budget -= 1
-                if budget == 0:
-                    break
-        counts["reconnects"] += 1
-
-
 async def soak(api: str, minutes: float, streams: int) -> dict[str, int]:
-    counts = {"streams": 0, "reconnects": 0, "resumes_without_id": 0, "duplicates": 0, "finals": 0, "lost": 0}
+    counts: Counter[str] = Counter(streams=0, lost=0, duplicates=0, final_differs=0)
     deadline = time.monotonic() + minutes * 60
     rng = random.Random(1)
     limits = httpx.Limits(max_connections=streams * 2)
@@ -81,8 +44,14 @@ async def soak(api: str, minutes: float, streams: int) -> dict[str, int]:
                         json={"content": f"/pace 0.002 /repeat {size} {PIECE}"},
                     )
                 ).json()
-                text = await reader(
-                    client, api, sent["stream_id"], random.Random(index * 7919 + size), counts
+                text = await chaotic_read(
+                    client,
+                    api + f"streams/{sent['stream_id']}/events",
+                    random.Random(index * 7919 + size),
+                    counts,
+                    max_batch=200,
+                    fresh_rate=0.15,
+                    query_rate=0,
                 )
                 counts["streams"] += 1
                 if text != PIECE * size:

@@ -109,6 +109,11 @@ class Reply:
     message: Message | None = None
     _parts: list[str] = field(default_factory=list, repr=False)
 
+    @classmethod
+    def resuming(cls, content: str, last_id: int | None = None) -> Reply:
+        """A reply already known up to ``content`` (a reader resuming with its text)."""
+        return cls(content=content, last_id=last_id, _parts=[content])
+
     def apply(self, event: StreamEvent) -> None:
         if event.kind is EventKind.SNAPSHOT:
             self._parts = [event.content]

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.fixtures import SSEEvent, rebuild
 from tests.support.server_process import ServerProcess
 from tests.support.services import REDIS_URL
 
@@ -55,12 +56,7 @@ def read_events(client: httpx.Client, url: str, last: int | None = None, stop_af
 
 
 def text_of(events, start=""):
-    for event in events:
-        if event["event"] == "snapshot":
-            start = event["data"]["content"]
-        elif event["event"] == "delta":
-            start += event["data"].get("text", "")
-    return start
+    return rebuild([SSEEvent(e["id"], e["event"], e["data"]) for e in events], start)
 
 
 def test_start_on_a_resume_on_b(pair):

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from jupyter_resumechat.eventstream import Reply, decode_event
+
 from .openapi import check_answer
 
 TOKEN_HEADER = "Authorization"
@@ -76,13 +78,13 @@ class EventRead:
 
 
 def rebuild(events: list[SSEEvent], start: str = "") -> str:
-    text = start
+    """The content by DESIGN §2.1, with the package's one rebuild (``Reply``);
+    a final's message is not used: the text must come from the events."""
+    reply = Reply.resuming(start)
     for event in events:
-        if event.event == "snapshot":
-            text = event.data["content"]
-        elif event.event == "delta":
-            text += event.data.get("text", "")
-    return text
+        if event.event != "final":
+            reply.apply(decode_event(event.event, json.dumps(event.data), str(event.id)))
+    return reply.content
 
 
 class Api:

@@ -1,4 +1,5 @@
-"""A real ``jupyter server`` process with the extension, for crash and restart tests."""
+"""A real ``jupyter server`` process with the extension: the one launcher of the
+test kit, used by the crash, restart and fault tests and by the benchmarks."""
 
 from __future__ import annotations
 
@@ -32,10 +33,12 @@ class ServerProcess:
         app: str = "jupyter_server",
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
+        log_level: str = "INFO",
         **traits: Any,
     ) -> None:
         self.root = root
         self.app, self.extra, self.env = app, extra or [], env or {}
+        self.log_level = log_level
         self.traits = traits
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -57,6 +60,7 @@ class ServerProcess:
             "--port-retries=0",
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={self.root}",
+            f"--log-level={self.log_level}",
         ]
         args += [f"--ResumeChat.{name}={value}" for name, value in self.traits.items()]
         args += self.extra
@@ -67,6 +71,7 @@ class ServerProcess:
             "JUPYTER_RUNTIME_DIR": str(self.root / "runtime"),
             "JUPYTER_CONFIG_DIR": str(self.root / "config"),
         }
+        self.root.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         self.log = open(self.root / f"server-{self.port}-{self.starts}.log", "wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -95,3 +100,19 @@ class ServerProcess:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.kill(signal.SIGKILL)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """A clean stop (SIGTERM), or a kill if it does not come."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.kill(signal.SIGTERM, timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)

@@ -12,25 +12,8 @@ from jupyter_resumechat.jobs import JobManager, JobSettings
 from jupyter_resumechat.models import MessageStatus
 from jupyter_resumechat.providers import ChatTurn, Delta
 from jupyter_resumechat.providers.demo import DemoProvider
-from jupyter_resumechat.store import MessageStore
 from jupyter_resumechat.streams import MemoryStreamStore
-
-
-class CountingStore(MessageStore):
-    """Counts checkpoint transactions (B6: at most one per interval)."""
-
-    checkpoints = 0
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.saved: set[str] = set()
-
-    async def checkpoint(self, partials):  # type: ignore[override]
-        partials = list(partials)
-        if partials:
-            self.checkpoints += 1
-            self.saved |= {p[0] for p in partials}
-        return await super().checkpoint(partials)
+from tests.support.stores import CountingStore
 
 
 class Stuck(DemoProvider):
@@ -89,7 +72,7 @@ def test_checkpoints_are_one_transaction_per_interval(tmp_path) -> None:
         elapsed = loop.time() - began
         # ten streams share one transaction per tick: never more ticks than intervals,
         # and a supervisor that never checkpoints fails too
-        assert 1 <= m.messages.checkpoints <= elapsed / 0.1 + 1
+        assert 1 <= m.messages.transactions <= elapsed / 0.1 + 1
         replies = {(await m.messages.message_for_stream(sid)).id for sid in sids}
         assert m.messages.saved == replies  # every reply was checkpointed while it streamed
         await m.stop()

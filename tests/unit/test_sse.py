@@ -3,7 +3,13 @@
 import pytest
 
 from jupyter_resumechat.errors import InvalidRequest
-from jupyter_resumechat.eventstream import encode_comment, encode_event, encode_retry, parse_last_id
+from jupyter_resumechat.eventstream import (
+    decode_block,
+    encode_comment,
+    encode_event,
+    encode_retry,
+    parse_last_id,
+)
 from jupyter_resumechat.models import Event, EventKind
 
 
@@ -63,3 +69,46 @@ def test_parse_last_id(header, query, expected) -> None:
 def test_parse_last_id_rejects(bad: str) -> None:
     with pytest.raises(InvalidRequest):
         parse_last_id(bad, None)
+
+
+@pytest.mark.parametrize(
+    ("block", "kind", "id_", "text", "content"),
+    [
+        (b'id: 3\nevent: delta\ndata: {"text":"hi"}', EventKind.DELTA, 3, "hi", ""),
+        ('id: 4\nevent: delta\ndata: {"text":"é😀"}'.encode(), EventKind.DELTA, 4, "é😀", ""),
+        (b'id:5\nevent:delta\ndata:{"text":"no space"}', EventKind.DELTA, 5, "no space", ""),
+        (
+            b'id: 0\nevent: snapshot\ndata: {"message_id":"m","content":"ab","reasoning":"","status":"streaming"}',
+            EventKind.SNAPSHOT,
+            0,
+            "",
+            "ab",
+        ),
+    ],
+)
+def test_decode_block(block: bytes, kind: EventKind, id_: int, text: str, content: str) -> None:
+    event = decode_block(block)
+    assert event is not None and (event.kind, event.id, event.text, event.content) == (
+        kind,
+        id_,
+        text,
+        content,
+    )
+
+
+@pytest.mark.parametrize("block", [b": keepalive", b"retry: 2000", b""])
+def test_blocks_without_data_are_not_events(block: bytes) -> None:
+    assert decode_block(block) is None
+
+
+def test_every_encoded_event_decodes_to_itself() -> None:
+    for event in (
+        Event(7, EventKind.DELTA, {"text": "a\nb\r\u2028"}),
+        Event(8, EventKind.DELTA, {"reasoning": "r"}),
+    ):
+        decoded = decode_block(encode_event(event).rstrip(b"\n"))
+        assert decoded is not None and (decoded.id, decoded.text, decoded.reasoning) == (
+            event.id,
+            event.data.get("text", ""),
+            event.data.get("reasoning", ""),
+        )

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from jupyter_resumechat.errors import GenerationActive, NotFound
+from jupyter_resumechat.eventstream import Reply, decode_block, encode_event
 from jupyter_resumechat.models import EventKind, utcnow
 from jupyter_resumechat.streams import MemoryStreamStore, StreamInfo
 
@@ -57,12 +58,12 @@ def run(make_store):
 
 
 def rebuild(events, text=""):
-    for e in events:
-        if e.kind is EventKind.SNAPSHOT:
-            text = e.data["content"]
-        elif e.kind is EventKind.DELTA:
-            text += e.data.get("text", "")
-    return text
+    """Through the wire and back: encoded, decoded, rebuilt by the one ``Reply``."""
+    reply = Reply.resuming(text)
+    for event in events:
+        if event.kind is not EventKind.FINAL:
+            reply.apply(decode_block(encode_event(event).rstrip(b"\n")))
+    return reply.content
 
 
 async def filled(store, n: int, sid: str = "s1") -> str:
