@@ -16,7 +16,9 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,6 +27,17 @@ from tests.support.chaos import chaotic_read
 from .servers import HEADERS, jupyter
 
 PIECE = "é😀 soak "
+
+
+async def answer(request: Awaitable[httpx.Response], status: int) -> dict[str, Any]:
+    """The JSON of an answer that must have ``status``; anything else stops the soak, named."""
+    response = await request
+    if response.status_code != status:
+        raise SystemExit(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    return dict(response.json())
 
 
 async def soak(api: str, minutes: float, streams: int) -> dict[str, int]:
@@ -36,14 +49,15 @@ async def soak(api: str, minutes: float, streams: int) -> dict[str, int]:
 
         async def one_stream(index: int) -> None:
             while time.monotonic() < deadline:
-                conv = (await client.post(api + "conversations", json={})).json()
+                conv = await answer(client.post(api + "conversations", json={}), 201)
                 size = rng.randint(100, 2000)
-                sent = (
-                    await client.post(
+                sent = await answer(
+                    client.post(
                         api + f"conversations/{conv['id']}/messages",
                         json={"content": f"/pace 0.002 /repeat {size} {PIECE}"},
-                    )
-                ).json()
+                    ),
+                    202,
+                )
                 text = await chaotic_read(
                     client,
                     api + f"streams/{sent['stream_id']}/events",
@@ -78,7 +92,7 @@ def main() -> None:
         with server:
             counts = asyncio.run(soak(api, args.minutes, args.streams))
     print(json.dumps(counts))
-    if counts["lost"] or counts["duplicates"]:
+    if counts["lost"] or counts["duplicates"] or counts["final_differs"]:
         raise SystemExit("words were lost or duplicated")
 
 
