@@ -45,8 +45,18 @@ NOTEBOOK = {
 }
 
 
+@pytest.fixture(scope="session")
+def _spare_loops() -> Iterator[list[asyncio.AbstractEventLoop]]:
+    """Loops set after Playwright's, closed at the end (an unclosed loop's socket
+    pair would be reported as a ResourceWarning in whatever test runs next)."""
+    loops: list[asyncio.AbstractEventLoop] = []
+    yield loops
+    for loop in loops:
+        loop.close()
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(_spare_loops: list[asyncio.AbstractEventLoop]) -> Iterator[Any]:
     """Chromium for one module. Playwright's sync API runs its own event loop in
     this thread; it must be gone before tests that use pytest-jupyter's loop."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
@@ -59,7 +69,8 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
         browser.close()
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    _spare_loops.append(asyncio.new_event_loop())
+    asyncio.set_event_loop(_spare_loops[-1])
 
 
 def write_settings(root: Path, dark: bool) -> Path:
