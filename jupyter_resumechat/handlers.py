@@ -73,10 +73,12 @@ class ResumeChatHandler(APIHandler):
         await self.manager.start()
 
     def data_received(self, chunk: bytes) -> None:
+        """Keep the body up to the limit; past it, drop the rest (``body`` says 413)."""
         self._received += len(chunk)
-        if self._received > self.max_body_bytes:
-            raise TooLarge(f"the body has more than {self.max_body_bytes} bytes")
-        self._chunks.append(chunk)
+        if self._received <= self.max_body_bytes:
+            self._chunks.append(chunk)
+        else:
+            self._chunks.clear()
 
     @property
     def user(self) -> str:
@@ -92,6 +94,8 @@ class ResumeChatHandler(APIHandler):
 
     def body(self) -> dict[str, Any]:
         """The JSON object sent, or InvalidRequest / TooLarge."""
+        if self._received > self.max_body_bytes:
+            raise TooLarge(f"the body has {self._received} bytes; the limit is {self.max_body_bytes}")
         raw = b"".join(self._chunks)
         if not raw.strip():
             return {}

@@ -74,7 +74,7 @@ class Supervisor:
         await self._step(self.checkpoint)  # one last checkpoint on the way out
 
     async def tick(self) -> None:
-        for step in (self.checkpoint, self.keep_leases, self.stop_stalled, self.recover):
+        for step in (self.checkpoint, self.heartbeat, self.keep_leases, self.stop_stalled, self.recover):
             await self._step(step)
 
     async def _step(self, step: Callable[[], Awaitable[None]]) -> None:
@@ -118,15 +118,20 @@ class Supervisor:
             raise ResumeChatError(f"{len(failed)} of {len(partials)} checkpoint(s) failed")
 
     async def keep_leases(self) -> None:
+        """The streams' leases (shared stores) and the adoption of dead servers' streams."""
         if len(self.table) and self.on_activity is not None:
             self.on_activity()
         await self.streams.renew(self.table.tokens(), self.settings.owner_lease)
+        for orphan in await self.streams.claim_orphans():
+            await self._adopt(orphan)
+
+    async def heartbeat(self) -> None:
+        """This instance's lease in the database, every third of a lease; a step of
+        its own, so Redis being down does not also let the database lease lapse."""
         now = asyncio.get_running_loop().time()
         if now >= self._next_heartbeat:
             await self.messages.instances.heartbeat(self.settings.owner_lease)
             self._next_heartbeat = now + self.settings.owner_lease / 3
-        for orphan in await self.streams.claim_orphans():
-            await self._adopt(orphan)
 
     async def _adopt(self, info: StreamInfo) -> None:
         """A reply whose server died: keep every word the stream holds, as interrupted."""

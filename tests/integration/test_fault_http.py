@@ -519,6 +519,28 @@ async def test_a_50mb_body_is_refused_from_its_content_length(api, jp_auth_heade
     assert await api.messages(conv["id"]) == []
 
 
+async def test_a_chunked_body_over_the_limit_is_413_without_a_traceback(api, jp_auth_header, server_log):
+    """No Content-Length: the body is read (and dropped past the limit), then 413."""
+    conv = await api.conversation()
+    target = urlsplit(api.url(f"conversations/{conv['id']}/messages")).path
+    _, _, netloc = _address(api)
+    head = (
+        f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
+        f"Transfer-Encoding: chunked\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n"
+    )
+    piece = b'{"content": "' + b"a" * 65_536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(40)) + b"0\r\n\r\n"
+    sock = await _connect(api)
+    try:
+        await asyncio.get_running_loop().sock_sendall(sock, head.encode() + chunks)
+        status, _, body = await _read_response(sock, timeout=15)
+    finally:
+        sock.close()
+    assert status == 413 and json.loads(body)["error"] == "too_large", (status, body[:300])
+    assert await api.messages(conv["id"]) == []
+    assert_no_traceback(server_log)
+
+
 # 3e. resuming at the final's id
 
 
