@@ -43,6 +43,7 @@ from typing_extensions import ParamSpec
 from ..errors import GenerationActive, LeaseLost, NotFound, Unavailable
 from ..models import Event, EventKind, format_time, parse_time
 from .base import ReadResult, StreamInfo
+from .watcher import StreamWatcher
 
 __all__ = ["RedisStreamStore"]
 
@@ -108,6 +109,7 @@ class RedisStreamStore:
         url: str,
         *,
         replay_window: int = 10_000,
+        max_connections: int = 32,
         prefix: str = "resumechat:",
         client: aioredis.Redis | None = None,
     ) -> None:
@@ -115,20 +117,12 @@ class RedisStreamStore:
         self.prefix = prefix
         # Any: redis-py's stubs do not model decode_responses=False (every reply is bytes here)
         self.where = _where(url)
-        self.redis: Any = client or aioredis.from_url(
-            url,
-            decode_responses=False,
-            socket_connect_timeout=2,
-            socket_timeout=10,
-            health_check_interval=5,
-            retry_on_error=list(_RETRIED),
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 8, _RETRIED),
-        )
+        self.redis: Any = client or aioredis.Redis.from_pool(_pool(url, max_connections))
         self._append = self.redis.register_script(_APPEND)
         self._finish = self.redis.register_script(_FINISH)
         self._adopt = self.redis.register_script(_ADOPT)
         self._next_seq: dict[str, int] = {}  # streams this server writes: the seq due next
-        self._watchers: dict[str, _Watcher] = {}
+        self._watcher = StreamWatcher(self.redis, lambda sid: self._keys(sid)[0])
         self._abort_callback: Callable[[str], None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._closing = False
@@ -203,10 +197,7 @@ class RedisStreamStore:
     async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
         events = await self._read(stream_id, last_id)
         if not events and timeout > 0 and not await self._finished(stream_id):
-            watcher = self._watchers.get(stream_id)
-            if watcher is None:
-                watcher = self._watchers[stream_id] = _Watcher(self, stream_id, last_id or 0)
-            await watcher.wait(timeout)
+            await self._watcher.wait(stream_id, last_id or 0, timeout)
             events = await self._read(stream_id, last_id)
         done = bool(events) and events[-1].kind is EventKind.FINAL
         if not events and last_id is not None:
@@ -292,9 +283,7 @@ class RedisStreamStore:
         await self.redis.delete(*self._keys(stream_id))
         await self.redis.zrem(f"{self.prefix}leases", stream_id)
         self._next_seq.pop(stream_id, None)
-        watcher = self._watchers.pop(stream_id, None)
-        if watcher is not None:
-            watcher.stop()
+        self._watcher.forget(stream_id)
 
     # ownership across servers
 
@@ -361,16 +350,30 @@ class RedisStreamStore:
 
     async def close(self) -> None:
         self._closing = True
-        tasks = [w.task for w in self._watchers.values()]
+        await self._watcher.close()
         if self._listener is not None:
-            tasks.append(self._listener)
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        self._watchers.clear()
+            await asyncio.wait({self._listener}, timeout=5)
+            if not self._listener.done():
+                self._listener.cancel()
         await self.redis.aclose()
+
+
+def _pool(url: str, max_connections: int) -> aioredis.BlockingConnectionPool:
+    """A bounded pool whose callers wait for a free connection rather than fail:
+    live readers share one connection (``StreamWatcher``), so the pool's size
+    bounds concurrent commands, not streams.  Every command is retried on a
+    connection error (appends are guarded by their sequence number)."""
+    return aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=20,
+        decode_responses=False,
+        socket_connect_timeout=2,
+        socket_timeout=10,
+        health_check_interval=5,
+        retry_on_error=list(_RETRIED),
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 8, _RETRIED),
+    )
 
 
 def _where(url: str) -> str:
@@ -388,47 +391,3 @@ def _event(entry: tuple[bytes, dict[bytes, bytes]]) -> Event:
     if text:
         return Event(seq, EventKind.DELTA, {"text": text.decode()})
     return Event(seq, EventKind.DELTA, {"reasoning": fields.get(b"r", b"").decode()})
-
-
-class _Watcher:
-    """One blocking XREAD per stream per server, waking every local reader."""
-
-    def __init__(self, store: RedisStreamStore, sid: str, last_id: int) -> None:
-        self.store, self.sid, self.last_id = store, sid, last_id
-        self.waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.readers = 0
-        self.task = asyncio.get_running_loop().create_task(self._watch())
-
-    async def wait(self, timeout: float) -> None:
-        self.readers += 1
-        try:
-            await asyncio.wait((self.waiter,), timeout=timeout)
-        finally:
-            self.readers -= 1
-
-    async def _watch(self) -> None:
-        key = self.store._keys(self.sid)[0]
-        try:
-            while not self.store._closing:
-                found = await self.store.redis.xread({key: f"{self.last_id}-0"}, block=1000, count=1000)
-                if found:
-                    entries = found[0][1]
-                    self.last_id = int(entries[-1][0].split(b"-")[0])
-                    waiter, self.waiter = self.waiter, asyncio.get_running_loop().create_future()
-                    waiter.set_result(None)
-                    if any(b"f" in fields for _, fields in entries):
-                        break
-                elif self.readers == 0 or not await self.store.redis.exists(key):
-                    break
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("resumechat: watching stream %s failed", self.sid)
-        finally:
-            if self.store._watchers.get(self.sid) is self:
-                del self.store._watchers[self.sid]
-            if not self.waiter.done():
-                self.waiter.set_result(None)
-
-    def stop(self) -> None:
-        self.task.cancel()

@@ -48,7 +48,9 @@ async def chaotic_read(
         budget = rng.randint(1, max_batch)
         async with aconnect_sse(client, "GET", events_url, headers=headers, params=params) as source:
             status = source.response.status_code
-            assert status == 200, f"{events_url} answered {status} while being read"
+            if status != 200:
+                body = (await source.response.aread())[:300].decode(errors="replace")
+                raise AssertionError(f"{events_url} answered {status} while being read: {body}")
             async for sse in source.aiter_sse():
                 if not sse.data:
                     continue

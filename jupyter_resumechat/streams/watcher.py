@@ -1,0 +1,116 @@
+"""One blocking ``XREAD`` per server over every stream its readers wait on.
+
+Readers of Redis streams that have caught up wait here; a single task asks
+Redis for the new entries of all watched streams at once (``XREAD`` takes
+many keys) and wakes the readers of the streams that moved.  So a server
+holds one connection for all its live readers, however many streams they
+read (a connection per stream exhausted the pool at about 100 streams).
+
+A stream newly watched joins the next ``XREAD``, within ``block`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["StreamWatcher"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Watch:
+    last_id: int
+    readers: int = 0
+    waiter: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def wake(self) -> None:
+        waiter, self.waiter = self.waiter, asyncio.get_running_loop().create_future()
+        if not waiter.done():
+            waiter.set_result(None)
+
+
+class StreamWatcher:
+    """Wakes waiting readers when their Redis streams grow (see module docstring)."""
+
+    def __init__(self, redis: Any, events_key: Callable[[str], str], block: float = 0.1) -> None:
+        self.redis = redis
+        self.events_key = events_key
+        self.block_ms = max(1, int(block * 1000))
+        self._watched: dict[str, _Watch] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._more = asyncio.Event()
+        self._closing = False
+
+    async def wait(self, stream_id: str, last_id: int, timeout: float) -> None:
+        """Until ``stream_id`` has an entry after ``last_id``, or ``timeout`` s."""
+        watch = self._watched.get(stream_id)
+        if watch is None:
+            watch = self._watched[stream_id] = _Watch(last_id)
+            self._more.set()
+        watch.last_id = max(watch.last_id, last_id)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="resumechat-xread")
+        watch.readers += 1
+        try:
+            await asyncio.wait((watch.waiter,), timeout=timeout)
+        finally:
+            watch.readers -= 1
+
+    def forget(self, stream_id: str) -> None:
+        """The stream is gone: wake its readers (they find it expired)."""
+        watch = self._watched.pop(stream_id, None)
+        if watch is not None:
+            watch.wake()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._more.set()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=5)
+            if not self._task.done():
+                self._task.cancel()
+        for watch in self._watched.values():
+            watch.wake()
+
+    async def _run(self) -> None:
+        """Polls with a bounded block instead of being cancelled: a cancel landing
+        inside a redis-py call can be swallowed."""
+        while not self._closing:
+            self._drop_unread()
+            if not self._watched:
+                self._more.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._more.wait(), 1.0)
+                continue
+            try:
+                await self._read_once()
+            except Exception as exc:
+                log.warning("resumechat: watching %d Redis stream(s) failed: %s", len(self._watched), exc)
+                for watch in self._watched.values():
+                    watch.wake()  # readers read again and see the error themselves
+                await asyncio.sleep(0.5)
+
+    async def _read_once(self) -> None:
+        keys = {self.events_key(sid): sid for sid in self._watched}
+        streams = {key: f"{self._watched[sid].last_id}-0" for key, sid in keys.items()}
+        found = await self.redis.xread(streams, block=self.block_ms, count=1000)
+        for key, entries in found or []:
+            sid = keys.get(key.decode() if isinstance(key, bytes) else key)
+            watch = None if sid is None else self._watched.get(sid)
+            if sid is None or watch is None or not entries:
+                continue
+            watch.last_id = int(entries[-1][0].split(b"-")[0])
+            watch.wake()
+            if any(b"f" in fields for _, fields in entries):
+                self._watched.pop(sid, None)  # the final: nothing more to watch
+
+    def _drop_unread(self) -> None:
+        """Streams nobody waits on any more leave the next XREAD."""
+        for sid in [sid for sid, watch in self._watched.items() if watch.readers == 0]:
+            del self._watched[sid]
