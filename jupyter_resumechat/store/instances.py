@@ -45,8 +45,10 @@ class Instances:
 
     @guarded
     async def register(self, lease: float) -> None:
+        """This instance's row; idempotent, so a start retried after a lost answer works."""
         now = time.time()
         async with self.engine.begin() as conn:
+            await conn.execute(delete(instances).where(instances.c.id == self.instance_id))
             await conn.execute(
                 insert(instances).values(
                     id=self.instance_id,

@@ -39,10 +39,18 @@ class Notebook:
         self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT)
         return self
 
+    def dismiss_dialogs(self) -> None:
+        """A dialog JupyterLab opens on a slow start ("Select Kernel") takes the
+        default; on a loaded machine it would otherwise swallow the next click."""
+        dialog = self.page.locator(".jp-Dialog .jp-mod-accept")
+        while dialog.count():
+            dialog.first.click()
+
     def run_cell(self) -> None:
         """Run the chat cell (Ctrl+Enter: run in place, so a retry adds no cell)."""
         self.page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=TIMEOUT)
         for _ in range(6):
+            self.dismiss_dialogs()
             self.page.locator(".jp-Cell .cm-content").first.click()
             self.page.keyboard.press("Control+Enter")
             try:
@@ -53,8 +61,17 @@ class Notebook:
         self.panel().wait_for(timeout=TIMEOUT)
 
     def save(self) -> None:
+        """Save, and wait until the file on the server holds the panel's output."""
+        self.dismiss_dialogs()
         self.page.keyboard.press("Control+s")
-        self.page.wait_for_timeout(500)
+        url = f"{self.server.base}api/contents/chat.ipynb"
+        with httpx.Client(headers=self.server.headers, timeout=10) as client:
+            for _ in range(TIMEOUT // 100):
+                cells = client.get(url).json()["content"]["cells"]
+                if cells and cells[0].get("outputs"):
+                    return
+                self.page.wait_for_timeout(100)  # polling the condition, not a fixed wait
+        raise AssertionError("the notebook was not saved with the panel's output")
 
     def panel(self):
         return self.page.locator(".rc-panel").first

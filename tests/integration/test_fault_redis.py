@@ -156,7 +156,9 @@ def test_redis_down_history_readable_send_is_503(tmp_path, cluster_factory, priv
         assert body.get("error") == "unavailable", body
         assert "redis" in str(body.get("detail", "")).lower(), body
 
-        time.sleep(0.5)  # let the log catch up
+        wait_for(  # the server logs a request once it has answered it
+            lambda: server.read_log()[log_from:], lambda log: "503 POST" in log, 30, "the 503 in the log"
+        )
         logged = request_tracebacks(server.read_log()[log_from:])
         assert not logged, "requests made while Redis was down logged a traceback:\n" + logged[0][:2000]
         assert len(messages(client, server, cid)) == 2  # the refused send added no turn

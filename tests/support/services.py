@@ -49,8 +49,19 @@ def _postgres_databases() -> Iterator[list[str]]:
     that used them has stopped (a per-test drop would race the server's shutdown)."""
     made: list[str] = []
     yield made
-    for name in made:
-        run_aside(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_aside(_drop_all(made))
+
+
+async def _drop_all(names: list[str], parallel: int = 16) -> None:
+    """Drop them side by side: each DROP DATABASE waits for a checkpoint, and
+    one after another two hundred of them outlast the last test's timeout."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def drop(name: str) -> None:
+        async with gate:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    await asyncio.gather(*(drop(name) for name in names))
 
 
 @pytest.fixture
