@@ -67,7 +67,9 @@ class Notebook:
         url = f"{self.server.base}api/contents/chat.ipynb"
         with httpx.Client(headers=self.server.headers, timeout=10) as client:
             for _ in range(TIMEOUT // 100):
-                cells = client.get(url).json()["content"]["cells"]
+                answer = client.get(url)  # mid-save it may be another answer: poll on
+                model = answer.json() if answer.status_code == 200 else {}
+                cells = (model.get("content") or {}).get("cells") or []
                 if cells and cells[0].get("outputs"):
                     return
                 self.page.wait_for_timeout(100)  # polling the condition, not a fixed wait
