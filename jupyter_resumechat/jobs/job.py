@@ -111,10 +111,12 @@ class Job:
         )
 
     def stop(self, status: MessageStatus, error: dict[str, str] | None = None) -> None:
-        """Ask the job to end with ``status``; the first reason wins."""
-        if self.stop_status is not None or self.state in (JobState.CONCLUDING, JobState.DONE):
+        """Ask the job to end with ``status``; the first reason wins, but every call
+        cancels again (a cancel that lands inside redis-py can be swallowed)."""
+        if self.state in (JobState.CONCLUDING, JobState.DONE):
             return
-        self.stop_status, self.stop_error = status, error
+        if self.stop_status is None:
+            self.stop_status, self.stop_error = status, error
         if self.state is JobState.GENERATING and self.task is not None:
             self.task.cancel()  # a PENDING job checks stop_status when it starts
 

@@ -92,7 +92,10 @@ class JobManager:
             self._started = asyncio.get_running_loop().create_future()
             try:
                 await self.messages.start(self.settings.owner_lease)
-                await self.recovery.run()
+                try:
+                    await self.recovery.run()
+                except Unavailable as exc:  # Redis down: history still answers; the supervisor retries
+                    log.warning("resumechat: recovery postponed: %s", exc.detail)
             except BaseException as exc:
                 self._started.set_exception(exc)
                 self._started.exception()  # retrieved: later callers retry instead
@@ -107,15 +110,22 @@ class JobManager:
         """Interrupt every job and commit it with all its text; what the database
         cannot take within ``stop_timeout`` goes to the spool.  Then close the stores."""
         self._stopping = True
-        jobs = list(self.jobs)
-        for job in jobs:
-            job.stop(MessageStatus.INTERRUPTED)
-        waits = [asyncio.ensure_future(job.done.wait()) for job in jobs]
-        if waits:
-            _, pending = await asyncio.wait(waits, timeout=self.settings.stop_timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.stop_timeout
+        while len(self.jobs):  # again and again: a send or an adoption may add one meanwhile
+            jobs = list(self.jobs)
+            for job in jobs:
+                job.stop(MessageStatus.INTERRUPTED)
+            waits = [asyncio.ensure_future(job.done.wait()) for job in jobs]
+            _, pending = await asyncio.wait(waits, timeout=max(0.1, deadline - loop.time()))
             if pending:
                 self.concluder.give_up.set()  # the rest spool their finals and end
-                await asyncio.wait(pending)
+                _, pending = await asyncio.wait(pending, timeout=self.settings.stop_timeout)
+                for wait in pending:
+                    wait.cancel()
+                if pending:
+                    log.error("resumechat: %d job(s) did not end at stop", len(pending))
+                    break
         self.supervisor.stop()
         if self._supervisor is not None:
             done, _ = await asyncio.wait(
@@ -295,6 +305,8 @@ class JobManager:
         job.task.add_done_callback(lambda _: self._forget(job))  # even if it never ran
 
     def _forget(self, job: Job) -> None:
+        if job.task is not None and not job.task.cancelled() and job.task.exception() is not None:
+            log.error("resumechat: job %s ended by an error", job.stream_id, exc_info=job.task.exception())
         self.jobs.remove(job)
         job.state = JobState.DONE
         job.done.set()

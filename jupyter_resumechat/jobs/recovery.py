@@ -11,10 +11,9 @@ Run at start and then periodically by the supervisor, on every server:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
-from ..errors import NotFound
+from ..errors import NotFound, Unavailable
 from ..store import Commit, MessageStore, Spool
 from ..streams import StreamStore
 
@@ -71,6 +70,10 @@ class Recovery:
         return recovered
 
     async def _stream_open(self, stream_id: str) -> bool:
-        with contextlib.suppress(NotFound):
+        """Open, or unknown for now (its store is down): either way not ours to settle yet."""
+        try:
             return not (await self.streams.info(stream_id)).finished
-        return False
+        except NotFound:
+            return False
+        except Unavailable:
+            return True

@@ -100,11 +100,28 @@ class JobRunner:
     async def _emit(self, job: Job, delta: Delta) -> None:
         """One event per kind of text, so every event is a plain text or reasoning delta."""
         if delta.reasoning:
-            await self.streams.append(job.stream_id, reasoning=delta.reasoning, token=job.info.token)
-            job.keep(Delta(reasoning=delta.reasoning))
+            await self._append(job, Delta(reasoning=delta.reasoning))
         if delta.text:
-            await self.streams.append(job.stream_id, text=delta.text, token=job.info.token)
-            job.keep(Delta(text=delta.text))
+            await self._append(job, Delta(text=delta.text))
+
+    async def _append(self, job: Job, piece: Delta) -> None:
+        """Append and keep, as one step: a stop that lands while the append runs waits
+        for it, so a piece readers got is never missing from the committed text."""
+        append = asyncio.ensure_future(
+            self.streams.append(
+                job.stream_id, text=piece.text, reasoning=piece.reasoning, token=job.info.token
+            )
+        )
+        try:
+            await asyncio.shield(append)
+        except asyncio.CancelledError:
+            while not append.done():  # let it land (or fail), whatever else is cancelled
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.shield(append)
+            if not append.cancelled() and append.exception() is None:
+                job.keep(piece)
+            raise
+        job.keep(piece)
 
     async def conclude(self, job: Job, ending: Ending) -> None:
         """Commit and announce, shielded from cancellation; spool if the server gave up."""

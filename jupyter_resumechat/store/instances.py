@@ -61,13 +61,16 @@ class Instances:
 
     @guarded
     async def heartbeat(self, lease: float) -> None:
-        """This instance is alive for ``lease`` seconds more."""
+        """This instance is alive for ``lease`` seconds more; its row comes back if a
+        peer removed it (a laptop asleep for a day, a restored database)."""
         async with self.engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 update(instances)
                 .where(instances.c.id == self.instance_id)
                 .values(lease_until=time.time() + lease)
             )
+        if not result.rowcount:
+            await self.register(lease)
 
     @guarded
     async def retire(self) -> None:

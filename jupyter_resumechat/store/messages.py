@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import GenerationActive, NotFound
@@ -336,8 +336,10 @@ class MessageStore:
         """Save partial ``(message_id, content, reasoning)`` of this instance's
         streaming replies; returns the ids that could not be saved.
 
-        One transaction for all; if it fails, each reply is written on its own,
-        so one reply the database refuses harms only itself (§2.7).
+        One transaction for all.  If the database refuses the data, each reply is
+        written on its own, so one reply it refuses harms only itself (§2.7); if
+        the database is down, none is saved and no reply is tried on its own (a
+        connect timeout per reply would hold the supervisor up).
         """
         rows = [{"b_id": mid, "b_content": c, "b_reasoning": r} for mid, c, r in partials]
         if not rows:
@@ -345,8 +347,11 @@ class MessageStore:
         try:
             await self._checkpoint(rows)
             return set()
+        except (DataError, IntegrityError) as exc:
+            log.debug("resumechat: batch checkpoint refused (%s); writing one by one", reason(exc))
         except DATABASE_ERRORS as exc:
-            log.debug("resumechat: batch checkpoint failed (%s); writing one by one", reason(exc))
+            log.debug("resumechat: checkpoint failed: %s", reason(exc))
+            return {row["b_id"] for row in rows}
         failed = set()
         for row in rows:
             try:

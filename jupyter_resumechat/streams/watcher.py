@@ -53,6 +53,8 @@ class StreamWatcher:
         if watch is None:
             watch = self._watched[stream_id] = _Watch(last_id)
             self._more.set()
+        elif watch.last_id > last_id:
+            return  # it moved on between the caller's read and this wait: read again
         watch.last_id = max(watch.last_id, last_id)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="resumechat-xread")

@@ -75,13 +75,22 @@ class ServerProcess:
         self.starts += 1
         self.log = open(self.root / f"server-{self.port}-{self.starts}.log", "wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # no orphan server, no open log, whatever went wrong
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.read_log()}")
             try:
                 if httpx.get(self.url("models"), headers=self.headers, timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
@@ -100,6 +109,8 @@ class ServerProcess:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.kill(signal.SIGKILL)
+        if getattr(self, "log", None) is not None and not self.log.closed:
+            self.log.close()
 
     @property
     def pid(self) -> int:

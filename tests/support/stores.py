@@ -20,8 +20,9 @@ class CountingStore(MessageStore):
 
     async def checkpoint(self, partials: Iterable[tuple[str, str, str]]) -> set[str]:
         partials = list(partials)
+        failed = await super().checkpoint(partials)
         if partials:
             self.transactions += 1
             self.rows_written += len(partials)
-            self.saved |= {message_id for message_id, _, _ in partials}
-        return await super().checkpoint(partials)
+            self.saved |= {message_id for message_id, _, _ in partials} - failed
+        return failed
