@@ -205,7 +205,10 @@ class ResumeChat(ExtensionApp):
             from .streams.redis import RedisStreamStore
 
             return RedisStreamStore(
-                self.stream_backend, replay_window=self.replay_window, prefix=self.redis_prefix
+                self.stream_backend,
+                replay_window=self.replay_window,
+                prefix=self.redis_prefix,
+                lease=self.owner_lease,
             )
         raise ValueError(f"stream_backend must be 'memory' or a redis:// URL, not {self.stream_backend!r}")
 

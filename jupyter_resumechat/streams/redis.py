@@ -70,12 +70,35 @@ local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
 redis.call('XADD', KEYS[1], seq .. '-0', 'f', ARGV[1])
 redis.call('HSET', KEYS[4], 'final', ARGV[1])
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+if redis.call('GET', KEYS[5]) == ARGV[4] then redis.call('DEL', KEYS[5]) end
+redis.call('ZREM', KEYS[6], ARGV[4])
 return seq
 """
 
-_ADOPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'final') == 1 then return -1 end
-return redis.call('HINCRBY', KEYS[1], 'gen', 1)
+_OPEN = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then
+  local meta = ARGV[2] .. '{' .. current .. '}:meta'
+  if redis.call('EXISTS', meta) == 1 and redis.call('HEXISTS', meta, 'final') == 0 then return current end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'conversation', ARGV[3], 'message', ARGV[4], 'owner', ARGV[5],
+           'started', ARGV[6], 'seq', 0, 'gen', ARGV[7])
+redis.call('SET', KEYS[3], '')
+redis.call('SET', KEYS[4], '')
+redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1])
+return ''
+"""
+
+_CLAIM = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('HEXISTS', KEYS[2], 'final') == 1 then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return -1
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return redis.call('HINCRBY', KEYS[2], 'gen', 1)
 """
 
 _FIELDS = ("conversation", "message", "owner", "started", "seq", "final", "gen")
@@ -109,18 +132,21 @@ class RedisStreamStore:
         url: str,
         *,
         replay_window: int = 10_000,
+        lease: float = 10.0,
         max_connections: int = 32,
         prefix: str = "resumechat:",
         client: aioredis.Redis | None = None,
     ) -> None:
         self.replay_window = replay_window
+        self.lease = lease  # seconds a stream's owner (or adopter) holds it without renewal
         self.prefix = prefix
         # Any: redis-py's stubs do not model decode_responses=False (every reply is bytes here)
         self.where = _where(url)
         self.redis: Any = client or aioredis.Redis.from_pool(_pool(url, max_connections))
         self._append = self.redis.register_script(_APPEND)
         self._finish = self.redis.register_script(_FINISH)
-        self._adopt = self.redis.register_script(_ADOPT)
+        self._open = self.redis.register_script(_OPEN)
+        self._claim = self.redis.register_script(_CLAIM)
         self._next_seq: dict[str, int] = {}  # streams this server writes: the seq due next
         self._watcher = StreamWatcher(self.redis, lambda sid: self._keys(sid)[0])
         self._abort_callback: Callable[[str], None] | None = None
@@ -136,27 +162,24 @@ class RedisStreamStore:
 
     @_guarded
     async def open(self, info: StreamInfo) -> None:
-        key = self._conv(info.conversation_id)
-        if not await self.redis.set(key, info.stream_id, nx=True):
-            current = await self.redis.get(key)
-            if current != info.stream_id.encode():  # else: our own retried SET landed
-                raise GenerationActive("a generation is already active", (current or b"").decode())
+        """One script: take the conversation (or a key left by a stream that ended
+        or expired), create the stream, and start its lease, so a stream whose
+        owner dies at once is still found and adopted."""
         _, text, reason, meta = self._keys(info.stream_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                meta,
-                mapping={
-                    "conversation": info.conversation_id,
-                    "message": info.message_id,
-                    "owner": info.owner,
-                    "started": format_time(info.started_at),
-                    "seq": 0,
-                    "gen": info.token,
-                },
-            )
-            pipe.set(text, b"")
-            pipe.set(reason, b"")
-            await pipe.execute()
+        keys = [self._conv(info.conversation_id), meta, text, reason, f"{self.prefix}leases"]
+        args: list[str | int] = [
+            info.stream_id,
+            self.prefix,
+            info.conversation_id,
+            info.message_id,
+            info.owner,
+            format_time(info.started_at),
+            info.token,
+            int((time.time() + self.lease) * 1000),
+        ]
+        current = (await self._open(keys=keys, args=args)).decode()
+        if current:
+            raise GenerationActive("a generation is already active", current)
         self._next_seq[info.stream_id] = 1
 
     @_guarded
@@ -174,18 +197,14 @@ class RedisStreamStore:
     @_guarded
     async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
         final = json.dumps(message, ensure_ascii=False)
-        seq = int(
-            await self._finish(keys=self._keys(stream_id), args=[final, max(1, int(ttl * 1000)), token])
-        )
+        conversation = await self.redis.hget(self._keys(stream_id)[3], "conversation")
+        keys = [*self._keys(stream_id), self._conv((conversation or b"").decode()), f"{self.prefix}leases"]
+        seq = int(await self._finish(keys=keys, args=[final, max(1, int(ttl * 1000)), token, stream_id]))
         if seq == -2:
             raise LeaseLost(f"stream {stream_id!r} was adopted by another server")
         if seq < 0:
             raise NotFound(f"stream {stream_id!r} is unknown or has expired")
         self._next_seq.pop(stream_id, None)
-        meta = await self.redis.hmget(self._keys(stream_id)[3], ["conversation"])
-        if meta[0] is not None:
-            await self._release(meta[0].decode(), stream_id)
-        await self.redis.zrem(f"{self.prefix}leases", stream_id)
         return seq
 
     async def _release(self, cid: str, sid: str) -> None:
@@ -307,17 +326,18 @@ class RedisStreamStore:
 
     @_guarded
     async def claim_orphans(self) -> list[StreamInfo]:
+        """A claim re-scores the lease to the claimer's deadline (it does not remove
+        it): should the adoption fail, the lease lapses again and another retries."""
         key = f"{self.prefix}leases"
-        lapsed = await self.redis.zrangebyscore(key, "-inf", time.time() * 1000)
+        now = time.time() * 1000
         claimed = []
-        for raw in lapsed:
-            if await self.redis.zrem(key, raw):  # exactly one server wins each
-                sid = raw.decode()
-                token = int(await self._adopt(keys=[self._keys(sid)[3]]))
-                if token > 0:  # the old owner's writes now fail with LeaseLost
-                    with contextlib.suppress(NotFound):
-                        info = await self.info(sid)
-                        claimed.append(dataclasses.replace(info, token=token))
+        for raw in await self.redis.zrangebyscore(key, "-inf", now):
+            sid = raw.decode()
+            args: list[str | float] = [sid, now, int(now + self.lease * 1000)]
+            token = int(await self._claim(keys=[key, self._keys(sid)[3]], args=args))
+            if token > 0:  # exactly one server wins each; the old owner's writes now fail
+                with contextlib.suppress(NotFound):
+                    claimed.append(dataclasses.replace(await self.info(sid), token=token))
         return claimed
 
     @_guarded

@@ -246,3 +246,37 @@ def test_reasoning_and_text_interleave(run, make_store) -> None:
         assert snap.data["content"] == "Hi" and snap.data["reasoning"] == "think more"
 
     run(main())
+
+
+def test_redis_leases_start_at_open_and_a_failed_adoption_is_retried(redis_prefix) -> None:
+    """A stream whose owner dies before its first renew is still adopted; a claim
+    that is never concluded lapses again; a conversation key left behind by a
+    stream that expired does not hold the conversation forever."""
+    from jupyter_resumechat.streams.redis import RedisStreamStore
+    from tests.support.services import REDIS_URL
+
+    async def main():
+        store = RedisStreamStore(REDIS_URL, prefix=redis_prefix, lease=0.05)
+        try:
+            await store.open(info("s1", "c1"))  # and its owner dies: no renew ever
+            await until_claimed(store, "s1", token=2)
+            await until_claimed(store, "s1", token=3)  # the first claimer never concluded
+            await store.finish("s1", {"status": "interrupted"}, ttl=10, token=3)
+            assert await store.claim_orphans() == [] and await store.active("c1") is None
+            await store.open(info("s2", "c2"))
+            await store.redis.delete(*store._keys("s2"))  # expired without a release
+            await store.open(info("s3", "c2"))  # takes the conversation over
+            assert (await store.active("c2")).stream_id == "s3"
+        finally:
+            await store.close()
+
+    async def until_claimed(store, sid: str, token: int) -> None:
+        for _ in range(200):
+            claimed = await store.claim_orphans()
+            if claimed:
+                assert [(i.stream_id, i.token) for i in claimed] == [(sid, token)]
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{sid} was never claimed")
+
+    asyncio.run(main())
