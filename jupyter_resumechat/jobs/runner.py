@@ -143,7 +143,17 @@ class JobRunner:
             message = ending.message
             if message.status is MessageStatus.COMPLETE:
                 message = message.replace(status=MessageStatus.INTERRUPTED)
-            await self.spool.put(message, self.messages.instance_id)
+            try:
+                await self.spool.put(message, self.messages.instance_id)
+            except OSError as exc:
+                log.error(
+                    "resumechat: stream %s could not be kept in %s either (%s): the database "
+                    "keeps its last checkpoint",
+                    job.stream_id,
+                    self.spool.directory,
+                    exc,
+                )
+                return
             log.error(
                 "resumechat: the database was down at stop: stream %s (%d characters) "
                 "is kept in %s until it is back",

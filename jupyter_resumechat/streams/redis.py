@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import BusyLoadingError
+from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import ParamSpec
@@ -118,7 +118,7 @@ def _guarded(
     async def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return await method(self, *args, **kwargs)
-        except _RETRIED as exc:
+        except (*_RETRIED, ReadOnlyError, OutOfMemoryError) as exc:
             raise Unavailable(f"Redis is unavailable ({self.where}): {exc}") from exc
 
     return wrapper

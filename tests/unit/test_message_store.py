@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from jupyter_resumechat.errors import NotFound
+from jupyter_resumechat.errors import NotFound, Unavailable
 from jupyter_resumechat.models import MessageStatus, Role
 from jupyter_resumechat.store import Commit, MessageStore, NewTurn
 from jupyter_resumechat.store.messages import new_id
@@ -201,7 +201,7 @@ def test_a_newer_schema_is_refused(db_url) -> None:
 
         async with store.engine.begin() as conn:
             await conn.execute(update(schema_version).values(version=99))
-        with pytest.raises(RuntimeError, match="schema version 99"):
+        with pytest.raises(Unavailable, match="schema version 99"):
             await store.start()
 
     run(db_url, body)
@@ -243,5 +243,25 @@ def test_a_version_1_database_is_upgraded_in_place(db_url) -> None:
             assert (await conn.execute(text("SELECT max(version) FROM resumechat_schema"))).scalar() == 2
         await new.add_turn(turn(conv.id, "again"))  # the new columns and index work
         await new.close()
+
+    asyncio.run(main())
+
+
+def test_a_migration_cut_short_is_run_again(db_url) -> None:
+    """SQLite commits each ALTER TABLE at once: a start that died mid-migration left
+    the columns but version 1; the next start must finish it, not fail for good."""
+    from sqlalchemy import text
+
+    async def main():
+        store = MessageStore(db_url)
+        await store.start()
+        async with store.engine.begin() as conn:
+            await conn.execute(text("UPDATE resumechat_schema SET version = 1"))
+        await store.close()
+        again = MessageStore(db_url)
+        await again.start()
+        async with again.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT max(version) FROM resumechat_schema"))).scalar() == 2
+        await again.close()
 
     asyncio.run(main())
