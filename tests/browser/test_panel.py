@@ -61,12 +61,15 @@ class Notebook:
         self.panel().wait_for(timeout=TIMEOUT)
 
     def save(self) -> None:
-        """Save, and wait until the file on the server holds the panel's output."""
-        self.dismiss_dialogs()
-        self.page.keyboard.press("Control+s")
+        """Save, and wait until the file on the server holds the panel's output
+        (Ctrl+S again every few seconds: on a loaded machine a key can be lost)."""
         url = f"{self.server.base}api/contents/chat.ipynb"
         with httpx.Client(headers=self.server.headers, timeout=10) as client:
-            for _ in range(TIMEOUT // 100):
+            for attempt in range(TIMEOUT // 100):
+                if attempt % 50 == 0:
+                    self.dismiss_dialogs()
+                    self.page.locator(".jp-Notebook .jp-Cell").first.click(position={"x": 2, "y": 2})
+                    self.page.keyboard.press("Control+s")
                 answer = client.get(url)  # mid-save it may be another answer: poll on
                 model = answer.json() if answer.status_code == 200 else {}
                 cells = (model.get("content") or {}).get("cells") or []
