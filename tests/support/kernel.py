@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -70,4 +72,19 @@ async def execute(
             elif kind == "status" and msg["content"]["execution_state"] == "idle":
                 return "".join(out), errors
     finally:
-        conn.close()
+        await closed(conn)
+
+
+async def closed(conn: Any) -> None:
+    """Close the websocket and wait for the close to finish: callers end their loop
+    right after, and a socket still closing then is reported as unclosed."""
+    conn.close()
+
+    async def drain() -> None:
+        while await conn.read_message() is not None:
+            pass
+
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(drain(), 10)
+    if conn.protocol is not None and conn.protocol.stream is not None:
+        conn.protocol.stream.close()
