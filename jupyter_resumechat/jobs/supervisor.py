@@ -97,7 +97,7 @@ class Supervisor:
     def _forgive_freeze(self, frozen: float) -> None:
         """The process was paused (laptop sleep, VM pause): that was not the model's
         silence, so it does not count towards ``provider_timeout`` (§ issue 9)."""
-        if frozen > max(1.0, self.interval):
+        if frozen > max(2.0, 5 * self.interval):  # not a slow turn of a busy loop
             log.warning("resumechat: the server was paused for %.1f s", frozen)
             for job in self.table:
                 job.last_progress += frozen
