@@ -51,8 +51,6 @@ __all__ = ["JobManager"]
 
 log = logging.getLogger("jupyter_resumechat.jobs")
 
-Outcome = tuple[MessageStatus, "dict[str, str] | None"]
-
 
 class JobManager:
     """Starts, feeds, aborts and concludes generation jobs."""
