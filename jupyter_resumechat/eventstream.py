@@ -17,7 +17,9 @@ from .errors import InvalidRequest
 from .models import Event, EventKind, Message
 
 __all__ = [
+    "HEARTBEAT_HEADER",
     "MAX_EVENT_ID",
+    "SILENCE_FACTOR",
     "Reply",
     "StreamEvent",
     "decode_block",
@@ -27,6 +29,11 @@ __all__ = [
     "encode_retry",
     "parse_last_id",
 ]
+
+HEARTBEAT_HEADER = "X-ResumeChat-Heartbeat"
+"""Response header of the event stream: seconds between keepalive comments."""
+SILENCE_FACTOR = 2.5
+"""No byte for this many heartbeat intervals means the connection is dead (DESIGN §4.10)."""
 
 MAX_EVENT_ID = 2**53 - 1
 

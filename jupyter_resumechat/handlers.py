@@ -168,6 +168,18 @@ def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False
     return value
 
 
+def _again(body: dict[str, Any]) -> tuple[bool, str] | None:
+    """``regenerate`` or ``continue`` (a message id; either, never with ``content``):
+    (keep the reply's text, the id), or None for an ordinary send."""
+    asked = [name for name in ("regenerate", "continue") if body.get(name) is not None]
+    if not asked:
+        return None
+    if len(asked) > 1 or "content" in body or "context" in body:
+        raise InvalidRequest("send 'content', 'regenerate' or 'continue', only one of them")
+    message_id = _text(body, asked[0], 64) or ""
+    return asked[0] == "continue", message_id
+
+
 def _context(body: dict[str, Any], limit: int) -> list[Context]:
     """``context``: up to MAX_CONTEXT_ITEMS ``{kind, name, content}`` objects."""
     items = body.get("context")
@@ -243,12 +255,24 @@ class MessagesHandler(ResumeChatHandler):
     @authorized
     async def post(self, cid: str) -> None:
         body = self.body()
-        limit = self.manager.settings.max_message_chars
-        content = _text(body, "content", limit, required=True) or ""
         model = _text(body, "model", 255)
         client_id = _text(body, "client_id", 255)
-        context = _context(body, limit)
-        sent = await self.manager.send(self.user, self.valid_id(cid), content, model, client_id, context)
+        again = _again(body)
+        if again is not None:
+            keep_text, message_id = again
+            sent = await self.manager.regenerate(
+                self.user,
+                self.valid_id(cid),
+                self.valid_id(message_id),
+                model,
+                client_id,
+                keep_text=keep_text,
+            )
+        else:
+            limit = self.manager.settings.max_message_chars
+            content = _text(body, "content", limit, required=True) or ""
+            context = _context(body, limit)
+            sent = await self.manager.send(self.user, self.valid_id(cid), content, model, client_id, context)
         self.send_json(sent.to_json(), 202)
 
 

@@ -13,7 +13,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .errors import NotFound, Unavailable
-from .eventstream import encode_event, encode_retry, parse_last_id
+from .eventstream import HEARTBEAT_HEADER, encode_event, encode_retry, parse_last_id
 from .handlers import ResumeChatHandler
 from .jobs import Subscription
 from .streams import ReadResult
@@ -65,6 +65,8 @@ class EventStreamHandler(ResumeChatHandler):
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
+        # clients take 2.5 times this much silence for a dead connection (DESIGN §4.10)
+        self.set_header(HEARTBEAT_HEADER, f"{self.heartbeat_interval:g}")
         self.write(encode_retry(self.retry_ms))
         while not self._gone:
             events = batch.events

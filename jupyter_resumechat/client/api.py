@@ -18,7 +18,7 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from ..errors import ConnectionFailed, NotFound, ServerError, error_from_answer
-from ..eventstream import StreamEvent, decode_event
+from ..eventstream import HEARTBEAT_HEADER, SILENCE_FACTOR, StreamEvent, decode_event
 from ..models import (
     Context,
     Conversation,
@@ -65,11 +65,14 @@ class Client:
         max_retries: int = 8,
         backoff: float = 0.25,
         max_backoff: float = 8.0,
+        heartbeat_interval: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url if url.endswith("/") else url + "/"
         self.api = self.url + "resumechat/api/"
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
+        # until a server says otherwise (its event stream's header), its default
+        self.heartbeat_interval = heartbeat_interval
         headers = {"Authorization": f"token {token}"} if token else {}
         self._http = httpx.AsyncClient(
             headers=headers, transport=transport, timeout=httpx.Timeout(timeout, read=None)
@@ -158,6 +161,25 @@ class Client:
         data = await self._call("POST", f"conversations/{conversation_id}/messages", json=body)
         return SendResult.from_json(data)
 
+    async def regenerate(
+        self, conversation_id: str, message_id: str, *, model: str | None = None, client_id: str | None = None
+    ) -> SendResult:
+        """Generate the conversation's latest reply again, replacing it (no new user turn)."""
+        return await self._again("regenerate", conversation_id, message_id, model, client_id)
+
+    async def continue_reply(
+        self, conversation_id: str, message_id: str, *, model: str | None = None, client_id: str | None = None
+    ) -> SendResult:
+        """Extend the latest reply (interrupted, stopped, failed or cut) in place."""
+        return await self._again("continue", conversation_id, message_id, model, client_id)
+
+    async def _again(
+        self, how: str, conversation_id: str, message_id: str, model: str | None, client_id: str | None
+    ) -> SendResult:
+        body = {k: v for k, v in {how: message_id, "model": model, "client_id": client_id}.items() if v}
+        data = await self._call("POST", f"conversations/{conversation_id}/messages", json=body)
+        return SendResult.from_json(data)
+
     async def stream_status(self, conversation_id: str) -> StreamStatus:
         return StreamStatus.from_json(await self._call("GET", f"conversations/{conversation_id}/stream"))
 
@@ -218,16 +240,33 @@ class Client:
         return random.uniform(ceiling / 2, ceiling)
 
     async def _events_once(self, stream_id: str, last: int | None) -> AsyncIterator[StreamEvent]:
+        """One connection.  Silence for ``SILENCE_FACTOR`` heartbeats is a read
+        timeout (a dead server behind a proxy that never closes, DESIGN §4.10)."""
         headers = {"Last-Event-ID": str(last)} if last is not None else {}
+        silence = httpx.Timeout(self._http.timeout.connect, read=SILENCE_FACTOR * self.heartbeat_interval)
         async with aconnect_sse(
-            self._http, "GET", self.api + f"streams/{stream_id}/events", headers=headers
+            self._http, "GET", self.api + f"streams/{stream_id}/events", headers=headers, timeout=silence
         ) as source:
             if source.response.status_code != 200:
                 await source.response.aread()
                 raise_for_error(source.response)
+            self._learn_heartbeat(source.response)
             async for sse in source.aiter_sse():
                 if sse.data:
                     yield decode_event(sse.event, sse.data, sse.id)
+
+    def _learn_heartbeat(self, response: httpx.Response) -> None:
+        """Take the server's heartbeat interval, for this body's reads and the next
+        connections (the transport reads its read timeout when the body starts)."""
+        try:
+            interval = float(response.headers.get(HEARTBEAT_HEADER, ""))
+        except ValueError:
+            return
+        if 0 < interval < 86_400:
+            self.heartbeat_interval = interval
+            timeouts = response.request.extensions.get("timeout")
+            if isinstance(timeouts, dict):
+                timeouts["read"] = SILENCE_FACTOR * interval
 
     async def _reloaded(self, conversation_id: str, message_id: str | None, last: int | None) -> StreamEvent:
         messages = await self.messages(conversation_id)

@@ -98,6 +98,12 @@ class SyncClient:
     def send(self, conversation_id: str, content: str, **options: Any) -> SendResult:
         return self._call(self._client.send, conversation_id, content, **options)
 
+    def regenerate(self, conversation_id: str, message_id: str, **options: Any) -> SendResult:
+        return self._call(self._client.regenerate, conversation_id, message_id, **options)
+
+    def continue_reply(self, conversation_id: str, message_id: str, **options: Any) -> SendResult:
+        return self._call(self._client.continue_reply, conversation_id, message_id, **options)
+
     def stream_status(self, conversation_id: str) -> StreamStatus:
         return self._call(self._client.stream_status, conversation_id)
 

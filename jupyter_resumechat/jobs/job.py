@@ -70,6 +70,7 @@ class Job:
     stop_error: dict[str, str] | None = None
     final: Message | None = None
     dirty: bool = False
+    continued: bool = False  # the reply's earlier text is kept and extended
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _text: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
@@ -87,6 +88,11 @@ class Job:
     def flush(self) -> Delta:
         """What the normalisers still hold when the model is done."""
         return Delta(self._normal_text.flush(), self._normal_reasoning.flush())
+
+    def start_from(self, content: str, reasoning: str) -> None:
+        """Continue a reply: its earlier text is kept first, as already saved."""
+        self.keep(Delta(content, reasoning))
+        self.continued, self.dirty = True, False
 
     def keep(self, delta: Delta) -> None:
         """Add a piece the stream accepted to the text to commit."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
 from ..errors import (
@@ -38,7 +39,7 @@ from ..models import (
     utcnow,
 )
 from ..providers import Provider
-from ..store import MessageStore, NewTurn, Spool, new_id
+from ..store import MessageStore, NewTurn, Restart, Spool, new_id
 from ..streams import StreamInfo, StreamStore
 from .conclusion import Concluder
 from .job import Ending, Job, JobSettings, JobState, Subscription
@@ -46,6 +47,7 @@ from .recovery import Recovery
 from .runner import JobRunner
 from .supervisor import Supervisor
 from .table import JobTable
+from .text import title_from
 
 __all__ = ["JobManager"]
 
@@ -245,17 +247,65 @@ class JobManager:
             )
         if not content.strip():
             raise InvalidRequest("'content' must not be empty")
+        model = self._known_model(model)
+        async with self._lock(conversation_id):
+            conversation = await self.messages.get_conversation(self._owner(user), conversation_id)
+            earlier = await self._earlier(conversation_id, client_id)
+            if earlier is not None:
+                return earlier
+            self._check_cap(user)
+            turn = NewTurn(
+                conversation_id,
+                content,
+                model,
+                client_id,
+                stream_id=new_id(),
+                user_message_id=new_id(),
+                assistant_message_id=new_id(),
+                context=tuple(context),
+                title="" if conversation.title else title_from(content),
+            )
+            return await self._begin(user, turn)
+
+    async def regenerate(
+        self,
+        user: str,
+        conversation_id: str,
+        message_id: str,
+        model: str | None = None,
+        client_id: str | None = None,
+        *,
+        keep_text: bool = False,
+    ) -> SendResult:
+        """Generate the latest reply again in place: replaced, or with ``keep_text``
+        continued from where it stopped.  No user turn is added (DESIGN §3).
+
+        Raises NotFound, InvalidRequest (not the latest reply), GenerationActive,
+        TooManyGenerations or Unavailable.
+        """
+        async with self._lock(conversation_id):
+            await self.messages.get_conversation(self._owner(user), conversation_id)
+            earlier = await self._earlier(conversation_id, client_id)
+            if earlier is not None:
+                return earlier
+            self._check_cap(user)
+            restart = Restart(
+                conversation_id, message_id, self._known_model(model), client_id, new_id(), keep_text
+            )
+            return await self._begin_again(user, restart)
+
+    def _known_model(self, model: str | None) -> str:
         model = model or self.provider.default_model
         if model not in {m.id for m in self.provider.models()}:
             raise InvalidRequest(f"unknown model {model!r}; GET models lists them")
-        async with self._lock(conversation_id):
-            await self.messages.get_conversation(self._owner(user), conversation_id)
-            if client_id is not None:
-                earlier = await self.messages.find_turn(conversation_id, client_id)
-                if earlier is not None:
-                    return SendResult(*earlier)
-            self._check_cap(user)
-            return await self._begin(user, conversation_id, content, model, client_id, tuple(context))
+        return model
+
+    async def _earlier(self, conversation_id: str, client_id: str | None) -> SendResult | None:
+        """The answer an earlier request with this ``client_id`` got (retries are safe)."""
+        if client_id is None:
+            return None
+        earlier = await self.messages.find_turn(conversation_id, client_id)
+        return None if earlier is None else SendResult(*earlier)
 
     def _check_cap(self, user: str) -> None:
         cap = self.settings.max_active_per_user
@@ -264,36 +314,39 @@ class JobManager:
         if cap and self.jobs.count_for(user) >= cap:
             raise TooManyGenerations(f"{cap} generation(s) are already running for this user")
 
-    async def _begin(
-        self,
-        user: str,
-        conversation_id: str,
-        content: str,
-        model: str,
-        client_id: str | None,
-        context: tuple[Context, ...],
-    ) -> SendResult:
-        turn = NewTurn(
-            conversation_id,
-            content,
-            model,
-            client_id,
-            stream_id=new_id(),
-            user_message_id=new_id(),
-            assistant_message_id=new_id(),
-            context=context,
-        )
+    async def _begin(self, user: str, turn: NewTurn) -> SendResult:
         info = StreamInfo(
-            turn.stream_id, conversation_id, turn.assistant_message_id, started_at=utcnow(), owner=user
+            turn.stream_id, turn.conversation_id, turn.assistant_message_id, started_at=utcnow(), owner=user
         )
+        return await self._start(info, functools.partial(self.messages.add_turn, turn))
+
+    async def _begin_again(self, user: str, restart: Restart) -> SendResult:
+        info = StreamInfo(
+            restart.stream_id, restart.conversation_id, restart.message_id, started_at=utcnow(), owner=user
+        )
+        return await self._start(
+            info, functools.partial(self.messages.restart_reply, restart), continued=restart.keep_text
+        )
+
+    async def _start(
+        self,
+        info: StreamInfo,
+        store: Callable[[], Awaitable[tuple[Message, Message]]],
+        *,
+        continued: bool = False,
+    ) -> SendResult:
+        """Open the stream, store the turn, start the job; the stream is dropped
+        again if the database refuses the turn."""
         await self.streams.open(info)
         try:
-            user_message, reply = await self.messages.add_turn(turn)
+            user_message, reply = await store()
         except BaseException:
             with contextlib.suppress(Unavailable):
                 await self.streams.expire(info.stream_id)
             raise
         job = Job(info, reply, last_progress=asyncio.get_running_loop().time())
+        if continued:
+            job.start_from(reply.content, reply.reasoning)
         self._spawn(job, self.runner.run(job))
         return SendResult(user_message, reply, info.stream_id)
 

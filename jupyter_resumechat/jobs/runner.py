@@ -13,7 +13,7 @@ import logging
 
 from ..errors import LeaseLost, ProviderError, Unavailable
 from ..models import MessageStatus
-from ..providers import ChatTurn, Delta, Provider
+from ..providers import CONTINUE_PROMPT, ChatTurn, Delta, Provider
 from ..store import MessageStore, Spool
 from ..streams import StreamStore
 from .conclusion import Concluder, Unsaved
@@ -88,6 +88,8 @@ class JobRunner:
     async def _generate(self, job: Job) -> None:
         history = await self.messages.history(job.info.conversation_id, job.message.id)
         turns = [ChatTurn(m.role.value, with_context(m)) for m in history if m.content]
+        if job.continued:
+            turns += await self._resume_text(job)
         loop = asyncio.get_running_loop()
         job.last_progress = loop.time()  # the model's silence is timed from its request
         async for delta in self.provider.stream(job.message.model or "", turns):
@@ -96,6 +98,19 @@ class JobRunner:
             if job.stop_status is not None:
                 return  # stopped, but the cancel landed in a driver that swallowed it (redis-py)
         await self._emit(job, job.flush())
+
+    async def _resume_text(self, job: Job) -> list[ChatTurn]:
+        """A continued reply's stream starts with the text it had (so a reader's text is
+        the whole reply); the model reads it, then the hidden request to go on."""
+        content, reasoning = job.content()
+        for piece in (Delta(reasoning=reasoning), Delta(text=content)):
+            if piece.text or piece.reasoning:
+                await self.streams.append(
+                    job.stream_id, text=piece.text, reasoning=piece.reasoning, token=job.info.token
+                )
+        if not content:
+            return []
+        return [ChatTurn("assistant", content), ChatTurn("user", CONTINUE_PROMPT)]
 
     async def _emit(self, job: Job, delta: Delta) -> None:
         """One event per kind of text, so every event is a plain text or reasoning delta."""

@@ -9,7 +9,7 @@ so that the stream, the snapshot and the database hold the same text.
 
 from __future__ import annotations
 
-__all__ = ["TextNormalizer", "normalize"]
+__all__ = ["TextNormalizer", "normalize", "title_from"]
 
 REPLACEMENT = "\ufffd"
 
@@ -48,3 +48,15 @@ class TextNormalizer:
         """What is still held (a lone high surrogate becomes U+FFFD)."""
         held, self._held = self._held, ""
         return normalize(held)
+
+
+TITLE_CHARS = 60
+
+
+def title_from(content: str) -> str:
+    """A conversation's title from its first message: its first words, cut at a word."""
+    words = " ".join(content.split())
+    if len(words) <= TITLE_CHARS:
+        return words
+    cut = words[:TITLE_CHARS].rsplit(" ", 1)[0] or words[:TITLE_CHARS]
+    return cut.rstrip(" ,.;:") + "…"

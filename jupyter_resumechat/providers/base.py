@@ -16,7 +16,15 @@ from ..models import ModelInfo
 
 _T = TypeVar("_T")
 
-__all__ = ["ChatTurn", "Delta", "Provider", "silence_tolerant"]
+__all__ = ["CONTINUE_PROMPT", "ChatTurn", "Delta", "Provider", "silence_tolerant"]
+
+
+CONTINUE_PROMPT = (
+    "Your previous reply was cut off. Continue it from exactly where it stopped, "
+    "without repeating any of it and without any preamble."
+)
+"""The hidden last turn of a ``continue`` (DESIGN §3): after the reply so far,
+so every chat API (OpenAI-compatible or Anthropic) extends it the same way."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ directives, which tests and benchmarks use to shape a stream:
 * ``/fail N`` — send N pieces, then fail like a broken endpoint;
 * ``/wait SECONDS`` — stay silent that long before the first piece;
 * ``/clock N`` — N pieces, each the wall-clock time it was sent (benchmarks).
+
+Asked to continue a reply (DESIGN §3 ``continue``), it sends the rest of the
+same reply, so a stopped and continued reply ends as the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import asyncio
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 from ..errors import ProviderError
 from ..models import ModelInfo
-from .base import ChatTurn, Delta
+from .base import CONTINUE_PROMPT, ChatTurn, Delta
 
 __all__ = ["DemoProvider"]
 
@@ -43,14 +46,17 @@ class DemoProvider:
         return [ModelInfo("demo", "demo", "Demo model (offline)")]
 
     async def stream(self, model: str, turns: list[ChatTurn]) -> AsyncIterator[Delta]:
+        done = ""  # a continue: the reply so far, then the request to go on
+        if len(turns) >= 3 and turns[-1].content == CONTINUE_PROMPT and turns[-2].role == "assistant":
+            done, turns = turns[-2].content, turns[:-2]
         prompt = turns[-1].content if turns else ""
         plan = _Plan(prompt, self.delay)
         if plan.wait:
             await asyncio.sleep(plan.wait)
-        for piece in plan.reasoning:
+        for piece in [] if done else plan.reasoning:
             yield Delta(reasoning=piece)
             await asyncio.sleep(plan.delay)
-        for count, piece in enumerate(plan.pieces(len(turns))):
+        for count, piece in enumerate(_after(plan.pieces(len(turns)), len(done))):
             if plan.fail_after is not None and count == plan.fail_after:
                 raise ProviderError("the demo model failed as asked", type="demo_failure")
             yield Delta(text=f"{time.time():.6f} " if plan.clock else piece)
@@ -98,6 +104,16 @@ class _Plan:
         if self.fail_after is not None and not self.prompt:
             return itertools.repeat("word ", self.fail_after + 1)
         return _words(_reply(self.prompt, turn_count))
+
+
+def _after(pieces: Iterable[str], skip: int) -> Iterator[str]:
+    """The pieces past the first ``skip`` characters: the same reply, continued."""
+    for piece in pieces:
+        if skip >= len(piece):
+            skip -= len(piece)
+            continue
+        yield piece[skip:]
+        skip = 0
 
 
 def _is_number(text: str) -> bool:

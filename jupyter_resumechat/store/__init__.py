@@ -1,7 +1,7 @@
 """Durable conversations and messages on SQLAlchemy (SQLite or PostgreSQL)."""
 
 from .instances import Instances, LapsedReply
-from .messages import Commit, CommitResult, MessageStore, NewTurn, new_id
+from .messages import Commit, CommitResult, MessageStore, NewTurn, Restart, new_id
 from .spool import Spool, SpooledFinal
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "LapsedReply",
     "MessageStore",
     "NewTurn",
+    "Restart",
     "Spool",
     "SpooledFinal",
     "new_id",

@@ -27,14 +27,14 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import GenerationActive, NotFound
+from ..errors import GenerationActive, InvalidRequest, NotFound
 from ..models import Context, Conversation, Message, MessageStatus, Role, Usage, utcnow
 from .engine import DATABASE_ERRORS, guarded, make_engine, reason
 from .instances import Instances, LapsedReply
 from .schema import conversations, messages
 from .setup import prepare_schema
 
-__all__ = ["Commit", "CommitResult", "MessageStore", "NewTurn", "new_id"]
+__all__ = ["Commit", "CommitResult", "MessageStore", "NewTurn", "Restart", "new_id"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,19 @@ class NewTurn:
     user_message_id: str
     assistant_message_id: str
     context: tuple[Context, ...] = ()
+    title: str = ""  # the conversation's title if it has none yet
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A latest reply generated again: replaced (``keep_text`` false) or continued."""
+
+    conversation_id: str
+    message_id: str
+    model: str
+    client_id: str | None
+    stream_id: str
+    keep_text: bool
 
 
 class Commit(enum.Enum):
@@ -265,6 +278,86 @@ class MessageStore:
             await conn.execute(
                 update(conversations).where(conversations.c.id == turn.conversation_id).values(updated_at=now)
             )
+            if turn.title:
+                await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == turn.conversation_id, conversations.c.title == "")
+                    .values(title=turn.title)
+                )
+        return _message(user), _message(reply)
+
+    @guarded
+    async def restart_reply(self, restart: Restart) -> tuple[Message, Message]:
+        """Make the conversation's latest reply ``streaming`` again under a new stream,
+        owned by this instance: emptied, or with its text kept to be continued.
+
+        Returns (the user message it answers, the reply).  Raises ``NotFound`` for
+        an unknown message, ``InvalidRequest`` when it is not the latest reply and
+        ``GenerationActive`` when a reply streams in the conversation.
+        """
+        try:
+            return await self._restart(restart)
+        except IntegrityError:
+            blocking = await self._streaming_in(restart.conversation_id)
+            if blocking is None:
+                raise
+            raise GenerationActive("a generation is already active", blocking.stream_id) from None
+
+    async def _restart(self, restart: Restart) -> tuple[Message, Message]:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            latest = (
+                (
+                    await conn.execute(
+                        select(messages)
+                        .where(messages.c.conversation_id == restart.conversation_id)
+                        .order_by(messages.c.pk.desc())
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if latest is None or latest["id"] != restart.message_id:
+                known = await conn.execute(
+                    select(messages.c.id).where(
+                        messages.c.id == restart.message_id,
+                        messages.c.conversation_id == restart.conversation_id,
+                    )
+                )
+                if known.first() is None:
+                    raise NotFound(f"no message {restart.message_id!r} in this conversation")
+            _check_restartable(latest, restart)
+            assert latest is not None
+            values: dict[str, Any] = {
+                "status": _STREAMING,
+                "stream_id": restart.stream_id,
+                "owner_instance": self.instance_id,
+                "model": restart.model,
+                "client_id": restart.client_id,
+                "error_type": None,
+                "error_detail": None,
+                "usage": None,
+                "updated_at": now,
+            }
+            if not restart.keep_text:
+                values.update(content="", reasoning="")
+            await conn.execute(update(messages).where(messages.c.pk == latest["pk"]).values(**values))
+            user = (
+                (await conn.execute(select(messages).where(messages.c.id == latest["reply_to"])))
+                .mappings()
+                .first()
+            )
+            reply = (
+                (await conn.execute(select(messages).where(messages.c.pk == latest["pk"]))).mappings().one()
+            )
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == restart.conversation_id)
+                .values(updated_at=now)
+            )
+        if user is None:
+            raise NotFound("the user message this reply answers is gone")
         return _message(user), _message(reply)
 
     async def _streaming_in(self, conversation_id: str) -> LapsedReply | None:
@@ -295,11 +388,23 @@ class MessageStore:
             )
             if user is None:
                 return None
-            reply = (
-                (await conn.execute(select(messages).where(messages.c.reply_to == user["id"])))
-                .mappings()
-                .first()
-            )
+            if user["role"] == Role.ASSISTANT.value:  # a regenerate or continue
+                user, reply = (
+                    (
+                        (await conn.execute(select(messages).where(messages.c.id == user["reply_to"])))
+                        .mappings()
+                        .first()
+                    ),
+                    user,
+                )
+            else:
+                reply = (
+                    (await conn.execute(select(messages).where(messages.c.reply_to == user["id"])))
+                    .mappings()
+                    .first()
+                )
+            if user is None:
+                return None
         if reply is None:
             return None
         return _message(user), _message(reply), reply["stream_id"]
@@ -427,6 +532,19 @@ class MessageStore:
         ):
             return CommitResult(Commit.DONE, held)  # an earlier attempt landed
         return CommitResult(Commit.TAKEN, held)
+
+
+def _check_restartable(latest: Any, restart: Restart) -> None:
+    """Only the conversation's latest message, a reply not streaming, is generated again."""
+    if latest is None or latest["id"] != restart.message_id:
+        raise InvalidRequest(
+            f"message {restart.message_id!r} is not the latest reply of this conversation; "
+            "only the latest reply can be regenerated or continued"
+        )
+    if latest["role"] != Role.ASSISTANT.value:
+        raise InvalidRequest(f"message {restart.message_id!r} is not a reply")
+    if latest["status"] == MessageStatus.STREAMING.value:
+        raise GenerationActive("this reply is still streaming", latest["stream_id"] or "")
 
 
 async def _conversation_row(conn: AsyncConnection, owner: str | None, conversation_id: str) -> Any:

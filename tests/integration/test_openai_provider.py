@@ -130,3 +130,33 @@ async def test_the_api_key_never_reaches_clients(api, jp_serverapp):
     for answer in answers:
         assert "sk-test-secret" not in answer.text
     assert "sk-test-secret" not in str(final)
+
+
+async def test_continue_and_regenerate_as_the_model_sees_them(api, fake_openai):
+    """Continue: the reply so far, then the hidden request to go on; regenerate:
+    the conversation up to the user's message, as if the reply never was."""
+    from jupyter_resumechat.providers import CONTINUE_PROMPT
+
+    conv, cut = await reply(api, "gpt-cut")
+    assert cut["status"] == "error" and cut["content"], cut
+    answer = await api.request(
+        "POST", f"conversations/{conv['id']}/messages", json={"continue": cut["id"], "model": "gpt-ok"}
+    )
+    assert answer.status_code == 202, answer.text
+    final = await api.wait_final(answer.json()["stream_id"])
+    assert fake_openai.seen[-1]["messages"] == [
+        {"role": "user", "content": "hello big world"},
+        {"role": "assistant", "content": cut["content"]},
+        {"role": "user", "content": CONTINUE_PROMPT},
+    ]
+    assert final["status"] == "complete" and final["error"] is None
+    assert final["content"] == cut["content"] + f"Echo: {CONTINUE_PROMPT} "
+    assert final["model"] == "gpt-ok"
+
+    answer = await api.request(
+        "POST", f"conversations/{conv['id']}/messages", json={"regenerate": cut["id"], "model": "gpt-ok"}
+    )
+    final = await api.wait_final(answer.json()["stream_id"])
+    assert fake_openai.seen[-1]["messages"] == [{"role": "user", "content": "hello big world"}]
+    assert final["content"] == "Echo: hello big world "
+    assert [m["role"] for m in await api.messages(conv["id"])] == ["user", "assistant"]

@@ -7,6 +7,11 @@ and resets every new one as soon as it is accepted, so a client that tries
 to reconnect fails fast instead of hanging; ``restore()`` forwards again.
 It runs on threads of its own, so it works whatever event loop the test
 uses; ``stop()`` (or leaving the ``with`` block) closes everything.
+
+``TcpProxy(target, never_close=True)`` behaves like a proxy that keeps its
+client's connection open when the upstream dies (JupyterHub's
+configurable-http-proxy with a dead single-user server): the client sees
+silence, never an end, until ``stop()``.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ def _reset(sock: socket.socket) -> None:
 class TcpProxy:
     """Forward 127.0.0.1:``port`` to ``target``; ``cut()`` and ``restore()`` the link."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], *, never_close: bool = False) -> None:
         self.target = target
+        self.never_close = never_close
+        self._held: list[socket.socket] = []  # clients kept open after their upstream ended
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -98,6 +105,8 @@ class TcpProxy:
         for client, upstream in pairs:
             _reset(client)
             _reset(upstream)
+        for client in self._held:
+            _reset(client)
         self._acceptor.join(5)
         for thread in list(self._threads):
             thread.join(5)
@@ -151,6 +160,13 @@ class TcpProxy:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
             thread.start()
 
+    def _hold(self, pair: tuple[socket.socket, socket.socket]) -> None:
+        """The upstream ended: close it, keep the client's side open and silent."""
+        with self._lock:
+            self._pairs.discard(pair)
+            self._held.append(pair[0])
+        pair[1].close()
+
     def _pump(self, pair: tuple[socket.socket, socket.socket]) -> None:
         """Copy bytes both ways until either side closes or the link is cut."""
         client, upstream = pair
@@ -162,7 +178,15 @@ class TcpProxy:
                         return  # cut or stopped: the sockets are already reset
                 ready, _, _ = select.select([client, upstream], [], [], 0.2)
                 for sock in ready:
-                    data = sock.recv(_CHUNK)
+                    try:
+                        data = sock.recv(_CHUNK)
+                    except OSError:
+                        if sock is not upstream or not self.never_close:
+                            raise
+                        data = b""  # a reset upstream: held like an ended one
+                    if not data and sock is upstream and self.never_close:
+                        self._hold(pair)
+                        return
                     if not data:
                         raise ConnectionError("closed")
                     with self._lock:
