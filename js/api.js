@@ -1,6 +1,17 @@
 // @ts-check
-/** The server's REST + SSE API from the browser: the page's base URL, cookie + _xsrf auth. */
+/**
+ * The server's REST + SSE API from the browser (the page's base URL, cookie +
+ * _xsrf auth), and the reconnect policy of a stream reader: resume with the
+ * last id after a network error or a silence of 2.5 heartbeats (DESIGN §4.2,
+ * §4.10), with exponential backoff and jitter.
+ */
 import { readEvents } from './sse.js';
+import { backoff } from './state.js';
+
+/** Silence for this many heartbeat intervals is a dead connection (DESIGN §4.10). */
+export const SILENCE_FACTOR = 2.5;
+const HEARTBEAT_HEADER = 'X-ResumeChat-Heartbeat';
+const DEFAULT_HEARTBEAT_S = 15;
 
 export class ApiError extends Error {
   /** @param {number} status @param {any} body */
@@ -11,11 +22,30 @@ export class ApiError extends Error {
   }
 }
 
+/** The connection went quiet for too long: handled like a network error. */
+export class Silence extends Error {}
+
+/**
+ * A random id for `client_id`.  `crypto.randomUUID` exists only in secure
+ * contexts (not on a plain-HTTP LAN or Docker origin); getRandomValues exists
+ * everywhere a browser runs.
+ */
+export function newId() {
+  const bytes = new Uint8Array(16);
+  if (globalThis.crypto && typeof globalThis.crypto.getRandomValues === 'function') {
+    globalThis.crypto.getRandomValues(bytes);
+  } else {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  }
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 export class Api {
   /** @param {string} baseUrl @param {string} token */
   constructor(baseUrl, token) {
     this.root = `${baseUrl.replace(/\/?$/, '/')}resumechat/api/`;
     this.token = token;
+    this.heartbeatSeconds = DEFAULT_HEARTBEAT_S; // until the server says otherwise
   }
 
   /** The page's Jupyter configuration (JupyterLab 4 and Notebook 7 both have it). */
@@ -35,7 +65,10 @@ export class Api {
     return headers;
   }
 
-  /** @param {string} method @param {string} path @param {any} [body] @param {AbortSignal} [signal] */
+  /**
+   * One request; a non-2xx answer throws ApiError with the server's detail.
+   * @param {string} method @param {string} path @param {any} [body] @param {AbortSignal} [signal]
+   */
   async call(method, path, body, signal) {
     const response = await fetch(this.root + path, {
       method, signal, credentials: 'same-origin',
@@ -43,13 +76,16 @@ export class Api {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = { detail: text.slice(0, 200) }; }
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }
 
   /** @param {{key?: string, title?: string}} body @param {AbortSignal} signal */
   conversation(body, signal) { return this.call('POST', 'conversations', body, signal); }
+  /** @param {string} cid @param {AbortSignal} signal */
+  getConversation(cid, signal) { return this.call('GET', `conversations/${cid}`, undefined, signal); }
   /** @param {string} cid @param {AbortSignal} signal */
   messages(cid, signal) { return this.call('GET', `conversations/${cid}/messages`, undefined, signal); }
   /** @param {string} cid @param {AbortSignal} signal */
@@ -62,17 +98,86 @@ export class Api {
   models(signal) { return this.call('GET', 'models', undefined, signal); }
 
   /**
-   * The events of a stream after `lastId`; throws ApiError(404) when it is gone.
+   * The events of one connection after `lastId`.  Throws ApiError(404) when the
+   * stream is gone, ApiError(204) when there is nothing after `lastId` (it was
+   * the final's), Silence when no byte came for 2.5 heartbeats.
    * @param {string} sid @param {number | null} lastId @param {AbortSignal} signal
    */
   async *events(sid, lastId, signal) {
-    const headers = this.headers(lastId === null ? {} : { 'Last-Event-ID': String(lastId) });
-    const response = await fetch(`${this.root}streams/${sid}/events`, { signal, headers, credentials: 'same-origin' });
-    if (!response.ok || !response.body) {
-      let body = null;
-      try { body = await response.json(); } catch (_) { /* not JSON */ }
-      throw new ApiError(response.status, body);
+    const connection = new AbortController();
+    const stop = () => connection.abort();
+    signal.addEventListener('abort', stop);
+    let silent = false;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { silent = true; connection.abort(); }, SILENCE_FACTOR * this.heartbeatSeconds * 1000);
+    };
+    try {
+      arm();
+      const headers = this.headers(lastId === null ? {} : { 'Last-Event-ID': String(lastId) });
+      const response = await fetch(`${this.root}streams/${sid}/events`,
+        { signal: connection.signal, headers, credentials: 'same-origin' });
+      if (response.status === 204) throw new ApiError(204, { detail: 'the stream has ended' });
+      if (!response.ok || !response.body) {
+        let body = null;
+        try { body = await response.json(); } catch (_) { /* not JSON */ }
+        throw new ApiError(response.status, body);
+      }
+      const beat = Number(response.headers.get(HEARTBEAT_HEADER));
+      if (beat > 0 && beat < 86400) this.heartbeatSeconds = beat;
+      arm();
+      yield* readEvents(response.body, arm);
+    } catch (error) {
+      if (silent && !signal.aborted) throw new Silence(`no data for ${SILENCE_FACTOR * this.heartbeatSeconds} s`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
+      connection.abort(); // a consumer that stops early closes the connection
     }
-    yield* readEvents(response.body);
   }
+
+  /**
+   * Read a stream to its final, resuming with the last id as often as needed.
+   * `onEvent` gets each event; `onReconnect(attempt)` before each new attempt;
+   * returns 'final', or 'gone' for a 404 or 204 (the caller reloads, DESIGN §4.3), or
+   * 'stopped' when `signal` aborted or `keepGoing()` turned false.  A 4xx other
+   * than 404 is thrown.
+   * @param {string} sid
+   * @param {{lastId: () => number | null, onEvent: (sse: import('./state.js').SSE) => void,
+   *          onReconnect: (attempt: number) => void, keepGoing: () => boolean, signal: AbortSignal}} how
+   * @returns {Promise<'final' | 'gone' | 'stopped'>}
+   */
+  async follow(sid, { lastId, onEvent, onReconnect, keepGoing, signal }) {
+    let attempt = 0;
+    while (!signal.aborted && keepGoing()) {
+      try {
+        for await (const sse of this.events(sid, lastId(), signal)) {
+          attempt = 0;
+          onEvent(sse);
+          if (sse.event === 'final') return 'final';
+          if (!keepGoing()) return 'stopped';
+        }
+      } catch (error) {
+        if (signal.aborted) return 'stopped';
+        if (error instanceof ApiError && (error.status === 404 || error.status === 204)) return 'gone';
+        if (error instanceof ApiError && error.status < 500 && error.status !== 429) throw error;
+      }
+      attempt += 1;
+      onReconnect(attempt);
+      await sleep(backoff(attempt), signal);
+    }
+    return 'stopped';
+  }
+}
+
+/** @param {number} ms @param {AbortSignal} signal */
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(undefined); }
+    signal.addEventListener('abort', done);
+  });
 }

@@ -62,3 +62,77 @@ export function addCopyButtons(root) {
     pre.appendChild(button);
   }
 }
+
+/** A line that opens or closes a fenced code block. */
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+
+/**
+ * Markdown that grows as a reply streams, rendered in time linear in its
+ * length: text up to the last blank line outside a code fence is finished
+ * and rendered once, appended as it grows; only the block after it is
+ * rendered again on each update.  `finish(text)` renders the whole text once
+ * (a block split may differ from a whole render, e.g. a loose list).
+ */
+export class LiveMarkdown {
+  /** @param {HTMLElement} root */
+  constructor(root) {
+    this.root = root;
+    this.stable = document.createElement('div');
+    this.stable.className = 'rc-md-stable';
+    this.tail = document.createElement('div');
+    this.tail.className = 'rc-md-tail';
+    root.replaceChildren(this.stable, this.tail);
+    this.text = '';
+    this.scanned = 0; // characters whose lines were looked at
+    this.inFence = false;
+    this.cut = 0; // end of the finished part
+    this.rendered = 0; // how much of the finished part is in `stable`
+  }
+
+  /** @param {string} text */
+  reset(text) {
+    this.text = '';
+    this.scanned = 0; // characters whose lines were looked at
+    this.inFence = false;
+    this.cut = 0; // end of the finished part
+    this.rendered = 0; // how much of the finished part is in `stable`
+    this.stable.replaceChildren();
+    this.tail.replaceChildren();
+    if (text) this.update(text);
+  }
+
+  /** Show `text`, which usually extends the last one. @param {string} text */
+  update(text) {
+    if (!text.startsWith(this.text)) { this.reset(text); return; }
+    this.text = text;
+    this.scan();
+    if (this.cut > this.rendered) {
+      const block = document.createElement('div');
+      block.innerHTML = renderMarkdown(text.slice(this.rendered, this.cut));
+      addCopyButtons(block);
+      this.stable.append(...block.childNodes);
+      this.rendered = this.cut;
+    }
+    this.tail.innerHTML = renderMarkdown(text.slice(this.cut));
+    addCopyButtons(this.tail);
+  }
+
+  /** Find the last blank line outside a fence among the lines not yet looked at. */
+  scan() {
+    const text = this.text;
+    let start = this.scanned;
+    for (let end = text.indexOf('\n', start); end >= 0; end = text.indexOf('\n', start)) {
+      const line = text.slice(start, end);
+      if (FENCE.test(line)) this.inFence = !this.inFence;
+      else if (!this.inFence && line.trim() === '') this.cut = end + 1;
+      start = end + 1;
+    }
+    this.scanned = start;
+  }
+
+  /** The committed text, rendered whole once. @param {string} text */
+  finish(text) {
+    this.root.innerHTML = renderMarkdown(text);
+    addCopyButtons(this.root);
+  }
+}

@@ -28,10 +28,12 @@ export function parseBlocks(buffer) {
 }
 
 /**
- * Yield the events of an SSE response body.
+ * Yield the events of an SSE response body; `onChunk` is told of every chunk
+ * (keepalive comments too), so a reader can time silence.
  * @param {ReadableStream<Uint8Array>} body
+ * @param {() => void} [onChunk]
  */
-export async function* readEvents(body) {
+export async function* readEvents(body, onChunk) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -39,6 +41,7 @@ export async function* readEvents(body) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
+      if (onChunk) onChunk();
       buffer += decoder.decode(value, { stream: true });
       const [events, rest] = parseBlocks(buffer);
       buffer = rest;

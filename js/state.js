@@ -1,104 +1,175 @@
 // @ts-check
 /**
- * The panel's state machine: pure functions, no DOM, no I/O (unit-tested with node --test).
+ * The chat's state machine: pure functions, no DOM, no I/O (`node --test js/`).
  *
- * View state is one discriminated union on `phase`:
- *   idle | loading | streaming | reconnecting | error
- * plus the committed `messages` and, while a reply streams, its `partial`.
+ * `phase` is a discriminated union; each kind holds only what it needs:
  *
- * @typedef {{id: string, role: string, content: string, status: string,
- *            reasoning?: string, error?: {type: string, detail: string} | null}} Message
- * @typedef {{message_id: string, content: string, reasoning: string}} Partial
- * @typedef {{
- *   phase: 'idle' | 'loading' | 'streaming' | 'reconnecting' | 'error',
- *   messages: Message[], partial: Partial | null, streamId: string | null,
- *   lastId: number | null, sending: boolean, error: string | null,
- *   request: number, attempt: number
- * }} State
+ *   loading ──loaded──▶ idle ──send──▶ sending ──202──▶ streaming ──final──▶ idle
+ *      ▲                  ▲               │ refused (409/413/4xx/503/network)  │
+ *      └──── gone (404) ──┴───────────────┘◀──────────────────────────────────┘
+ *   streaming ──network error / silence──▶ streaming{reconnecting > 0} ──connected──▶ streaming
+ *   loading ──load failed──▶ failed ──retry──▶ loading
+ *
+ * Whatever a send is answered with, the phase leaves `sending` (DESIGN §4.9);
+ * a refused draft stays in the box because only a 202 clears it (the view's
+ * business), and the refusal is a `notice`, not a phase.
+ *
+ * @typedef {{input_tokens: number, output_tokens: number}} Usage
+ * @typedef {{id: string, role: 'user' | 'assistant', content: string, status: string,
+ *            reasoning?: string, model?: string | null, error?: {type: string, detail: string} | null,
+ *            created_at?: string, updated_at?: string, usage?: Usage | null,
+ *            context?: {kind: string, name: string, content: string}[]}} Message
+ * @typedef {{messageId: string, content: string, reasoning: string}} Partial
+ * @typedef {{kind: 'loading'}
+ *   | {kind: 'idle'}
+ *   | {kind: 'sending', what: 'message' | 'regenerate' | 'continue'}
+ *   | {kind: 'streaming', streamId: string, lastId: number | null, partial: Partial, reconnecting: number}
+ *   | {kind: 'failed', detail: string}} Phase
+ * @typedef {{phase: Phase, messages: Message[], notice: string | null, request: number,
+ *            finished: Message | null}} State
+ * @typedef {{id: number, event: string, data: any}} SSE
  */
 
 /** @returns {State} */
 export function initial() {
-  return {
-    phase: 'loading', messages: [], partial: null, streamId: null, lastId: null,
-    sending: false, error: null, request: 0, attempt: 0,
-  };
+  return { phase: { kind: 'loading' }, messages: [], notice: null, request: 0, finished: null };
 }
 
 /**
- * Apply one event to the state, returning a new state.
+ * Apply one event, returning a new state (never mutating `state`).
  * @param {State} state
  * @param {any} event
  * @returns {State}
  */
 export function reduce(state, event) {
+  const phase = state.phase;
   switch (event.type) {
-    case 'load': // a new status+messages request starts; older answers become stale
-      return { ...state, phase: 'loading', request: event.request };
-    case 'loaded': {
-      if (event.request !== state.request) return state; // superseded (rule 5)
-      const active = event.status.active ? event.status : null;
-      const messages = event.messages.filter((/** @type {Message} */ m) => !active || m.id !== active.message_id);
-      const live = active ? event.messages.find((/** @type {Message} */ m) => m.id === active.message_id) : null;
-      return {
-        ...state, messages, error: null,
-        phase: active ? 'streaming' : 'idle',
-        streamId: active ? active.stream_id : null,
-        lastId: null,
-        partial: active ? { message_id: active.message_id, content: live ? live.content : '', reasoning: '' } : null,
-      };
-    }
-    case 'sent': // a 202: the reply streams from result.stream_id
-      return {
-        ...state, sending: false, phase: 'streaming', streamId: event.result.stream_id, lastId: null,
-        messages: [...state.messages.filter((m) => m.id !== event.result.user_message.id), event.result.user_message],
-        partial: { message_id: event.result.assistant_message.id, content: '', reasoning: '' },
-        error: null,
-      };
+    case 'load': // a new status+messages request; older answers become stale (rule 5)
+      return { ...state, request: event.request, phase: phase.kind === 'streaming' ? phase : { kind: 'loading' } };
+    case 'loaded':
+      return event.request === state.request ? loaded(state, event.messages, event.status) : state;
+    case 'load-failed':
+      return event.request === state.request ? { ...state, phase: { kind: 'failed', detail: event.detail } } : state;
     case 'sending':
-      return { ...state, sending: true, error: null };
-    case 'sse': return applyEvent(state, event.event);
-    case 'network-error':
-      if (state.phase !== 'streaming' && state.phase !== 'reconnecting') return state;
-      return { ...state, phase: 'reconnecting', attempt: state.attempt + 1 };
+      if (phase.kind !== 'idle') return state;
+      return { ...state, phase: { kind: 'sending', what: event.what }, notice: null };
+    case 'sent':
+      return sent(state, event.result);
+    case 'refused': // any answer but 202 to a send: back to a sendable state (rule 9)
+      return { ...state, notice: event.detail, phase: phase.kind === 'sending' ? { kind: 'idle' } : phase };
+    case 'sse':
+      return phase.kind === 'streaming' && phase.streamId === event.streamId ? applyEvent(state, phase, event.event) : state;
+    case 'reconnecting':
+      return phase.kind === 'streaming' && phase.streamId === event.streamId
+        ? { ...state, phase: { ...phase, reconnecting: phase.reconnecting + 1 } } : state;
     case 'connected':
-      return state.phase === 'reconnecting' ? { ...state, phase: 'streaming', attempt: 0 } : state;
-    case 'gone': // 404: reload the messages, forget partial and cached status; no banner (rule 3)
-      return { ...state, phase: 'loading', partial: null, streamId: null, lastId: null, sending: false,
-               error: null };
-    case 'failed':
-      return { ...state, phase: 'error', sending: false, error: event.detail };
+      return phase.kind === 'streaming' && phase.streamId === event.streamId && phase.reconnecting
+        ? { ...state, phase: { ...phase, reconnecting: 0 } } : state;
+    case 'gone': // 404: forget the partial and any cached status, reload, no banner (rule 3)
+      return { ...state, phase: { kind: 'loading' }, notice: null };
+    case 'notice':
+      return { ...state, notice: event.detail };
     case 'dismiss':
-      return { ...state, phase: state.streamId ? 'streaming' : 'idle', error: null };
+      return { ...state, notice: null };
     default:
       return state;
   }
 }
 
 /**
- * One SSE event (rule 2: dedupe by id; rule 4: the final replaces the partial).
- * @param {State} state
- * @param {{id: number, event: string, data: any}} sse
+ * @param {State} state @param {Message[]} messages @param {any} status
  * @returns {State}
  */
-function applyEvent(state, sse) {
-  if (sse.event === 'delta' && state.lastId !== null && sse.id <= state.lastId) return state;
-  const partial = state.partial || { message_id: '', content: '', reasoning: '' };
+function loaded(state, messages, status) {
+  const active = status && status.active ? status : null;
+  if (!active) return { ...state, messages, phase: { kind: 'idle' } };
+  const phase = state.phase;
+  const live = messages.find((m) => m.id === active.message_id);
+  const others = messages.filter((m) => m.id !== active.message_id);
+  if (phase.kind === 'streaming' && phase.streamId === active.stream_id) {
+    return { ...state, messages: others }; // already attached: keep what was read
+  }
+  return {
+    ...state, messages: others,
+    phase: { kind: 'streaming', streamId: active.stream_id, lastId: null, reconnecting: 0,
+      partial: { messageId: active.message_id, content: live ? live.content : '', reasoning: live?.reasoning || '' } },
+  };
+}
+
+/**
+ * A 202: the reply (new, regenerated or continued) streams from `result.stream_id`.
+ * @param {State} state @param {any} result
+ * @returns {State}
+ */
+function sent(state, result) {
+  const reply = result.assistant_message;
+  const user = result.user_message;
+  const messages = state.messages.filter((m) => m.id !== reply.id && m.id !== user.id);
+  const at = state.messages.findIndex((m) => m.id === user.id);
+  if (at >= 0) messages.splice(Math.min(at, messages.length), 0, user); else messages.push(user);
+  return {
+    ...state, messages, notice: null,
+    phase: { kind: 'streaming', streamId: result.stream_id, lastId: null, reconnecting: 0,
+      partial: { messageId: reply.id, content: reply.content || '', reasoning: reply.reasoning || '' } },
+  };
+}
+
+/**
+ * One SSE event (rule 2: dedupe by id; rule 4: the final replaces the partial).
+ * @param {State} state
+ * @param {Extract<Phase, {kind: 'streaming'}>} phase
+ * @param {SSE} sse
+ * @returns {State}
+ */
+function applyEvent(state, phase, sse) {
+  if (sse.event !== 'snapshot' && phase.lastId !== null && sse.id <= phase.lastId) return state;
+  const partial = phase.partial;
   if (sse.event === 'snapshot') {
-    return { ...state, lastId: sse.id, partial: { message_id: sse.data.message_id,
-      content: sse.data.content, reasoning: sse.data.reasoning || '' } };
+    return { ...state, phase: { ...phase, lastId: sse.id, reconnecting: 0, partial: {
+      messageId: sse.data.message_id || partial.messageId, content: sse.data.content || '',
+      reasoning: sse.data.reasoning || '' } } };
   }
   if (sse.event === 'delta') {
-    return { ...state, lastId: sse.id, partial: { ...partial,
-      content: partial.content + (sse.data.text || ''), reasoning: partial.reasoning + (sse.data.reasoning || '') } };
+    return { ...state, phase: { ...phase, lastId: sse.id, reconnecting: 0, partial: { ...partial,
+      content: partial.content + (sse.data.text || ''), reasoning: partial.reasoning + (sse.data.reasoning || '') } } };
   }
   if (sse.event === 'final') {
     const message = sse.data.message;
-    const messages = [...state.messages.filter((m) => m.id !== message.id), message];
-    return { ...state, lastId: sse.id, partial: null, streamId: null, phase: 'idle', messages,
-             attempt: 0 };
+    return { ...state, messages: [...state.messages.filter((m) => m.id !== message.id), message],
+      phase: { kind: 'idle' }, finished: message };
   }
   return state;
+}
+
+/** The latest message, if it is a reply. @param {State} state */
+export function latestReply(state) {
+  const last = state.messages[state.messages.length - 1];
+  return last && last.role === 'assistant' ? last : null;
+}
+
+/**
+ * What a committed reply offers (DESIGN §4.9): only the latest reply, only when
+ * nothing streams or sends.  Retry regenerates a failed reply; Continue extends
+ * an interrupted, stopped or failed one that has text.
+ * @param {State} state @param {Message} message
+ * @returns {('retry' | 'continue' | 'regenerate')[]}
+ */
+export function replyActions(state, message) {
+  if (state.phase.kind !== 'idle' || latestReply(state) !== message) return [];
+  if (message.status === 'error') return message.content ? ['retry', 'continue'] : ['retry'];
+  if (message.status === 'interrupted' || message.status === 'aborted') return ['continue', 'regenerate'];
+  return ['regenerate'];
+}
+
+/**
+ * The composer: the one action button's behaviour and what it may do now.
+ * @param {State} state
+ * @returns {{action: 'send' | 'stop', enabled: boolean, busy: boolean}}
+ */
+export function composer(state) {
+  const kind = state.phase.kind;
+  if (kind === 'streaming') return { action: 'stop', enabled: true, busy: true };
+  return { action: 'send', enabled: kind === 'idle', busy: kind === 'sending' };
 }
 
 /**
@@ -112,19 +183,26 @@ export function backoff(attempt, random = Math.random) {
 }
 
 /**
- * The status line's words for a state (empty when there is nothing to say).
+ * The status line's words (empty when there is nothing to say).
  * @param {State} state
  */
 export function statusText(state) {
-  if (state.phase === 'reconnecting') return 'Reconnecting…';
-  if (state.phase === 'streaming') return 'Streaming…';
-  if (state.phase === 'loading') return 'Loading…';
-  if (state.phase === 'error') return `Error: ${state.error}`;
-  const last = state.messages[state.messages.length - 1];
-  if (last && last.role === 'assistant' && last.status === 'interrupted') return 'The reply was interrupted.';
-  if (last && last.role === 'assistant' && last.status === 'error') {
-    return `The model failed: ${last.error ? last.error.detail : 'unknown error'}`;
-  }
-  if (last && last.role === 'assistant' && last.status === 'aborted') return 'Stopped.';
+  const phase = state.phase;
+  if (phase.kind === 'streaming') return phase.reconnecting ? 'Reconnecting…' : 'Streaming…';
+  if (phase.kind === 'sending') return 'Sending…';
+  if (phase.kind === 'loading') return 'Loading…';
+  if (phase.kind === 'failed') return `Could not load the chat: ${phase.detail}`;
   return '';
+}
+
+/**
+ * A reply's one-line description: model, time, tokens when known (DESIGN §4.12).
+ * @param {Message} message @param {(iso: string) => string} [time]
+ */
+export function replyMeta(message, time = (iso) => iso.slice(11, 16)) {
+  const parts = [];
+  if (message.model) parts.push(message.model);
+  if (message.created_at) parts.push(time(message.created_at));
+  if (message.usage) parts.push(`${message.usage.input_tokens} in · ${message.usage.output_tokens} out tokens`);
+  return parts.join(' · ');
 }

@@ -1,15 +1,16 @@
 // @ts-check
-// Unit tests of the pure state machine and SSE parsing: `node --test js/`.
+// Unit tests of the pure state machine, SSE parsing and ids: `node --test js/`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { newId } from './api.js';
 import { parseBlocks } from './sse.js';
-import { backoff, initial, reduce, statusText } from './state.js';
+import { backoff, composer, initial, reduce, replyActions, replyMeta, statusText } from './state.js';
 
 /** @typedef {import('./state.js').State} State */
 
 /**
- * @param {string} id @param {string} role @param {string} content @param {string} [status]
- * @returns {any}
+ * @param {string} id @param {'user' | 'assistant'} role @param {string} content @param {string} [status]
+ * @returns {import('./state.js').Message}
  */
 const msg = (id, role, content, status = 'complete') => ({ id, role, content, status });
 
@@ -21,83 +22,161 @@ function loaded(state, request, messages, status) {
   return reduce(reduce(state, { type: 'load', request }), { type: 'loaded', request, messages, status });
 }
 
+/** @param {State} state */
+function streaming(state) {
+  assert.equal(state.phase.kind, 'streaming');
+  return /** @type {Extract<import('./state.js').Phase, {kind: 'streaming'}>} */ (state.phase);
+}
+
+const idle = () => loaded(initial(), 1, [msg('u', 'user', 'hi'), msg('a', 'assistant', 'yo')], { active: false });
+const result = (reply = 'b', content = '') => ({
+  user_message: msg('u2', 'user', 'next'), assistant_message: { ...msg(reply, 'assistant', content, 'streaming') },
+  stream_id: 's2',
+});
+
 test('render: an inactive status holds no stream (rule 5, 7)', () => {
-  const s = loaded(initial(), 1, [msg('u', 'user', 'hi'), msg('a', 'assistant', 'yo')], { active: false });
-  assert.equal(s.phase, 'idle');
-  assert.equal(s.streamId, null);
+  const s = idle();
+  assert.equal(s.phase.kind, 'idle');
   assert.equal(s.messages.length, 2);
+  assert.deepEqual(composer(s), { action: 'send', enabled: true, busy: false });
 });
 
 test('render: an active stream is attached with its live text as partial', () => {
   const s = loaded(initial(), 1, [msg('u', 'user', 'hi'), msg('a', 'assistant', 'par', 'streaming')],
     { active: true, stream_id: 's', message_id: 'a' });
-  assert.equal(s.phase, 'streaming');
-  assert.equal(s.streamId, 's');
+  const phase = streaming(s);
+  assert.equal(phase.streamId, 's');
   assert.deepEqual(s.messages.map((m) => m.id), ['u']);
-  assert.equal(s.partial?.content, 'par');
+  assert.equal(phase.partial.content, 'par');
+  assert.equal(composer(s).action, 'stop');
 });
 
 test('a superseded status answer is ignored (rule 5)', () => {
   let s = reduce(initial(), { type: 'load', request: 1 });
   s = reduce(s, { type: 'load', request: 2 });
-  s = reduce(s, { type: 'loaded', request: 1, messages: [], status: { active: false } });
-  assert.equal(s.phase, 'loading');
+  s = reduce(s, { type: 'loaded', request: 1, messages: [msg('x', 'user', 'old')], status: { active: false } });
+  assert.equal(s.phase.kind, 'loading');
+  assert.equal(s.messages.length, 0);
 });
 
-test('sending after an inactive check still attaches (stale status does not suppress)', () => {
-  let s = loaded(initial(), 1, [], { active: false });
-  s = reduce(s, { type: 'sending' });
-  s = reduce(s, { type: 'sent', result: { stream_id: 's2', user_message: msg('u2', 'user', 'q'),
-    assistant_message: msg('a2', 'assistant', '', 'streaming') } });
-  assert.equal(s.phase, 'streaming');
-  assert.equal(s.streamId, 's2');
+test('every refusal of a send leaves a sendable state and says why (rule 9)', () => {
+  for (const detail of ['409', '413 too long', '400', '503 down', 'network']) {
+    let s = reduce(idle(), { type: 'sending', what: 'message' });
+    assert.equal(s.phase.kind, 'sending');
+    assert.equal(composer(s).enabled, false);
+    s = reduce(s, { type: 'refused', detail });
+    assert.equal(s.phase.kind, 'idle');
+    assert.equal(composer(s).enabled, true);
+    assert.equal(s.notice, detail);
+    assert.equal(s.messages.length, 2); // nothing invented, nothing lost
+  }
 });
 
-test('snapshot, deltas deduped by id, final replaces the partial (rules 2, 4)', () => {
-  let s = reduce(initial(), { type: 'sent', result: { stream_id: 's', user_message: msg('u', 'user', 'q'),
-    assistant_message: msg('a', 'assistant', '', 'streaming') } });
-  /** @param {number} id @param {string} event @param {any} data */
-  const sse = (id, event, data) => ({ type: 'sse', event: { id, event, data } });
-  s = reduce(s, sse(2, 'snapshot', { message_id: 'a', content: 'ab', reasoning: '' }));
-  s = reduce(s, sse(3, 'delta', { text: 'c' }));
-  s = reduce(s, sse(3, 'delta', { text: 'c' }));
-  s = reduce(s, sse(2, 'delta', { text: 'X' }));
-  s = reduce(s, sse(4, 'delta', { text: 'é😀' }));
-  assert.equal(s.partial?.content, 'abcé😀');
-  s = reduce(s, sse(5, 'final', { message: msg('a', 'assistant', 'abcé😀') }));
-  assert.equal(s.partial, null);
-  assert.equal(s.phase, 'idle');
-  assert.deepEqual(s.messages.map((m) => m.content), ['q', 'abcé😀']);
+test('a refusal while a reply streams keeps the stream', () => {
+  let s = reduce(idle(), { type: 'sending', what: 'message' });
+  s = reduce(s, { type: 'sent', result: result() });
+  s = reduce(s, { type: 'refused', detail: 'x' });
+  assert.equal(streaming(s).streamId, 's2');
 });
 
-test('network error shows reconnecting; 404 clears partial state with no error (rule 3)', () => {
-  let s = reduce(initial(), { type: 'sent', result: { stream_id: 's', user_message: msg('u', 'user', 'q'),
-    assistant_message: msg('a', 'assistant', '', 'streaming') } });
-  s = reduce(s, { type: 'network-error' });
-  assert.equal(s.phase, 'reconnecting');
+test('deltas dedupe by id and the final replaces the partial (rules 2, 4)', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  const sse = (/** @type {number} */ id, /** @type {string} */ event, /** @type {any} */ data) =>
+    ({ type: 'sse', streamId: 's2', event: { id, event, data } });
+  s = reduce(s, sse(1, 'delta', { text: 'Hel' }));
+  s = reduce(s, sse(2, 'delta', { reasoning: 'think' }));
+  s = reduce(s, sse(2, 'delta', { text: 'DUP' }));
+  s = reduce(s, sse(3, 'delta', { text: 'lo' }));
+  assert.equal(streaming(s).partial.content, 'Hello');
+  assert.equal(streaming(s).partial.reasoning, 'think');
+  s = reduce(s, sse(9, 'delta', { text: '!' }));
+  const other = reduce(s, { type: 'sse', streamId: 'old', event: { id: 10, event: 'delta', data: { text: 'X' } } });
+  assert.equal(other, s); // events of another stream change nothing
+  const final = msg('b', 'assistant', 'Hello!');
+  s = reduce(s, sse(10, 'final', { message: final }));
+  assert.equal(s.phase.kind, 'idle');
+  assert.equal(s.finished, final);
+  assert.deepEqual(s.messages.map((m) => m.id), ['u', 'a', 'u2', 'b']);
+});
+
+test('regenerate and continue keep the reply in its place and add no user turn', () => {
+  const failed = msg('a', 'assistant', 'partial', 'error');
+  let s = loaded(initial(), 1, [msg('u', 'user', 'hi'), failed], { active: false });
+  assert.deepEqual(replyActions(s, s.messages[1]), ['retry', 'continue']);
+  s = reduce(s, { type: 'sending', what: 'continue' });
+  assert.deepEqual(replyActions(s, s.messages[1]), []); // nothing to click twice
+  s = reduce(s, { type: 'sent', result: { user_message: msg('u', 'user', 'hi'),
+    assistant_message: msg('a', 'assistant', 'partial', 'streaming'), stream_id: 's3' } });
+  assert.deepEqual(s.messages.map((m) => m.id), ['u']);
+  assert.equal(streaming(s).partial.content, 'partial');
+  assert.equal(streaming(s).partial.messageId, 'a');
+});
+
+test('actions: only on the latest reply, Continue after Stop and interruption', () => {
+  const s = loaded(initial(), 1, [msg('u', 'user', 'hi'), msg('a', 'assistant', 'x', 'aborted'),
+    msg('u2', 'user', 'again'), msg('b', 'assistant', 'y', 'interrupted')], { active: false });
+  assert.deepEqual(replyActions(s, s.messages[1]), []);
+  assert.deepEqual(replyActions(s, s.messages[3]), ['continue', 'regenerate']);
+  const empty = loaded(initial(), 1, [msg('u', 'user', 'hi'), msg('a', 'assistant', '', 'error')], { active: false });
+  assert.deepEqual(replyActions(empty, empty.messages[1]), ['retry']);
+});
+
+test('reconnecting shows, and the next event clears it', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, { type: 'reconnecting', streamId: 's2' });
   assert.equal(statusText(s), 'Reconnecting…');
-  s = reduce(s, { type: 'connected' });
-  assert.equal(s.phase, 'streaming');
-  s = reduce(s, { type: 'gone' });
-  assert.equal(s.partial, null);
-  assert.equal(s.error, null);
-  assert.equal(s.sending, false);
-  assert.equal(s.streamId, null);
+  s = reduce(s, { type: 'sse', streamId: 's2', event: { id: 1, event: 'delta', data: { text: 'a' } } });
+  assert.equal(statusText(s), 'Streaming…');
 });
 
-test('status words for interrupted and error replies', () => {
-  const s = loaded(initial(), 1, [msg('u', 'user', 'q'), msg('a', 'assistant', 'half', 'interrupted')], { active: false });
-  assert.match(statusText(s), /interrupted/);
+test('404 forgets the partial and reloads without a banner (rule 3)', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, { type: 'gone' });
+  assert.equal(s.phase.kind, 'loading');
+  assert.equal(s.notice, null);
+});
+
+test('a load while attached keeps what was read', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, { type: 'sse', streamId: 's2', event: { id: 4, event: 'delta', data: { text: 'abc' } } });
+  s = loaded(s, 7, [msg('u2', 'user', 'next'), msg('b', 'assistant', 'ab', 'streaming')],
+    { active: true, stream_id: 's2', message_id: 'b' });
+  assert.equal(streaming(s).lastId, 4);
+  assert.equal(streaming(s).partial.content, 'abc');
+});
+
+test('a reply says its model, time and tokens', () => {
+  const m = { ...msg('a', 'assistant', 'x'), model: 'gpt-x', created_at: '2026-11-25T10:42:00Z',
+    usage: { input_tokens: 12, output_tokens: 34 } };
+  assert.equal(replyMeta(m), 'gpt-x · 10:42 · 12 in · 34 out tokens');
+  assert.equal(replyMeta(msg('b', 'assistant', 'x')), '');
 });
 
 test('backoff grows, is jittered and bounded', () => {
   assert.equal(backoff(1, () => 0), 125);
-  assert.equal(backoff(3, () => 1), 1000);
-  assert.ok(backoff(50, () => 1) <= 10000);
+  assert.equal(backoff(1, () => 1), 250);
+  assert.ok(backoff(3, () => 0.5) > backoff(2, () => 0.5));
+  assert.equal(backoff(40, () => 1), 10000);
 });
 
-test('SSE parsing: blocks, comments, CRLF, partial rest', () => {
-  const [events, rest] = parseBlocks('retry: 2000\n\n: keepalive\n\nid: 1\r\nevent: delta\r\ndata: {"text":"é"}\r\n\r\nid: 2\nevent: del');
-  assert.deepEqual(events, [{ id: 1, event: 'delta', data: { text: 'é' } }]);
-  assert.equal(rest, 'id: 2\nevent: del');
+test('ids need no secure context', () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+  try {
+    Object.defineProperty(globalThis, 'crypto', { value: { getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto) }, configurable: true });
+    const a = newId(); const b = newId();
+    assert.match(a, /^[0-9a-f]{32}$/);
+    assert.notEqual(a, b);
+    Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true });
+    assert.match(newId(), /^[0-9a-f]{32}$/);
+  } finally {
+    if (saved) Object.defineProperty(globalThis, 'crypto', saved);
+  }
+});
+
+test('SSE blocks parse across chunk boundaries, comments skipped', () => {
+  const [events, rest] = parseBlocks(': keepalive\n\nid: 1\nevent: delta\ndata: {"text":"a"}\n\nid: 2\nev');
+  assert.deepEqual(events, [{ id: 1, event: 'delta', data: { text: 'a' } }]);
+  assert.equal(rest, 'id: 2\nev');
+  const [crlf] = parseBlocks('id: 3\r\nevent: final\r\ndata: {"message":{}}\r\n\r\n');
+  assert.equal(crlf[0].event, 'final');
 });

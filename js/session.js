@@ -1,0 +1,215 @@
+// @ts-check
+/**
+ * One chat's session with the server: loads, attaches to a live stream,
+ * sends, stops, retries and continues, following the resume rules of DESIGN
+ * §4.  It owns the state (state.js) and tells `onChange` after every step; it
+ * knows no DOM.  The `host` says which conversation it is: an anywidget model
+ * in a kernel, or a kernel-free view.
+ */
+import { ApiError, newId } from './api.js';
+import { composer, initial, reduce } from './state.js';
+
+/**
+ * @typedef {{conversationId: () => string, setConversationId: (id: string) => void,
+ *            key: () => string, model: () => string}} Host
+ */
+
+const CHANNEL = 'jupyter-resumechat';
+
+export class ChatSession {
+  /**
+   * @param {import('./api.js').Api} api @param {Host} host
+   * @param {(state: import('./state.js').State) => void} onChange
+   * @param {{onTitle?: (title: string) => void, onSent?: (text: string) => void}} [hooks]
+   */
+  constructor(api, host, onChange, hooks = {}) {
+    this.api = api;
+    this.host = host;
+    this.onChange = onChange;
+    this.hooks = hooks;
+    this.lifetime = new AbortController();
+    this.state = initial();
+    this.request = 0;
+    /** @type {string | null} */
+    this.attached = null;
+    this.known = ''; // the conversation this session loaded (a host change to another restarts it)
+    this.draft = { text: '', id: newId() }; // one client_id per draft: a re-send is safe
+    // Other views of the conversation (this tab or others) learn of a send at once, without polling.
+    this.channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(CHANNEL);
+    this.onBroadcast = (/** @type {MessageEvent} */ event) => {
+      const data = event.data || {};
+      if (data.type === 'started' && data.conversation_id === this.host.conversationId()) this.load();
+    };
+    this.channel?.addEventListener('message', this.onBroadcast);
+  }
+
+  get signal() { return this.lifetime.signal; }
+
+  /** @param {any} event */
+  dispatch(event) {
+    this.state = reduce(this.state, event);
+    this.onChange(this.state);
+  }
+
+  /** The conversation's id: the host's, else get-or-create by its key. */
+  async conversationId() {
+    let cid = this.host.conversationId();
+    if (!cid) {
+      const key = this.host.key();
+      const made = await this.api.conversation(key ? { key } : {}, this.signal);
+      cid = made.id;
+      this.known = cid;
+      this.host.setConversationId(cid);
+    }
+    this.known = cid;
+    return cid;
+  }
+
+  /** Rule 1: messages and stream status together; attach if a stream is active. */
+  async load() {
+    const mine = ++this.request;
+    this.dispatch({ type: 'load', request: mine });
+    try {
+      const cid = await this.conversationId();
+      const [messages, status] = await Promise.all([this.api.messages(cid, this.signal), this.api.status(cid, this.signal)]);
+      this.dispatch({ type: 'loaded', request: mine, messages: messages.messages, status });
+      this.attach();
+      this.refreshTitle(cid);
+    } catch (error) {
+      if (!this.signal.aborted) this.dispatch({ type: 'load-failed', request: mine, detail: describe(error) });
+    }
+  }
+
+  /** Read the current stream to its final; the reconnect policy is the Api's. */
+  async attach() {
+    const phase = this.state.phase;
+    if (phase.kind !== 'streaming' || this.attached === phase.streamId) return;
+    const sid = phase.streamId;
+    this.attached = sid;
+    const current = () => (this.state.phase.kind === 'streaming' && this.state.phase.streamId === sid
+      ? this.state.phase : null);
+    try {
+      const end = await this.api.follow(sid, {
+        lastId: () => current()?.lastId ?? null,
+        onEvent: (sse) => this.dispatch({ type: 'sse', streamId: sid, event: sse }),
+        onReconnect: () => this.dispatch({ type: 'reconnecting', streamId: sid }),
+        keepGoing: () => current() !== null,
+        signal: this.signal,
+      });
+      if (end === 'gone' && current()) { // rule 3: quietly reload
+        this.dispatch({ type: 'gone' });
+        this.attached = null;
+        this.load();
+      } else if (end === 'final') {
+        this.refreshTitle(this.host.conversationId());
+      }
+    } catch (error) {
+      if (!this.signal.aborted) this.dispatch({ type: 'notice', detail: describe(error) });
+    } finally {
+      if (this.attached === sid) this.attached = null;
+    }
+  }
+
+  /**
+   * Send the draft.  Resolves true on a 202 (the view may clear the box);
+   * anything else leaves the phase sendable and the draft where it is (§4.9).
+   * @param {string} text
+   */
+  async send(text) {
+    if (!text.trim()) return false;
+    if (!composer(this.state).enabled) {
+      if (this.state.phase.kind === 'streaming') {
+        this.dispatch({ type: 'notice', detail: 'A reply is streaming: press Stop or wait. Your message stays in the box.' });
+      }
+      return false;
+    }
+    if (text !== this.draft.text) this.draft = { text, id: newId() };
+    const body = { content: text, client_id: this.draft.id, model: this.host.model() || undefined };
+    const accepted = await this.post('message', body);
+    if (accepted) this.draft = { text: '', id: newId() };
+    return accepted;
+  }
+
+  /**
+   * Retry (regenerate) or continue the latest reply, in place (§3).
+   * @param {'retry' | 'continue' | 'regenerate'} action @param {string} messageId
+   */
+  async again(action, messageId) {
+    const what = action === 'continue' ? 'continue' : 'regenerate';
+    return this.post(what, { [what]: messageId, client_id: newId(), model: this.host.model() || undefined });
+  }
+
+  /** @param {'message' | 'regenerate' | 'continue'} what @param {any} body */
+  async post(what, body) {
+    this.dispatch({ type: 'sending', what });
+    try {
+      const cid = await this.conversationId();
+      const result = await this.api.send(cid, body, this.signal);
+      this.dispatch({ type: 'sent', result });
+      this.channel?.postMessage({ type: 'started', conversation_id: cid, stream_id: result.stream_id });
+      this.attach();
+      return true;
+    } catch (error) {
+      if (this.signal.aborted) return false;
+      this.dispatch({ type: 'refused', detail: refusal(error, what) });
+      if (error instanceof ApiError && error.status === 409) this.load(); // show the reply that runs
+      return false;
+    }
+  }
+
+  async stop() {
+    const phase = this.state.phase;
+    if (phase.kind !== 'streaming') return;
+    try {
+      await this.api.abort(phase.streamId, this.signal);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404) && !this.signal.aborted) {
+        this.dispatch({ type: 'notice', detail: `Could not stop the reply: ${describe(error)}` });
+      }
+    }
+  }
+
+  dismiss() { this.dispatch({ type: 'dismiss' }); }
+
+  /** A new conversation was chosen: start over. */
+  restart() {
+    this.request++;
+    this.known = '';
+    this.attached = null;
+    this.state = initial();
+    this.load();
+  }
+
+  /** @param {string} cid */
+  async refreshTitle(cid) {
+    if (!cid || !this.hooks.onTitle) return;
+    try {
+      const conversation = await this.api.getConversation(cid, this.signal);
+      if (cid === this.host.conversationId()) this.hooks.onTitle(conversation.title || '');
+    } catch (_) { /* the title is a nicety: the next load tries again */ }
+  }
+
+  dispose() {
+    this.lifetime.abort();
+    this.channel?.removeEventListener('message', this.onBroadcast);
+    this.channel?.close();
+  }
+}
+
+/** @param {any} error */
+export function describe(error) {
+  return error instanceof ApiError ? error.message : String((error && error.message) || error);
+}
+
+/**
+ * What the user reads when a send is refused; the draft stays in the box.
+ * @param {any} error @param {'message' | 'regenerate' | 'continue'} what
+ */
+function refusal(error, what) {
+  const kept = what === 'message' ? ' Your message is kept.' : '';
+  if (!(error instanceof ApiError)) return `Could not reach the server (${describe(error)}).${kept}`;
+  if (error.status === 409) return `Another reply is streaming in this conversation.${kept}`;
+  if (error.status === 413) return `Too long: ${error.message}.${kept}`;
+  if (error.status === 503) return `The chat is unavailable: ${error.message}.${kept}`;
+  return `${error.message}.${kept}`;
+}
