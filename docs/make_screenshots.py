@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from playwright.sync_api import sync_playwright
 
 from tests.browser.conftest import ARGS, CHROMIUM, start_frontend
-from tests.browser.test_panel import Notebook
+from tests.browser.notebook import Notebook
 
 DOCS = Path(__file__).resolve().parent
 PROMPT = "Show me how ChatPanel resumes a stream"

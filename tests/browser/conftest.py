@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.server_process import TOKEN, ServerProcess
+from tests.browser.notebook import Notebook
+from tests.support.server_process import ServerProcess
 from tests.support.services import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
@@ -97,11 +98,6 @@ def start_frontend(root: Path, frontend: str, dark: bool = False, **traits: Any)
     return server.start()
 
 
-def notebook_url(server: ServerProcess, frontend: str) -> str:
-    path = "lab/tree/chat.ipynb" if frontend == "lab" else "notebooks/chat.ipynb"
-    return f"{server.base}{path}?token={TOKEN}"
-
-
 @pytest.fixture(autouse=True)
 def jp_asyncio_loop() -> Iterator[None]:
     """Browser tests drive servers in other processes; Playwright owns this thread's loop."""
@@ -111,3 +107,26 @@ def jp_asyncio_loop() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def jp_server_cleanup() -> Iterator[None]:
     yield None
+
+
+@pytest.fixture(params=["lab", "notebook"])
+def frontend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def server(tmp_path, frontend):
+    process = start_frontend(tmp_path, frontend)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def tab(browser, server, frontend):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    notebook = Notebook(page, server, frontend).open()
+    notebook.run_cell()
+    notebook.save()
+    yield notebook
+    context.close()

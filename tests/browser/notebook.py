@@ -1,0 +1,154 @@
+"""One tab with chat.ipynb open in JupyterLab 4 or Notebook 7, as a user drives it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.support.server_process import TOKEN, ServerProcess
+
+TIMEOUT = 90_000
+
+
+def notebook_url(server: ServerProcess, frontend: str, base: str | None = None) -> str:
+    path = "lab/tree/chat.ipynb" if frontend == "lab" else "notebooks/chat.ipynb"
+    return f"{base or server.base}{path}?token={TOKEN}"
+
+
+class Notebook:
+    """One tab with chat.ipynb open."""
+
+    def __init__(self, page: Any, server: Any, frontend: str, base: str | None = None) -> None:
+        """``base``: the origin the page is opened at (default: the server's own)."""
+        self.page, self.server, self.frontend, self.base = page, server, frontend, base
+
+    def open(self) -> Notebook:
+        self.page.goto(notebook_url(self.server, self.frontend, self.base), timeout=TIMEOUT)
+        self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT)
+        return self
+
+    def dismiss_dialogs(self) -> None:
+        """A dialog JupyterLab opens on a slow start ("Select Kernel") takes the
+        default; on a loaded machine it would otherwise swallow the next click."""
+        dialog = self.page.locator(".jp-Dialog .jp-mod-accept")
+        while dialog.count():
+            dialog.first.click()
+
+    def run_cell(self) -> None:
+        """Run the chat cell (Ctrl+Enter: run in place, so a retry adds no cell)."""
+        self.page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=TIMEOUT)
+        for _ in range(6):
+            self.dismiss_dialogs()
+            self.page.locator(".jp-Cell .cm-content").first.click()
+            self.page.keyboard.press("Control+Enter")
+            try:
+                self.page.wait_for_selector(".rc-panel", timeout=15_000)
+                return
+            except Exception:  # the kernel may still be connecting
+                continue
+        self.panel().wait_for(timeout=TIMEOUT)
+
+    def save(self) -> None:
+        """Save, and wait until the file on the server holds the panel's output
+        (Ctrl+S again every few seconds: on a loaded machine a key can be lost)."""
+        url = f"{self.server.base}api/contents/chat.ipynb"
+        with httpx.Client(headers=self.server.headers, timeout=10) as client:
+            for attempt in range(TIMEOUT // 100):
+                if attempt % 50 == 0:
+                    self.dismiss_dialogs()
+                    self.page.locator(".jp-Notebook .jp-Cell").first.click(position={"x": 2, "y": 2})
+                    self.page.keyboard.press("Control+s")
+                answer = client.get(url)  # mid-save it may be another answer: poll on
+                model = answer.json() if answer.status_code == 200 else {}
+                cells = (model.get("content") or {}).get("cells") or []
+                if cells and cells[0].get("outputs"):
+                    return
+                self.page.wait_for_timeout(100)  # polling the condition, not a fixed wait
+        raise AssertionError("the notebook was not saved with the panel's output")
+
+    def panel(self):
+        return self.page.locator(".rc-panel").first
+
+    def send(self, text: str) -> None:
+        box = self.panel().locator("textarea")
+        box.fill(text)
+        box.press("Enter")
+
+    def reply_text(self) -> str:
+        return self.panel().locator(".rc-assistant .rc-body").last.inner_text()
+
+    def wait_reply(self, expected: str) -> None:
+        self.page.wait_for_function(
+            """(expected) => { const b = [...document.querySelectorAll('.rc-panel .rc-assistant')].pop();
+                 return b && !b.classList.contains('rc-status-streaming')
+                   && b.querySelector('.rc-body').innerText.trim() === expected; }""",
+            arg=expected,
+            timeout=TIMEOUT,
+        )
+
+    def wait_streaming(self, at_least: int) -> None:
+        self.page.wait_for_function(
+            """(n) => { const b = document.querySelector('.rc-panel .rc-status-streaming .rc-body');
+                 return b && b.innerText.length >= n; }""",
+            arg=at_least,
+            timeout=TIMEOUT,
+        )
+
+    def box(self) -> Any:
+        return self.panel().locator("textarea")
+
+    def notice(self) -> str:
+        return self.panel().locator(".rc-notice").inner_text()
+
+    def wait_notice(self, pattern: str) -> None:
+        self.page.wait_for_function(
+            """(p) => { const n = document.querySelector('.rc-panel .rc-notice');
+                 return n && new RegExp(p, 'i').test(n.textContent); }""",
+            arg=pattern,
+            timeout=TIMEOUT,
+        )
+
+    def wait_idle(self) -> None:
+        """Nothing streams or sends: the Send button is enabled again."""
+        self.panel().locator(".rc-send:not([disabled])").wait_for(timeout=TIMEOUT)
+
+    def wait_reply_count(self, n: int) -> None:
+        """``n`` replies are shown and none streams."""
+        self.page.wait_for_function(
+            """(n) => document.querySelectorAll('.rc-panel .rc-assistant').length === n
+                 && !document.querySelector('.rc-panel .rc-status-streaming')""",
+            arg=n,
+            timeout=TIMEOUT,
+        )
+
+    def api_messages(self) -> list[dict[str, Any]]:
+        """The newest conversation's messages, as the server holds them."""
+        with httpx.Client(headers=self.server.headers, timeout=30) as client:
+            newest = client.get(self.server.url("conversations")).json()["conversations"][0]
+            return list(
+                client.get(self.server.url(f"conversations/{newest['id']}/messages")).json()["messages"]
+            )
+
+    def wait_api(self, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
+        """Until the server's messages satisfy ``predicate`` (polled, not slept)."""
+        for _ in range(TIMEOUT // 100):
+            if predicate(self.api_messages()):
+                return
+            self.page.wait_for_timeout(100)
+        raise AssertionError("the server's messages never reached the expected state")
+
+    def count(self, selector: str) -> int:
+        return int(self.panel().locator(selector).count())
+
+    def prompts(self) -> list[str]:
+        """The cells' execution prompts ("[1]:"), which a run would change."""
+        return [p.inner_text() for p in self.page.locator(".jp-Notebook .jp-InputPrompt").all()]
+
+    def status_text(self) -> str:
+        return self.panel().locator(".rc-status").inner_text()
+
+
+def long(n: int, piece: str = "word ") -> tuple[str, str]:
+    return f"/pace 0.02 /repeat {n} {piece}", (piece * n).strip()
