@@ -3,6 +3,7 @@
 from .instances import Instances, LapsedReply
 from .messages import Commit, CommitResult, MessageStore, NewTurn, new_id
 from .spool import Spool, SpooledFinal
+from .url import async_url
 
 __all__ = [
     "Commit",
@@ -13,5 +14,6 @@ __all__ = [
     "NewTurn",
     "Spool",
     "SpooledFinal",
+    "async_url",
     "new_id",
 ]
