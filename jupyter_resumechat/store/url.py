@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["async_url"]
+__all__ = ["async_url", "shown"]
 
 _FIX = "write sqlite:///path/to/chat.db or postgresql://user@host/db"
 
@@ -38,7 +38,7 @@ def async_url(url: str) -> str:
     try:
         parsed = make_url(url.strip())
     except ArgumentError:
-        raise ValueError(f"{_shown(url)!r} is not a database URL; {_FIX}") from None
+        raise ValueError(f"{shown(url)!r} is not a database URL; {_FIX}") from None
     dialect, _, driver = parsed.drivername.partition("+")
     dialect = _DIALECT_ALIASES.get(dialect, dialect)
     if dialect not in _DRIVERS:
@@ -57,7 +57,7 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=f"{dialect}+{chosen}", query=query).render_as_string(hide_password=False)
 
 
-def _shown(url: str) -> str:
+def shown(url: str) -> str:
     """The URL for a message, without a password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
