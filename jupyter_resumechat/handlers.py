@@ -57,6 +57,7 @@ class ResumeChatHandler(APIHandler):
     _chunks: list[bytes]
     _received = 0
     _manager: JobManager | None = None
+    _refusal: Unavailable | None = None
     _unavailable = ""  # the detail of a 503 answered, for the access log
 
     def initialize(
@@ -78,13 +79,18 @@ class ResumeChatHandler(APIHandler):
             raise TooLarge(f"the body has {declared} bytes; the limit is {self.max_body_bytes}")
         await super().prepare()
         if self.needs_manager:
-            self._manager = await self.parts.start()
+            try:
+                self._manager = await self.parts.start()
+            except Unavailable as exc:
+                # answered by the method, once the body is in: an error raised here
+                # closes the connection under the client, who then sees a reset
+                self._refusal = exc
 
     @property
     def manager(self) -> JobManager:
-        """The started manager (``prepare`` got it, or answered 503)."""
+        """The started manager, or the 503 ``prepare`` kept for the method to raise."""
         if self._manager is None:
-            raise Unavailable(self.parts.problem or "the chat has not started")
+            raise self._refusal or Unavailable(self.parts.problem or "the chat has not started")
         return self._manager
 
     def data_received(self, chunk: bytes) -> None:
