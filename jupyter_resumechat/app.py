@@ -15,7 +15,7 @@ from traitlets import Bool, Dict, Float, Int, TraitError, Unicode, default, vali
 from traitlets.config import Config
 
 from . import parts
-from .environment import TOKEN_VAR, URL_VAR
+from .environment import export_location
 from .errors import Unavailable
 from .handlers import (
     ConversationHandler,
@@ -39,6 +39,13 @@ __all__ = ["ResumeChat"]
 
 API = "resumechat/api"
 PROVIDERS = ("auto", "openai", "anthropic", "demo")
+# the least value of each number trait (seconds for the Float ones)
+MINIMUM = {
+    **dict.fromkeys(["stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout"], 0),
+    **dict.fromkeys(["demo_delay", "owner_lease", "slow_reader_timeout"], 0),
+    **dict.fromkeys(["provider_max_retries", "max_active_per_user"], 0),
+    **dict.fromkeys(["replay_window", "max_message_chars"], 1),
+}
 
 
 class ResumeChat(ExtensionApp):
@@ -138,31 +145,13 @@ class ResumeChat(ExtensionApp):
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
 
-    @validate(
-        "stream_ttl",
-        "checkpoint_interval",
-        "heartbeat_interval",
-        "provider_timeout",
-        "demo_delay",
-        "owner_lease",
-        "slow_reader_timeout",
-    )
-    def _non_negative(self, proposal: Any) -> float:
-        if proposal["value"] < 0:
-            raise TraitError(f"must be >= 0 seconds, not {proposal['value']}")
-        return float(proposal["value"])
-
-    @validate("replay_window", "max_message_chars")
-    def _positive(self, proposal: Any) -> int:
-        if proposal["value"] < 1:
-            raise TraitError(f"must be >= 1, not {proposal['value']}")
-        return int(proposal["value"])
-
-    @validate("provider_max_retries", "max_active_per_user")
-    def _count(self, proposal: Any) -> int:
-        if proposal["value"] < 0:
-            raise TraitError(f"must be >= 0, not {proposal['value']}")
-        return int(proposal["value"])
+    @validate(*MINIMUM)
+    def _at_least(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        if value < MINIMUM[name]:
+            unit = " seconds" if isinstance(proposal["trait"], Float) else ""
+            raise TraitError(f"must be >= {MINIMUM[name]}{unit}, not {value}")
+        return value
 
     @validate("provider")
     def _known_provider(self, proposal: Any) -> str:
@@ -213,7 +202,8 @@ class ResumeChat(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self._export_location()
-        settings = self._provider_settings()
+        settings = self.provider_settings()
+        self.log.info("resumechat: provider %s, model %s", settings.provider, settings.model)
         try:
             manager: JobManager | None = self._manager(settings)
             problem = ""
@@ -257,8 +247,9 @@ class ResumeChat(ExtensionApp):
         digest = hashlib.sha256(self.db_url.encode()).hexdigest()[:16]
         return Path(jupyter_data_dir()) / "resumechat" / "unsaved" / digest
 
-    def _provider_settings(self) -> ProviderSettings:
-        chosen = choose_provider(
+    def provider_settings(self) -> ProviderSettings:
+        """The provider the traits and the environment choose (``auto`` resolved)."""
+        return choose_provider(
             ProviderSettings(
                 self.provider,
                 self.model,
@@ -271,8 +262,6 @@ class ResumeChat(ExtensionApp):
             ),
             os.environ,
         )
-        self.log.info("resumechat: provider %s, model %s", chosen.provider, chosen.model)
-        return chosen
 
     def _touch(self) -> None:
         """A running generation counts as activity for idle culling."""
@@ -302,18 +291,8 @@ class ResumeChat(ExtensionApp):
         self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes)
 
     def _export_location(self) -> None:
-        """Tell kernels where this server is: they inherit its environment (and
-        keep it across restarts), so ``Client.from_kernel()`` needs no setup."""
-        app = self.serverapp
-        if app is None or app.sock:
-            return
-        host = app.ip if app.ip not in {"", "0.0.0.0", "::", "*", "localhost"} else "127.0.0.1"
-        host = f"[{host}]" if ":" in host else host
-        scheme = "https" if app.certfile else "http"
-        os.environ[URL_VAR] = f"{scheme}://{host}:{app.port}{app.base_url}"
-        token = getattr(app.identity_provider, "token", "")
-        if token:
-            os.environ[TOKEN_VAR] = token
+        """Tell kernels where this server is (they inherit its environment)."""
+        export_location(self.serverapp)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_location()  # the port is final only now (port_retries)

@@ -12,7 +12,6 @@ The server never imports this package.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import Any
 
@@ -22,7 +21,6 @@ from traitlets.config import Application
 from traitlets.config.loader import ConfigFileNotFound
 
 from ..app import ResumeChat
-from ..providers import ProviderSettings, choose_provider
 from .checks import Finding, Level, check_database, check_model, check_streams
 
 __all__ = ["DoctorApp", "main", "run_checks"]
@@ -57,27 +55,13 @@ class DoctorApp(JupyterApp):
         return ResumeChat(config=self.config)
 
 
-def provider_settings(chat: ResumeChat) -> ProviderSettings:
-    given = ProviderSettings(
-        chat.provider,
-        chat.model,
-        chat.base_url,
-        chat.api_key,
-        chat.provider_timeout,
-        chat.provider_max_retries,
-        chat.demo_delay,
-        list(chat.models),
-    )
-    return choose_provider(given, os.environ)
-
-
 async def run_checks(chat: ResumeChat, timeout: float = TIMEOUT) -> list[Finding]:
     """Every check, side by side; the configuration's refusals first."""
     refused = [Finding("configuration", Level.FAIL, problem, "") for problem in chat.config_problems.values()]
     found = await asyncio.gather(
         check_database(chat.db_url, timeout),
         check_streams(chat.stream_backend, chat.redis_prefix, timeout),
-        check_model(provider_settings(chat), min(timeout, chat.provider_timeout or timeout)),
+        check_model(chat.provider_settings(), min(timeout, chat.provider_timeout or timeout)),
     )
     return [*refused, *found]
 
