@@ -11,12 +11,16 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, TraitError, Unicode, default, validate
+from traitlets.config import Config
 
-from .environment import TOKEN_VAR, URL_VAR
+from . import parts
+from .environment import export_location
+from .errors import Unavailable
 from .handlers import (
     ConversationHandler,
     ConversationsHandler,
+    HealthHandler,
     MessagesHandler,
     ModelsHandler,
     OpenAPIHandler,
@@ -24,14 +28,24 @@ from .handlers import (
     StreamStatusHandler,
 )
 from .jobs import JobManager, JobSettings
-from .providers import ProviderSettings, choose_provider, make_provider
+from .parts import REDIS_SCHEMES, Parts
+from .providers import ProviderSettings, choose_provider
 from .sse import EventStreamHandler
-from .store import MessageStore
-from .streams import MemoryStreamStore, StreamStore
+from .store import async_url
+from .store.url import shown as _shown
+from .traits import JsonList
 
 __all__ = ["ResumeChat"]
 
 API = "resumechat/api"
+PROVIDERS = ("auto", "openai", "anthropic", "demo")
+# the least value of each number trait (seconds for the Float ones)
+MINIMUM = {
+    **dict.fromkeys(["stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout"], 0),
+    **dict.fromkeys(["demo_delay", "owner_lease", "slow_reader_timeout"], 0),
+    **dict.fromkeys(["provider_max_retries", "max_active_per_user"], 0),
+    **dict.fromkeys(["replay_window", "max_message_chars"], 1),
+}
 
 
 class ResumeChat(ExtensionApp):
@@ -47,7 +61,11 @@ class ResumeChat(ExtensionApp):
         "Anthropic if its key is set, else demo). Default: 'auto'.",
     ).tag(config=True)
     model = Unicode("", help="Model id; empty: the provider's default.").tag(config=True)
-    models = List(Unicode(), help="More model ids offered by GET models; default none.").tag(config=True)
+    models = JsonList(
+        Unicode(),
+        help="More model ids offered by GET models; default none. On the command line a JSON "
+        'list (--ResumeChat.models=\'["a","b"]\') or the flag repeated once per id.',
+    ).tag(config=True)
     base_url = Unicode(
         "", help="Endpoint URL; empty: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the vendor's."
     ).tag(config=True)
@@ -117,51 +135,95 @@ class ResumeChat(ExtensionApp):
         "Turn on where identities are real (JupyterHub). Default False.",
     ).tag(config=True)
 
+    config_problems = Dict(
+        help="Trait -> why its configured value was refused (not configurable): the 503's detail."
+    )
+
     @default("db_url")
     def _default_db_url(self) -> str:
         path = Path(jupyter_data_dir()) / "resumechat" / "resumechat.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
 
-    @validate(
-        "stream_ttl",
-        "checkpoint_interval",
-        "heartbeat_interval",
-        "provider_timeout",
-        "demo_delay",
-        "owner_lease",
-        "slow_reader_timeout",
-    )
-    def _non_negative(self, proposal: Any) -> float:
-        if proposal["value"] < 0:
-            raise ValueError(f"{proposal['trait'].name} must be >= 0")
-        return float(proposal["value"])
-
-    @validate("stream_backend")
-    def _known_backend(self, proposal: Any) -> str:
-        value = str(proposal["value"])
-        if value != "memory" and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("stream_backend must be 'memory' or a redis:// URL")
+    @validate(*MINIMUM)
+    def _at_least(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        if value < MINIMUM[name]:
+            unit = " seconds" if isinstance(proposal["trait"], Float) else ""
+            raise TraitError(f"must be >= {MINIMUM[name]}{unit}, not {value}")
         return value
-
-    @validate("replay_window", "max_message_chars")
-    def _positive(self, proposal: Any) -> int:
-        if proposal["value"] < 1:
-            raise ValueError(f"{proposal['trait'].name} must be >= 1")
-        return int(proposal["value"])
 
     @validate("provider")
     def _known_provider(self, proposal: Any) -> str:
-        if proposal["value"] not in {"auto", "openai", "anthropic", "demo"}:
-            raise ValueError("provider must be one of auto, openai, anthropic, demo")
+        if proposal["value"] not in PROVIDERS:
+            raise TraitError(f"{proposal['value']!r} is not a provider; use one of {', '.join(PROVIDERS)}")
         return str(proposal["value"])
+
+    @validate("db_url")
+    def _async_db_url(self, proposal: Any) -> str:
+        try:
+            return async_url(str(proposal["value"]))
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+
+    @validate("stream_backend")
+    def _known_backend(self, proposal: Any) -> str:
+        value = str(proposal["value"]).strip()
+        if value != "memory" and not value.startswith(REDIS_SCHEMES):
+            raise TraitError(f"{value!r} is not a backend; use 'memory' or redis://host:6379/0")
+        return value
+
+    @validate("base_url")
+    def _http_url(self, proposal: Any) -> str:
+        value = str(proposal["value"]).strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise TraitError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @validate("models")
+    def _model_ids(self, proposal: Any) -> list[str]:
+        if any(not str(m).strip() for m in proposal["value"]):
+            raise TraitError("model ids must not be empty")
+        return [str(m).strip() for m in proposal["value"]]
+
+    def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+        """Load the configuration one trait at a time: a bad value is refused alone
+        and kept as a problem (every endpoint then answers 503 naming it), rather
+        than failing the extension's load, after which it would vanish into 404s."""
+        mine = self._find_my_config(cfg)
+        for name, value in mine.items():
+            single = Config({type(self).__name__: {name: value}})
+            try:
+                super()._load_config(single, section_names, traits)
+            except (TraitError, ValueError) as exc:
+                self.config_problems[name] = f"ResumeChat.{name}: {exc}"
+            else:
+                self.config_problems.pop(name, None)
 
     def initialize_settings(self) -> None:
         self._export_location()
-        self.manager = JobManager(
-            self._stream_store(),
-            MessageStore(self.db_url),
-            make_provider(self._provider_settings()),
+        settings = self.provider_settings()
+        self.log.info("resumechat: provider %s, model %s", settings.provider, settings.model)
+        try:
+            manager: JobManager | None = self._manager(settings)
+            problem = ""
+        except Unavailable as exc:
+            manager, problem = None, exc.detail
+            self.log.error("resumechat: the chat is off until this is fixed: %s", problem)
+        self.parts = Parts(
+            manager, problem, settings, backends=self._backends(), db_where=_shown(self.db_url)
+        )
+
+    def _manager(self, settings: ProviderSettings) -> JobManager:
+        if self.config_problems:
+            raise Unavailable("; ".join(self.config_problems.values()))
+        streams = parts.stream_store(
+            parts.StreamSettings(self.stream_backend, self.replay_window, self.redis_prefix, self.owner_lease)
+        )
+        return JobManager(
+            streams,
+            parts.message_store(self.db_url),
+            parts.provider(settings),
             JobSettings(
                 stream_ttl=self.stream_ttl,
                 checkpoint_interval=self.checkpoint_interval,
@@ -175,14 +237,19 @@ class ResumeChat(ExtensionApp):
             on_activity=self._touch,
         )
 
+    def _backends(self) -> tuple[str, str]:
+        dialect = self.db_url.split(":", 1)[0].split("+", 1)[0]
+        return dialect, "memory" if self.stream_backend == "memory" else "redis"
+
     def _spool_dir(self) -> Path:
         """Where finals wait when the database is down at stop: one folder per
         database, so a changed ``db_url`` never replays them into another."""
         digest = hashlib.sha256(self.db_url.encode()).hexdigest()[:16]
         return Path(jupyter_data_dir()) / "resumechat" / "unsaved" / digest
 
-    def _provider_settings(self) -> ProviderSettings:
-        chosen = choose_provider(
+    def provider_settings(self) -> ProviderSettings:
+        """The provider the traits and the environment choose (``auto`` resolved)."""
+        return choose_provider(
             ProviderSettings(
                 self.provider,
                 self.model,
@@ -195,22 +262,6 @@ class ResumeChat(ExtensionApp):
             ),
             os.environ,
         )
-        self.log.info("resumechat: provider %s, model %s", chosen.provider, chosen.model)
-        return chosen
-
-    def _stream_store(self) -> StreamStore:
-        if self.stream_backend == "memory":
-            return MemoryStreamStore(self.replay_window)
-        if self.stream_backend.startswith(("redis://", "rediss://", "unix://")):
-            from .streams.redis import RedisStreamStore
-
-            return RedisStreamStore(
-                self.stream_backend,
-                replay_window=self.replay_window,
-                prefix=self.redis_prefix,
-                lease=self.owner_lease,
-            )
-        raise ValueError(f"stream_backend must be 'memory' or a redis:// URL, not {self.stream_backend!r}")
 
     def _touch(self) -> None:
         """A running generation counts as activity for idle culling."""
@@ -221,7 +272,7 @@ class ResumeChat(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         common = {
-            "manager": self.manager,
+            "parts": self.parts,
             "heartbeat_interval": self.heartbeat_interval,
             "max_body_bytes": self.max_message_chars * 6 + 65_536,
             "write_timeout": self.slow_reader_timeout,
@@ -234,31 +285,33 @@ class ResumeChat(ExtensionApp):
             ("streams/([^/]+)/events", EventStreamHandler),
             ("streams/([^/]+)/abort", StreamAbortHandler),
             ("models", ModelsHandler),
+            ("health", HealthHandler),
             ("openapi.json", OpenAPIHandler),
         ]
         self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes)
 
     def _export_location(self) -> None:
-        """Tell kernels where this server is: they inherit its environment (and
-        keep it across restarts), so ``Client.from_kernel()`` needs no setup."""
-        app = self.serverapp
-        if app is None or app.sock:
-            return
-        host = app.ip if app.ip not in {"", "0.0.0.0", "::", "*", "localhost"} else "127.0.0.1"
-        host = f"[{host}]" if ":" in host else host
-        scheme = "https" if app.certfile else "http"
-        os.environ[URL_VAR] = f"{scheme}://{host}:{app.port}{app.base_url}"
-        token = getattr(app.identity_provider, "token", "")
-        if token:
-            os.environ[TOKEN_VAR] = token
+        """Tell kernels where this server is (they inherit its environment)."""
+        export_location(self.serverapp)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_location()  # the port is final only now (port_retries)
         _stop_cleanly_on_sigint(serverapp)
-        await self.manager.start()
+        if self.parts.manager is None:
+            return  # misconfigured: logged at load
+        try:
+            await self.parts.start()
+        except Unavailable as exc:  # every request retries the start
+            self.log.error("resumechat: the chat is off until this is fixed: %s", exc.detail)
 
     async def stop_extension(self) -> None:
-        await self.manager.stop()
+        if self.parts.manager is not None:
+            await self.parts.manager.stop()
+
+    @property
+    def manager(self) -> JobManager | None:
+        """The job manager; None when the extension is misconfigured."""
+        return self.parts.manager
 
 
 def _stop_cleanly_on_sigint(serverapp: Any) -> None:

@@ -16,13 +16,15 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge, code_for_status
+from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge, Unavailable, code_for_status
 from .jobs import JobManager
 from .models import CONTEXT_KINDS, Context, Models, StreamStatus, parse_time
+from .parts import Parts
 
 __all__ = [
     "ConversationHandler",
     "ConversationsHandler",
+    "HealthHandler",
     "MessagesHandler",
     "ModelsHandler",
     "OpenAPIHandler",
@@ -41,25 +43,31 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 @web.stream_request_body
 class ResumeChatHandler(APIHandler):
-    """Base: the manager passed in through the route, JSON in and out.
+    """Base: the parts passed in through the route, JSON in and out.
 
     The body is streamed in, so a body over the limit is refused from its
     ``Content-Length`` before it is read (413), or as soon as it grows past
-    the limit when it comes in chunks.
+    the limit when it comes in chunks.  Every request first needs the started
+    manager: a misconfigured extension or an unreachable database is a 503
+    naming the trait and the fix (``Parts.start``).
     """
 
     auth_resource = AUTH_RESOURCE
+    needs_manager = True
     _chunks: list[bytes]
     _received = 0
+    _manager: JobManager | None = None
+    _refusal: Unavailable | None = None
+    _unavailable = ""  # the detail of a 503 answered, for the access log
 
     def initialize(
         self,
-        manager: JobManager,
+        parts: Parts,
         heartbeat_interval: float = 15.0,
         max_body_bytes: int = 1 << 20,
         write_timeout: float = 30.0,
     ) -> None:
-        self.manager = manager
+        self.parts = parts
         self.heartbeat_interval = heartbeat_interval
         self.write_timeout = write_timeout
         self.max_body_bytes = max_body_bytes
@@ -70,7 +78,20 @@ class ResumeChatHandler(APIHandler):
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             raise TooLarge(f"the body has {declared} bytes; the limit is {self.max_body_bytes}")
         await super().prepare()
-        await self.manager.start()
+        if self.needs_manager:
+            try:
+                self._manager = await self.parts.start()
+            except Unavailable as exc:
+                # answered by the method, once the body is in: an error raised here
+                # closes the connection under the client, who then sees a reset
+                self._refusal = exc
+
+    @property
+    def manager(self) -> JobManager:
+        """The started manager, or the 503 ``prepare`` kept for the method to raise."""
+        if self._manager is None:
+            raise self._refusal or Unavailable(self.parts.problem or "the chat has not started")
+        return self._manager
 
     def data_received(self, chunk: bytes) -> None:
         """Keep the body up to the limit; past it, drop the rest (``body`` says 413)."""
@@ -119,12 +140,22 @@ class ResumeChatHandler(APIHandler):
         if isinstance(exc, ResumeChatError):
             self.set_status(exc.status)
             body: dict[str, Any] = exc.to_json()
+            self._unavailable = exc.detail if isinstance(exc, Unavailable) else ""
         elif isinstance(exc, web.HTTPError):
             body = {"error": code_for_status(status_code), "detail": exc.log_message or self._reason}
         else:
             body = {"error": code_for_status(status_code), "detail": self._reason}
         self.clear_header("Content-Type")
         self.finish(json.dumps(body), set_content_type="application/json")
+
+    def _log(self) -> None:
+        """A 503 ``unavailable`` is a named state whose cause was logged once: one
+        WARNING line per request, not the server's ERROR with the request's headers."""
+        if self.get_status() == 503 and self._unavailable:
+            method, path = self.request.method, self.request.path
+            self.log.warning("resumechat: 503 %s %s: %s", method, path, self._unavailable)
+            return
+        super()._log()
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, ResumeChatError):
@@ -302,8 +333,26 @@ class ModelsHandler(ResumeChatHandler):
         self.send_json(Models(self.manager.provider.default_model, self.manager.models()).to_json())
 
 
+class HealthHandler(ResumeChatHandler):
+    """``GET health``: 200 when both stores answer, else 503 with the same body
+    naming what is wrong (misconfiguration, the database, Redis)."""
+
+    needs_manager = False
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        report = await self.parts.health()
+        if not report.ok:
+            self._unavailable = report.detail
+        self.send_json(report.to_json(), 200 if report.ok else 503)
+
+
 class OpenAPIHandler(ResumeChatHandler):
-    """The shipped OpenAPI document, for tools (fuzzers, client generators)."""
+    """The shipped OpenAPI document, for tools (fuzzers, client generators):
+    static, so it is served even when the chat cannot start."""
+
+    needs_manager = False
 
     @web.authenticated
     @authorized

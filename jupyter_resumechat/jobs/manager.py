@@ -151,6 +151,11 @@ class JobManager:
         """How many generations run in this server now."""
         return len(self.jobs)
 
+    @property
+    def readers(self) -> int:
+        """How many event-stream readers this server holds open now."""
+        return sum(self._subscribers.values())
+
     def subscriber_count(self, stream_id: str) -> int:
         """How many readers hold ``stream_id`` open now."""
         return self._subscribers.get(stream_id, 0)

@@ -3,6 +3,7 @@
 from .instances import Instances, LapsedReply
 from .messages import Commit, CommitResult, MessageStore, NewTurn, Restart, new_id
 from .spool import Spool, SpooledFinal
+from .url import async_url
 
 __all__ = [
     "Commit",
@@ -14,5 +15,6 @@ __all__ = [
     "Restart",
     "Spool",
     "SpooledFinal",
+    "async_url",
     "new_id",
 ]

@@ -73,6 +73,15 @@ class Instances:
             await self.register(lease)
 
     @guarded
+    async def lease_until(self) -> float | None:
+        """This instance's lease deadline (seconds since the epoch); None before it registered."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                select(instances.c.lease_until).where(instances.c.id == self.instance_id)
+            )
+            return found.scalar()
+
+    @guarded
     async def retire(self) -> None:
         """A clean stop: this instance's replies are concluded; forget it."""
         async with self.engine.begin() as conn:

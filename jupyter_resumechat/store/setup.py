@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..errors import Unavailable
 from .schema import MIGRATIONS, SCHEMA_VERSION, metadata, schema_version
 
-__all__ = ["prepare_schema"]
+__all__ = ["prepare_schema", "schema_version_of"]
 
 
 async def prepare_schema(engine: AsyncEngine) -> tuple[int, int]:
@@ -43,6 +43,12 @@ async def prepare_schema(engine: AsyncEngine) -> tuple[int, int]:
                     await conn.execute(text(statement))
             await conn.execute(update(schema_version).values(version=version))
     return found, SCHEMA_VERSION
+
+
+async def schema_version_of(engine: AsyncEngine) -> int | None:
+    """The database's schema version; None when it has no schema yet.  Reads only."""
+    async with engine.connect() as conn:
+        return await _version(conn)
 
 
 _ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", re.I)

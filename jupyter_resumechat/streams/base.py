@@ -65,6 +65,8 @@ class ReadResult:
 class StreamStore(Protocol):
     """Where the events of generations live while they can be resumed."""
 
+    backend: str  # "memory", "redis": what health reports
+
     async def open(self, info: StreamInfo) -> None:
         """Create an empty stream and make it its conversation's active one.
 
@@ -112,6 +114,9 @@ class StreamStore(Protocol):
 
     def on_abort(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(stream_id)`` when some server asks for an abort."""
+
+    async def ping(self) -> None:
+        """One round trip to the backend; ``Unavailable`` when it does not answer."""
 
     async def close(self) -> None:
         """Release connections and timers."""

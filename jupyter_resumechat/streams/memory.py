@@ -118,6 +118,8 @@ class _Log:
 class MemoryStreamStore:
     """StreamStore in this process's memory; see ``StreamStore`` for guarantees."""
 
+    backend = "memory"
+
     def __init__(self, replay_window: int = 10_000) -> None:
         self.replay_window = replay_window
         self._logs: dict[str, _Log] = {}
@@ -197,6 +199,9 @@ class MemoryStreamStore:
 
     def on_abort(self, callback: Callable[[str], None]) -> None:
         return None
+
+    async def ping(self) -> None:
+        """Always there: it is this process."""
 
     async def close(self) -> None:
         for stream_id in list(self._logs):

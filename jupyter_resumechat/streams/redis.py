@@ -127,6 +127,8 @@ def _guarded(
 class RedisStreamStore:
     """StreamStore on Redis Streams; see ``StreamStore`` for the guarantees."""
 
+    backend = "redis"
+
     def __init__(
         self,
         url: str,
@@ -367,6 +369,10 @@ class RedisStreamStore:
             except Exception:
                 log.exception("resumechat: the abort channel failed; resubscribing")
                 await asyncio.sleep(1)
+
+    @_guarded
+    async def ping(self) -> None:
+        await self.redis.ping()
 
     async def close(self) -> None:
         self._closing = True

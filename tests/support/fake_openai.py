@@ -113,9 +113,16 @@ class Served:
 
 
 class Completions(web.RequestHandler):
-    def initialize(self, seen: list[dict[str, Any]], served: list[Served]) -> None:
+    def initialize(self, seen: list[dict[str, Any]], served: list[Served], api_key: str | None) -> None:
         self.seen = seen
         self.served = served
+        self.api_key = api_key
+
+    def prepare(self) -> None:
+        """With a key set, any other key is refused as OpenAI does: 401."""
+        if self.api_key is not None and self.request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            self.set_status(401)
+            self.finish({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
 
     async def post(self) -> None:
         try:
@@ -189,12 +196,11 @@ class Completions(web.RequestHandler):
 class FakeOpenAI:
     """Runs on the test's event loop; ``url`` is the base URL for the SDK."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_key: str | None = None) -> None:
         self.seen: list[dict[str, Any]] = []
         self.served: list[Served] = []
-        app = web.Application(
-            [(r"/v1/chat/completions", Completions, {"seen": self.seen, "served": self.served})]
-        )
+        routes = {"seen": self.seen, "served": self.served, "api_key": api_key}
+        app = web.Application([(r"/v1/chat/completions", Completions, routes)])
         sock, self.port = testing.bind_unused_port()
         self.server = httpserver.HTTPServer(app)
         self.server.add_sockets([sock])
@@ -212,7 +218,8 @@ class ThreadedFakeOpenAI:
     """A ``FakeOpenAI`` on an event loop of its own in a daemon thread: it keeps
     streaming whatever the test's thread or a stopped server process does."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_key: str | None = None) -> None:
+        self.api_key = api_key  # set: requests with another key get 401
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self.fake: FakeOpenAI | None = None
@@ -228,7 +235,7 @@ class ThreadedFakeOpenAI:
         asyncio.set_event_loop(self.loop)
 
         async def make() -> None:
-            self.fake = FakeOpenAI()
+            self.fake = FakeOpenAI(self.api_key)
 
         try:
             self.loop.run_until_complete(make())

@@ -34,9 +34,11 @@ class ServerProcess:
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
         log_level: str = "INFO",
+        ready: tuple[int, ...] = (200,),
         **traits: Any,
     ) -> None:
         self.root = root
+        self.ready = ready  # the statuses of GET models that mean "started" (503: started, refusing)
         self.app, self.extra, self.env = app, extra or [], env or {}
         self.log_level = log_level
         self.traits = traits
@@ -89,7 +91,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.read_log()}")
             try:
-                if httpx.get(self.url("models"), headers=self.headers, timeout=1).status_code == 200:
+                if httpx.get(self.url("models"), headers=self.headers, timeout=1).status_code in self.ready:
                     return
             except httpx.HTTPError:
                 pass

@@ -1,0 +1,215 @@
+"""The doctor's checks: the database, Redis and the model endpoint, each bounded in time.
+
+Each check returns a ``Finding``: what was found and, when something is
+wrong, what to do about it, naming the trait to change.  Nothing here is
+imported by the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import socket
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+from ..errors import ProviderError, ProviderTimeout
+from ..providers import ProviderSettings, make_provider
+from ..providers.base import ChatTurn
+from ..store import async_url
+from ..store.engine import DATABASE_ERRORS, make_engine, reason
+from ..store.schema import SCHEMA_VERSION
+from ..store.setup import schema_version_of
+from ..store.url import shown
+
+__all__ = ["Finding", "Level", "check_database", "check_model", "check_streams"]
+
+PROBE_PROMPT = "Reply with the single word: ok"
+
+
+class Level(enum.Enum):
+    OK = "ok"
+    WARN = "warn"  # works, but worth knowing
+    FAIL = "FAIL"  # the chat will not work until this is fixed
+
+
+@dataclass(frozen=True)
+class Finding:
+    part: str
+    level: Level
+    summary: str
+    fix: str = ""
+
+
+async def check_database(db_url: str, timeout: float) -> Finding:
+    """Reachable, and at which schema version (migrations pending or not)."""
+    try:
+        url = async_url(db_url)
+    except ValueError as exc:
+        return Finding("database", Level.FAIL, str(exc), "fix ResumeChat.db_url")
+    where = shown(url)
+    if url.startswith("sqlite") and not _sqlite_exists(url):
+        return _sqlite_to_be(url, where)
+    try:
+        engine = make_engine(url)
+    except ImportError as exc:
+        return Finding(
+            "database", Level.FAIL, f"{where}: {exc}", 'pip install "jupyter-resumechat[postgres]"'
+        )
+    try:
+        version = await asyncio.wait_for(schema_version_of(engine), timeout)
+    except (*DATABASE_ERRORS, asyncio.TimeoutError) as exc:
+        summary = f"{where}: cannot reach the database: {reason(exc) or f'no answer within {timeout:g} s'}"
+        return Finding("database", Level.FAIL, summary, "start the database, or fix ResumeChat.db_url")
+    finally:
+        await engine.dispose()
+    return _schema_finding(where, url, version)
+
+
+def _sqlite_exists(url: str) -> bool:
+    database = make_url(url).database
+    return not database or database == ":memory:" or Path(database).exists()
+
+
+def _sqlite_to_be(url: str, where: str) -> Finding:
+    folder = Path(make_url(url).database or ".").parent
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("/"))
+    if os.access(existing, os.W_OK):
+        return Finding(
+            "database", Level.OK, f"{where}: no file yet; the server creates it at its first start"
+        )
+    return Finding(
+        "database",
+        Level.FAIL,
+        f"{where}: {existing} is not writable",
+        "fix ResumeChat.db_url or the permissions",
+    )
+
+
+def _schema_finding(where: str, url: str, version: int | None) -> Finding:
+    if version is None:
+        return Finding("database", Level.OK, f"{where}: reachable, no schema yet (the server creates it)")
+    if version > SCHEMA_VERSION:
+        return Finding(
+            "database",
+            Level.FAIL,
+            f"{where}: schema version {version} is newer than this package understands ({SCHEMA_VERSION})",
+            "upgrade jupyter-resumechat",
+        )
+    if version < SCHEMA_VERSION:
+        return Finding(
+            "database",
+            Level.WARN,
+            f"{where}: schema version {version}, migrations to {SCHEMA_VERSION} pending "
+            "(a starting server applies them)",
+            f"with every server stopped: python -m jupyter_resumechat.store.migrate '{shown(url)}'",
+        )
+    return Finding("database", Level.OK, f"{where}: reachable, schema version {version} (current)")
+
+
+async def check_streams(backend: str, prefix: str, timeout: float) -> Finding:
+    """Memory needs nothing; Redis must answer, be 5 or newer, and take a Stream and a script."""
+    if backend == "memory":
+        return Finding("streams", Level.OK, "memory: streams live in the server (one server only)")
+    parts = urlsplit(backend)
+    where = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    try:
+        from redis import asyncio as aioredis
+        from redis.exceptions import RedisError
+    except ImportError as exc:
+        return Finding("streams", Level.FAIL, f"{where}: {exc}", 'pip install "jupyter-resumechat[redis]"')
+    client = aioredis.Redis.from_url(backend, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        version = await asyncio.wait_for(_redis_probe(client, prefix), timeout * 3)
+    except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        summary = f"{where}: cannot use Redis: {type(exc).__name__}: {exc}".rstrip(": ")
+        return Finding("streams", Level.FAIL, summary, "start Redis, or fix ResumeChat.stream_backend")
+    finally:
+        await client.aclose()
+    if int(version.split(".")[0]) < 5:
+        return Finding(
+            "streams", Level.FAIL, f"{where}: Redis {version} has no Streams", "use Redis 5 or newer"
+        )
+    return Finding("streams", Level.OK, f"{where}: Redis {version}, Streams and scripts work")
+
+
+async def _redis_probe(redis: Any, prefix: str) -> str:
+    info = await redis.info("server")
+    key = f"{prefix}doctor:{uuid.uuid4().hex}"
+    try:
+        await redis.xadd(key, {"probe": "1"}, maxlen=1)
+        await redis.eval("return 1", 0)
+    finally:
+        await redis.delete(key)
+    return str(info.get("redis_version", "0"))
+
+
+async def check_model(settings: ProviderSettings, timeout: float) -> Finding:
+    """A real request: the first piece of a reply, or why there is none."""
+    target = f"{settings.provider} {settings.model}" + (
+        f" at {settings.base_url}" if settings.base_url else ""
+    )
+    if settings.provider == "demo":
+        return Finding("model", Level.OK, "demo: the offline model, nothing to reach")
+    if not settings.api_key and not settings.base_url:
+        key = "OPENAI_API_KEY" if settings.provider == "openai" else "ANTHROPIC_API_KEY"
+        return Finding("model", Level.FAIL, f"{target}: no API key", f"set {key} or ResumeChat.api_key")
+    try:
+        provider = make_provider(replace(settings, max_retries=0, timeout=timeout))
+    except ImportError as exc:
+        return Finding(
+            "model", Level.FAIL, f"{target}: {exc}", f'pip install "jupyter-resumechat[{settings.provider}]"'
+        )
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    try:
+        first = await asyncio.wait_for(_first_piece(provider, settings.model), timeout)
+    except (ProviderError, asyncio.TimeoutError) as exc:
+        summary, fix = _explain(exc, settings, timeout)
+        return Finding("model", Level.FAIL, f"{target}: {summary}", fix)
+    finally:
+        await provider.close()
+    return Finding("model", Level.OK, f"{target}: answered {first!r} in {loop.time() - began:.1f} s")
+
+
+async def _first_piece(provider: Any, model: str) -> str:
+    pieces = provider.stream(model, [ChatTurn("user", PROBE_PROMPT)])
+    try:
+        async for delta in pieces:
+            return str(delta.text or delta.reasoning)
+    finally:
+        await pieces.aclose()
+    return ""
+
+
+def _explain(exc: BaseException, settings: ProviderSettings, timeout: float) -> tuple[str, str]:
+    """What went wrong with the model endpoint, and what to change."""
+    key = "OPENAI_API_KEY" if settings.provider == "openai" else "ANTHROPIC_API_KEY"
+    text = str(exc)
+    if isinstance(exc, (asyncio.TimeoutError, ProviderTimeout)):
+        return f"no answer within {timeout:g} s", "check ResumeChat.base_url, or the endpoint's load"
+    if "answered 401" in text or "answered 403" in text:
+        return f"the endpoint refused the key: {text}", f"set a valid {key} or ResumeChat.api_key"
+    if "answered 404" in text:
+        return f"unknown model or path: {text}", "fix ResumeChat.model or ResumeChat.base_url"
+    if _caused_by(exc, socket.gaierror):
+        host = urlsplit(settings.base_url).hostname or "the endpoint's host"
+        return f"cannot resolve {host} (DNS)", "fix ResumeChat.base_url, or the network"
+    if isinstance(exc, ProviderError) and exc.type == "connection":
+        return f"cannot connect: {text}", "start the model server, or fix ResumeChat.base_url"
+    return text, "check ResumeChat.provider, model, base_url and api_key"
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, kind):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
