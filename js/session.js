@@ -32,6 +32,7 @@ export class ChatSession {
     this.request = 0;
     /** @type {string | null} */
     this.attached = null;
+    this.failures = 0; // loads that failed in a row
     this.known = ''; // the conversation this session loaded (a host change to another restarts it)
     this.draft = { text: '', id: newId() }; // one client_id per draft: a re-send is safe
     // Other views of the conversation (this tab or others) learn of a send at once, without polling.
@@ -75,9 +76,24 @@ export class ChatSession {
       this.dispatch({ type: 'loaded', request: mine, messages: messages.messages, status });
       this.attach();
       this.refreshTitle(cid);
+      this.failures = 0;
     } catch (error) {
-      if (!this.signal.aborted) this.dispatch({ type: 'load-failed', request: mine, detail: describe(error) });
+      if (this.signal.aborted) return;
+      this.dispatch({ type: 'load-failed', request: mine, detail: describe(error) });
+      this.retryLoad(mine, error);
     }
+  }
+
+  /**
+   * A server that is down or misconfigured (503, or unreachable) is asked again,
+   * slowly (5 s, 10 s… up to a minute), until it answers; the detail shows meanwhile.
+   * @param {number} mine @param {any} error
+   */
+  retryLoad(mine, error) {
+    if (error instanceof ApiError && error.status !== 503) return;
+    this.failures = (this.failures || 0) + 1;
+    const delay = Math.min(60000, 5000 * 2 ** (this.failures - 1));
+    setTimeout(() => { if (!this.signal.aborted && mine === this.request) this.load(); }, delay);
   }
 
   /** Read the current stream to its final; the reconnect policy is the Api's. */

@@ -253,3 +253,21 @@ def test_a_dead_server_behind_a_proxy_that_never_closes_is_noticed(browser, tmp_
         context.close()
         proxy.stop()
         server.stop()
+
+
+def test_a_misconfigured_chat_says_what_to_fix(browser, tmp_path, frontend):
+    """Not a blank panel or "not found": the 503's detail names the trait (DESIGN §2.8)."""
+    server = start_frontend(tmp_path, frontend, stream_backend="kafka://broker:9092", ready=(503,))
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        tab = Notebook(context.new_page(), server, frontend).open()
+        tab.run_cell()
+        tab.page.wait_for_function(
+            "() => /Could not load the chat: ResumeChat.stream_backend: 'kafka:\\/\\/broker:9092' is not a backend/"
+            ".test(document.querySelector('.rc-panel .rc-status-text').textContent)",
+            timeout=TIMEOUT,
+        )
+        assert "not found" not in tab.panel().inner_text().lower()
+    finally:
+        context.close()
+        server.stop()
