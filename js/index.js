@@ -10,7 +10,8 @@ import { Api } from './api.js';
 import { ChatSession, describe } from './session.js';
 import { ChatView } from './view.js';
 
-export { LiveMarkdown } from './markdown.js';
+// For the rendering benchmark (bench/panel_render.py).
+export { LiveMarkdown, renderMarkdown } from './markdown.js';
 
 /** @param {{model: any, el: HTMLElement}} context */
 function render({ model, el }) {

@@ -87,6 +87,7 @@ export class LiveMarkdown {
     this.inFence = false;
     this.cut = 0; // end of the finished part
     this.rendered = 0; // how much of the finished part is in `stable`
+    this.epoch = 0;
   }
 
   /** @param {string} text */
@@ -98,12 +99,21 @@ export class LiveMarkdown {
     this.rendered = 0; // how much of the finished part is in `stable`
     this.stable.replaceChildren();
     this.tail.replaceChildren();
-    if (text) this.update(text);
+    if (text) this.update(text, this.epoch);
   }
 
-  /** Show `text`, which usually extends the last one. @param {string} text */
-  update(text) {
-    if (!text.startsWith(this.text)) { this.reset(text); return; }
+  /**
+   * Show `text`.  Unless `epoch` changed, `text` extends the last one: that is
+   * not checked character by character, which would make each update cost the
+   * whole length again.
+   * @param {string} text @param {number} [epoch]
+   */
+  update(text, epoch = 0) {
+    if (epoch !== this.epoch || text.length < this.text.length) {
+      this.epoch = epoch;
+      this.reset(text);
+      return;
+    }
     this.text = text;
     this.scan();
     if (this.cut > this.rendered) {

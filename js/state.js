@@ -19,7 +19,8 @@
  *            reasoning?: string, model?: string | null, error?: {type: string, detail: string} | null,
  *            created_at?: string, updated_at?: string, usage?: Usage | null,
  *            context?: {kind: string, name: string, content: string}[]}} Message
- * @typedef {{messageId: string, content: string, reasoning: string}} Partial
+ * @typedef {{messageId: string, content: string, reasoning: string, epoch: number}} Partial
+ *   (`epoch` changes when the text is replaced, not extended: a snapshot)
  * @typedef {{kind: 'loading'}
  *   | {kind: 'idle'}
  *   | {kind: 'sending', what: 'message' | 'regenerate' | 'continue'}
@@ -92,7 +93,8 @@ function loaded(state, messages, status) {
   return {
     ...state, messages: others,
     phase: { kind: 'streaming', streamId: active.stream_id, lastId: null, reconnecting: 0,
-      partial: { messageId: active.message_id, content: live ? live.content : '', reasoning: live?.reasoning || '' } },
+      partial: { messageId: active.message_id, content: live ? live.content : '', reasoning: live?.reasoning || '',
+        epoch: 0 } },
   };
 }
 
@@ -110,7 +112,7 @@ function sent(state, result) {
   return {
     ...state, messages, notice: null,
     phase: { kind: 'streaming', streamId: result.stream_id, lastId: null, reconnecting: 0,
-      partial: { messageId: reply.id, content: reply.content || '', reasoning: reply.reasoning || '' } },
+      partial: { messageId: reply.id, content: reply.content || '', reasoning: reply.reasoning || '', epoch: 0 } },
   };
 }
 
@@ -127,7 +129,7 @@ function applyEvent(state, phase, sse) {
   if (sse.event === 'snapshot') {
     return { ...state, phase: { ...phase, lastId: sse.id, reconnecting: 0, partial: {
       messageId: sse.data.message_id || partial.messageId, content: sse.data.content || '',
-      reasoning: sse.data.reasoning || '' } } };
+      reasoning: sse.data.reasoning || '', epoch: partial.epoch + 1 } } };
   }
   if (sse.event === 'delta') {
     return { ...state, phase: { ...phase, lastId: sse.id, reconnecting: 0, partial: { ...partial,

@@ -96,7 +96,7 @@ class MessageNode {
       this.cursor = h('span', 'rc-cursor', '▍');
       this.cursor.setAttribute('aria-hidden', 'true');
     }
-    this.live.update(partial.content);
+    this.live.update(partial.content, partial.epoch);
     if (this.cursor) this.body.append(this.cursor);
     this.drawReasoning(partial.reasoning, !partial.content);
   }
