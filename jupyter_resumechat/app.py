@@ -67,6 +67,13 @@ class ResumeChat(ExtensionApp):
         help="Prefix of every Redis key and channel (stream_backend redis://). "
         "Default 'resumechat:'; servers that share streams must share it.",
     ).tag(config=True)
+    append_coalesce_ms = Float(
+        10.0,
+        help="Milliseconds a reply's pieces may wait to go to Redis together (stream_backend "
+        "redis:// only): the first piece after a quiet spell goes at once, later ones at most "
+        "once per window, every stream's batch in one round trip. Default 10; 0: one Redis "
+        "call per piece.",
+    ).tag(config=True)
     owner_lease = Float(
         10.0,
         help="Seconds a server's claim on its running generations lasts without renewal "
@@ -131,6 +138,7 @@ class ResumeChat(ExtensionApp):
         "demo_delay",
         "owner_lease",
         "slow_reader_timeout",
+        "append_coalesce_ms",
     )
     def _non_negative(self, proposal: Any) -> float:
         if proposal["value"] < 0:
@@ -209,6 +217,7 @@ class ResumeChat(ExtensionApp):
                 replay_window=self.replay_window,
                 prefix=self.redis_prefix,
                 lease=self.owner_lease,
+                coalesce=self.append_coalesce_ms / 1000,
             )
         raise ValueError(f"stream_backend must be 'memory' or a redis:// URL, not {self.stream_backend!r}")
 
