@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from .servers import HEADERS, bare, jupyter
+from .servers import BACKEND, HEADERS, bare, jupyter
 from .sse_client import read_sse
 
 
@@ -149,6 +149,7 @@ def b3(tmp: Path, quick: bool) -> dict[str, Any]:
     streams, pace, seconds = (100, 0.05, 3) if quick else (1000, 0.05, 10)
     events = int(seconds / pace)
     server, api = jupyter(tmp / "b3", demo_delay=pace, checkpoint_interval=1.0)
+    sampled: list[int] = []
     with server:
 
         async def run() -> dict[str, Any]:
@@ -162,11 +163,15 @@ def b3(tmp: Path, quick: bool) -> dict[str, Any]:
                     ]
                 )
             cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
+            memory0 = (rss(server.pid), redis_memory())
+            sample = asyncio.create_task(asyncio.sleep(wait + seconds / 2))
+            sample.add_done_callback(lambda _: sampled.extend((rss(server.pid), redis_memory())))
             reads = await asyncio.gather(
                 *[read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS) for sid in sids],
                 return_exceptions=True,
             )
-            cpu = (cpu_seconds(server.pid) - cpu0) / (time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
+            cpu = (cpu_seconds(server.pid) - cpu0) / elapsed
             latencies, errors = [], 0
             offset = time.time() - time.perf_counter()
             for read in reads:
@@ -184,18 +189,34 @@ def b3(tmp: Path, quick: bool) -> dict[str, Any]:
                 "errors": errors,
                 "cpu": cpu * 100,
                 "count": len(latencies),
+                "throughput": len(latencies) / elapsed,
+                "rss": (sampled[0] - memory0[0]) / streams if sampled else 0.0,
+                "redis": (sampled[1] - memory0[1]) / streams if sampled and memory0[1] else 0.0,
             }
 
         result = asyncio.run(run())
-    return {
-        "rows": [
-            row(f"added latency p50, {streams} streams × {1 / pace:g} events/s", [result["p50"]], "ms"),
-            row("added latency p99", [result["p99"]], "ms", "≤ 50"),
-            row("errors", [result["errors"]], "streams", "0"),
-            row("server CPU", [result["cpu"]], "% of one core"),
-        ],
-        "deltas_measured": result["count"],
-    }
+    rows = [
+        row(f"added latency p50, {streams} streams × {1 / pace:g} events/s", [result["p50"]], "ms"),
+        row("added latency p99", [result["p99"]], "ms", "≤ 50"),
+        row("errors", [result["errors"]], "streams", "0"),
+        row("events delivered per second (all streams)", [result["throughput"]], "events/s"),
+        row("server CPU", [result["cpu"]], "% of one core"),
+        row("server RSS growth per live stream with one reader", [result["rss"]], "B"),
+    ]
+    if result["redis"]:
+        rows.append(row("Redis used_memory per live stream (log, text, meta)", [result["redis"]], "B"))
+    return {"rows": rows, "deltas_measured": result["count"]}
+
+
+def redis_memory() -> int:
+    """Redis's used_memory, or 0 when the streams are in memory."""
+    url = BACKEND.get("stream_backend", "memory")
+    if not url.startswith("redis"):
+        return 0
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        return int(client.info("memory")["used_memory"])
 
 
 # B4 ---------------------------------------------------------------------------
@@ -529,14 +550,34 @@ ALL = [
     Scenario("B5", "memory per stream", b5),
     Scenario("B6", "database writes while generating", b6),
     Scenario("B7", "what users do today: printing from a kernel cell", b7),
+    Scenario(
+        "B8", "fan-out: 1,000 readers of one live reply", lambda tmp, quick: _scale().fan_out(tmp, quick)
+    ),
 ]
 
 
 # The same scenarios on Redis Streams + PostgreSQL (servers.BACKEND set by run.py).
 SHARED = [
     Scenario("B1-redis", "B1 with stream_backend redis:// and PostgreSQL", b1),
+    Scenario("B3-redis", "B3 (1,000 concurrent replies) on Redis and PostgreSQL", b3),
     Scenario("B4-redis", "B4 with stream_backend redis:// and PostgreSQL", b4),
+    Scenario(
+        "B8-redis",
+        "B8 with stream_backend redis:// and PostgreSQL",
+        lambda tmp, quick: _scale().fan_out(tmp, quick),
+    ),
+    Scenario(
+        "B9-redis",
+        "the Redis path against memory, both on PostgreSQL: one fast stream, a model's pace",
+        lambda tmp, quick: _scale().redis_vs_memory(tmp, quick),
+    ),
 ]
+
+
+def _scale() -> Any:
+    from . import scale  # imports this module: loaded when first run
+
+    return scale
 
 
 def render(results: dict[str, Any]) -> str:

@@ -42,7 +42,7 @@ PROVIDERS = ("auto", "openai", "anthropic", "demo")
 # the least value of each number trait (seconds for the Float ones)
 MINIMUM = {
     **dict.fromkeys(["stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout"], 0),
-    **dict.fromkeys(["demo_delay", "owner_lease", "slow_reader_timeout"], 0),
+    **dict.fromkeys(["demo_delay", "owner_lease", "slow_reader_timeout", "append_coalesce_ms"], 0),
     **dict.fromkeys(["provider_max_retries", "max_active_per_user"], 0),
     **dict.fromkeys(["replay_window", "max_message_chars"], 1),
 }
@@ -84,6 +84,13 @@ class ResumeChat(ExtensionApp):
         "resumechat:",
         help="Prefix of every Redis key and channel (stream_backend redis://). "
         "Default 'resumechat:'; servers that share streams must share it.",
+    ).tag(config=True)
+    append_coalesce_ms = Float(
+        10.0,
+        help="Milliseconds a reply's pieces may wait to go to Redis together (stream_backend "
+        "redis:// only): the first piece after a quiet spell goes at once, later ones at most "
+        "once per window, every stream's batch in one round trip. Default 10; 0: one Redis "
+        "call per piece.",
     ).tag(config=True)
     owner_lease = Float(
         10.0,
@@ -218,7 +225,13 @@ class ResumeChat(ExtensionApp):
         if self.config_problems:
             raise Unavailable("; ".join(self.config_problems.values()))
         streams = parts.stream_store(
-            parts.StreamSettings(self.stream_backend, self.replay_window, self.redis_prefix, self.owner_lease)
+            parts.StreamSettings(
+                self.stream_backend,
+                self.replay_window,
+                self.redis_prefix,
+                self.owner_lease,
+                self.append_coalesce_ms / 1000,
+            )
         )
         return JobManager(
             streams,

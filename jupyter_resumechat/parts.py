@@ -55,6 +55,7 @@ class StreamSettings:
     replay_window: int
     prefix: str
     lease: float
+    coalesce: float = 0.0  # seconds a Redis append may wait to go with others
 
 
 def stream_store(settings: StreamSettings) -> StreamStore:
@@ -71,7 +72,11 @@ def stream_store(settings: StreamSettings) -> StreamStore:
     except ImportError as exc:
         raise _missing("stream_backend", "redis", exc) from None
     return RedisStreamStore(
-        settings.backend, replay_window=settings.replay_window, prefix=settings.prefix, lease=settings.lease
+        settings.backend,
+        replay_window=settings.replay_window,
+        prefix=settings.prefix,
+        lease=settings.lease,
+        coalesce=settings.coalesce,
     )
 
 

@@ -13,10 +13,9 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .errors import NotFound, Unavailable
-from .eventstream import HEARTBEAT_HEADER, encode_event, encode_retry, parse_last_id
+from .eventstream import HEARTBEAT_HEADER, encode_retry, parse_last_id
 from .handlers import ResumeChatHandler
-from .jobs import Subscription
-from .streams import ReadResult
+from .jobs import Chunk, Subscription
 
 __all__ = ["EventStreamHandler"]
 
@@ -60,7 +59,7 @@ class EventStreamHandler(ResumeChatHandler):
         if not self._finished and not self._gone:
             self.finish(set_content_type="text/event-stream; charset=utf-8")
 
-    async def _pump(self, subscription: Subscription, batch: ReadResult, last_id: int | None) -> None:
+    async def _pump(self, subscription: Subscription, batch: Chunk, last_id: int | None) -> None:
         self.set_status(200)
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
@@ -69,15 +68,14 @@ class EventStreamHandler(ResumeChatHandler):
         self.set_header(HEARTBEAT_HEADER, f"{self.heartbeat_interval:g}")
         self.write(encode_retry(self.retry_ms))
         while not self._gone:
-            events = batch.events
-            if len(events) > 1 and batch.done:
+            # bytes encoded once per batch and shared by every reader of the stream
+            if batch.body and batch.final:
                 # the final repeats the whole message: let what comes before it go out first
-                self.write(b"".join(map(encode_event, events[:-1])))
+                self.write(batch.body)
                 if not await self._drained(subscription.stream_id):
                     return
-                events = events[-1:]
-            if events:
-                self.write(b"".join(map(encode_event, events)))
+            if batch.events:
+                self.write(batch.final or batch.body)
                 last_id = batch.events[-1].id
             elif not batch.done:
                 self.write(b": keepalive\n\n")

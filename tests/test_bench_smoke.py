@@ -41,7 +41,21 @@ def test_benchmark_suite_runs(tmp_path, redis_prefix, postgres_url) -> None:
         stop_group(run)
     assert run.returncode == 0, stderr[-3000:]
     results = json.loads((tmp_path / "latest.json").read_text())
-    assert set(results["scenarios"]) == {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B1-redis", "B4-redis"}
+    assert set(results["scenarios"]) == {
+        "B1",
+        "B2",
+        "B3",
+        "B4",
+        "B5",
+        "B6",
+        "B7",
+        "B8",
+        "B1-redis",
+        "B3-redis",
+        "B4-redis",
+        "B8-redis",
+        "B9-redis",
+    }
     for scenario in results["scenarios"].values():
         assert scenario["rows"] and all(row["runs"] >= 1 for row in scenario["rows"])
     assert "| B1 |" in (tmp_path / "latest.md").read_text()

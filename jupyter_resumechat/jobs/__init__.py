@@ -5,7 +5,8 @@ the provider.  Imports point one way: manager → runner, supervisor → recover
 conclusion → job, table, text.  See ARCHITECTURE.md for the races that end a job.
 """
 
+from .fanout import Chunk
 from .job import Ending, Job, JobSettings, JobState, Subscription
 from .manager import JobManager
 
-__all__ = ["Ending", "Job", "JobManager", "JobSettings", "JobState", "Subscription"]
+__all__ = ["Chunk", "Ending", "Job", "JobManager", "JobSettings", "JobState", "Subscription"]

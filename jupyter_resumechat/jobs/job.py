@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..models import Message, MessageStatus
 from ..providers import Delta
-from ..streams import ReadResult, StreamInfo, StreamStore
+from ..streams import StreamInfo
+from .fanout import Chunk, Feed
 from .text import TextNormalizer
 
 __all__ = ["Ending", "Job", "JobSettings", "JobState", "Subscription", "with_context"]
@@ -128,15 +129,16 @@ class Job:
 
 
 class Subscription:
-    """One reader of one stream; counted while open."""
+    """One reader of one stream; counted while open.  Reads go through the
+    stream's ``Feed``, shared with the other readers on this server."""
 
-    def __init__(self, streams: StreamStore, stream_id: str) -> None:
-        self.stream_id = stream_id
-        self._streams = streams
+    def __init__(self, feed: Feed) -> None:
+        self.stream_id = feed.stream_id
+        self._feed = feed
 
-    async def read(self, last_id: int | None, timeout: float) -> ReadResult:
-        """The next batch after ``last_id`` (see ``StreamStore.read_after``)."""
-        return await self._streams.read_after(self.stream_id, last_id, timeout)
+    async def read(self, last_id: int | None, timeout: float) -> Chunk:
+        """The next batch after ``last_id`` (see ``StreamStore.read_after``), with its SSE bytes."""
+        return await self._feed.read(last_id, timeout)
 
 
 def with_context(message: Message) -> str:

@@ -42,6 +42,7 @@ from ..providers import Provider
 from ..store import MessageStore, NewTurn, Restart, Spool, new_id
 from ..streams import StreamInfo, StreamStore
 from .conclusion import Concluder
+from .fanout import FanOut
 from .job import Ending, Job, JobSettings, JobState, Subscription
 from .recovery import Recovery
 from .runner import JobRunner
@@ -78,7 +79,7 @@ class JobManager:
             self.jobs, streams, messages, self.recovery, settings, adopt=self._adopt, on_activity=on_activity
         )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._subscribers: dict[str, int] = {}
+        self.fanout = FanOut(streams)
         self._supervisor: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
         self._stopping = False
@@ -138,6 +139,7 @@ class JobManager:
             with contextlib.suppress(Unavailable):
                 await self.messages.instances.retire()
         await self.provider.close()
+        await self.fanout.stop()
         await self.streams.close()
         await self.messages.close()
 
@@ -154,11 +156,11 @@ class JobManager:
     @property
     def readers(self) -> int:
         """How many event-stream readers this server holds open now."""
-        return sum(self._subscribers.values())
+        return self.fanout.total()
 
     def subscriber_count(self, stream_id: str) -> int:
         """How many readers hold ``stream_id`` open now."""
-        return self._subscribers.get(stream_id, 0)
+        return self.fanout.readers(stream_id)
 
     # conversations
 
@@ -388,15 +390,11 @@ class JobManager:
         info = await self.streams.info(stream_id)
         if not self._visible(user, info):
             raise NotFound(f"stream {stream_id!r} is unknown or has expired")
-        self._subscribers[stream_id] = self._subscribers.get(stream_id, 0) + 1
+        feed = self.fanout.join(stream_id)
         try:
-            yield Subscription(self.streams, stream_id)
+            yield Subscription(feed)
         finally:
-            left = self._subscribers[stream_id] - 1
-            if left:
-                self._subscribers[stream_id] = left
-            else:
-                del self._subscribers[stream_id]
+            self.fanout.leave(feed)
 
     async def abort(self, user: str, stream_id: str) -> Message:
         """Stop the generation, keep its partial text, return the committed message.

@@ -8,7 +8,10 @@ snapshot, and it forgets a finished stream ``ttl`` seconds after its final.
 Guarantees every implementation gives (a contract test suite checks them):
 
 * ``append`` numbers events consecutively from 1; an event is readable by
-  every later ``read_after`` as soon as ``append`` returns.
+  every later ``read_after`` of the same store as soon as ``append`` returns
+  (a store that coalesces appends, Redis, shows it to other servers once its
+  batch lands, within the coalescing window).  ``finish`` lands every piece
+  appended before it first.
 * ``read_after(sid, last_id)`` returns, in order, either the deltas after
   ``last_id`` (when ``last_id`` is within the retained window) or one snapshot
   covering everything so far (when ``last_id`` is ``None``, older than the

@@ -13,10 +13,13 @@ Keys, with a ``{stream id}`` hash tag so a stream's keys share a cluster slot::
 
 Appends and the final are Lua scripts, so the sequence number, the snapshot
 and the log never disagree.  Both are fenced by ``gen``, the lease generation
-(bumped by an adoption), and an append carries the sequence number it must
-get, so the client may retry any command after a connection error (a Redis
-restart leaves every pooled connection stale) without writing twice. Live readers on one server share one blocking
-``XREAD`` per stream (a watcher), so a thousand readers cost one connection.
+(bumped by an adoption), and a batch of appends carries the sequence numbers
+it must get, so the client may retry any command after a connection error (a
+Redis restart leaves every pooled connection stale) without writing twice.
+With ``coalesce`` > 0 the pieces of every stream are sent in batches, one
+pipeline per round trip (``batcher.py``); the log's format is ``redislog.py``.
+Live readers on one server share one blocking ``XREAD`` (``watcher.py``), so
+a thousand readers cost one connection.
 """
 
 from __future__ import annotations
@@ -35,32 +38,21 @@ from urllib.parse import urlsplit
 from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
+from redis.exceptions import BusyLoadingError, NoScriptError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import ParamSpec
 
-from ..errors import GenerationActive, LeaseLost, NotFound, Unavailable
+from ..errors import GenerationActive, LeaseLost, NotFound, ResumeChatError, Unavailable
 from ..models import Event, EventKind, format_time, parse_time
 from .base import ReadResult, StreamInfo
+from .batcher import AppendBatcher, Batch, Outcome
+from .redislog import APPEND, batch_args, batch_events, entry_events
 from .watcher import StreamWatcher
 
 __all__ = ["RedisStreamStore"]
 
 log = logging.getLogger(__name__)
-
-_APPEND = """
-if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
-if redis.call('HGET', KEYS[4], 'gen') ~= ARGV[4] then return -2 end
-if redis.call('HEXISTS', KEYS[4], 'final') == 1 then return -1 end
-local current = tonumber(redis.call('HGET', KEYS[4], 'seq'))
-if ARGV[5] ~= '' and current >= tonumber(ARGV[5]) then return tonumber(ARGV[5]) end
-local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
-if ARGV[1] ~= '' then redis.call('APPEND', KEYS[2], ARGV[1]) end
-if ARGV[2] ~= '' then redis.call('APPEND', KEYS[3], ARGV[2]) end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], seq .. '-0', 't', ARGV[1], 'r', ARGV[2])
-return seq
-"""
 
 _FINISH = """
 if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
@@ -138,6 +130,7 @@ class RedisStreamStore:
         max_connections: int = 32,
         prefix: str = "resumechat:",
         client: aioredis.Redis | None = None,
+        coalesce: float = 0.0,
     ) -> None:
         self.replay_window = replay_window
         self.lease = lease  # seconds a stream's owner (or adopter) holds it without renewal
@@ -145,12 +138,17 @@ class RedisStreamStore:
         # Any: redis-py's stubs do not model decode_responses=False (every reply is bytes here)
         self.where = _where(url)
         self.redis: Any = client or aioredis.Redis.from_pool(_pool(url, max_connections))
-        self._append = self.redis.register_script(_APPEND)
+        self._append = self.redis.register_script(APPEND)
         self._finish = self.redis.register_script(_FINISH)
         self._open = self.redis.register_script(_OPEN)
         self._claim = self.redis.register_script(_CLAIM)
         self._next_seq: dict[str, int] = {}  # streams this server writes: the seq due next
-        self._watcher = StreamWatcher(self.redis, lambda sid: self._keys(sid)[0])
+        # coalesce: seconds a piece may wait to join others in one round trip; 0: one call per piece
+        self._batcher = AppendBatcher(self._send_batches, coalesce, replay_window) if coalesce > 0 else None
+        self._flushed: dict[str, int] = {}  # streams this server writes: their last id in Redis
+        self._watcher = StreamWatcher(
+            self.redis, lambda sid: self._keys(sid)[0], local=self._flushed.__contains__
+        )
         self._abort_callback: Callable[[str], None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._closing = False
@@ -183,21 +181,65 @@ class RedisStreamStore:
         if current:
             raise GenerationActive("a generation is already active", current)
         self._next_seq[info.stream_id] = 1
+        self._flushed[info.stream_id] = 0
+        if self._batcher is not None:
+            self._batcher.start(info.stream_id, 1)
 
     @_guarded
     async def append(self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1) -> int:
-        due = self._next_seq.get(stream_id)
-        args: list[str | int] = [text, reasoning, self.replay_window, token, "" if due is None else due]
-        seq = int(await self._append(keys=self._keys(stream_id), args=args))
-        if seq == -2:
-            raise LeaseLost(f"stream {stream_id!r} was adopted by another server")
-        if seq < 0:
-            raise NotFound(f"stream {stream_id!r} is unknown, expired or finished")
-        self._next_seq[stream_id] = seq + 1
-        return seq
+        """Coalescing: numbered and queued at once, sent with the next batch; the
+        failure of a batch is raised by the next append.  Else one script call."""
+        if self._batcher is not None:
+            if not self._batcher.knows(stream_id):
+                self._batcher.start(stream_id, await self._seq(stream_id) + 1)
+            return await self._batcher.add(stream_id, token, text, reasoning)
+        due = self._next_seq.get(stream_id) or await self._seq(stream_id) + 1
+        outcome = (await self._send_batches([(stream_id, Batch(token, due, [text], [reasoning]))]))[0]
+        if isinstance(outcome, ResumeChatError):
+            raise outcome
+        self._next_seq[stream_id] = outcome + 1
+        return outcome
+
+    async def _seq(self, sid: str) -> int:
+        """The stream's last id in Redis (a stream this server did not open)."""
+        seq = await self.redis.hget(self._keys(sid)[3], "seq")
+        if seq is None:
+            raise NotFound(f"stream {sid!r} is unknown, expired or finished")
+        return int(seq)
+
+    async def _send_batches(self, work: list[tuple[str, Batch]]) -> list[Outcome]:
+        """One pipeline, one script call per batch; each batch's last id or its error."""
+        try:
+            results = await self._pipeline(work)
+            if any(isinstance(r, NoScriptError) for r in results):  # Redis restarted: load, send again
+                await self.redis.script_load(APPEND)
+                results = await self._pipeline(work)
+        except (*_RETRIED, ReadOnlyError, OutOfMemoryError) as exc:
+            raise Unavailable(f"Redis is unavailable ({self.where}): {exc}") from exc
+        outcomes = [_outcome(sid, result, self.where) for (sid, _), result in zip(work, results, strict=True)]
+        for (sid, batch), outcome in zip(work, outcomes, strict=True):
+            self._landed(sid, batch, outcome)
+        return outcomes
+
+    def _landed(self, sid: str, batch: Batch, outcome: Outcome) -> None:
+        """Hand what landed to this server's readers; a stream refused is no longer ours to announce."""
+        if isinstance(outcome, (LeaseLost, NotFound)):
+            self._flushed.pop(sid, None)  # its readers go back to XREAD (another server's final)
+        elif isinstance(outcome, int) and sid in self._flushed and outcome > self._flushed[sid]:
+            self._flushed[sid] = outcome
+            self._watcher.publish(sid, batch_events(batch))
+
+    async def _pipeline(self, work: list[tuple[str, Batch]]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid, batch in work:
+                pipe.evalsha(self._append.sha, 4, *self._keys(sid), *batch_args(batch, self.replay_window))
+            return list(await pipe.execute(raise_on_error=False))
 
     @_guarded
     async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
+        """The pieces still queued go first (raising what they raise), then the final."""
+        if self._batcher is not None:
+            await self._batcher.drain(stream_id)
         final = json.dumps(message, ensure_ascii=False)
         conversation = await self.redis.hget(self._keys(stream_id)[3], "conversation")
         keys = [*self._keys(stream_id), self._conv((conversation or b"").decode()), f"{self.prefix}leases"]
@@ -207,6 +249,10 @@ class RedisStreamStore:
         if seq < 0:
             raise NotFound(f"stream {stream_id!r} is unknown or has expired")
         self._next_seq.pop(stream_id, None)
+        if self._batcher is not None:
+            self._batcher.forget(stream_id)
+        if self._flushed.pop(stream_id, None) is not None:
+            self._watcher.publish(stream_id, [Event(seq, EventKind.FINAL, {"message": message})])
         return seq
 
     async def _release(self, cid: str, sid: str) -> None:
@@ -216,10 +262,16 @@ class RedisStreamStore:
 
     @_guarded
     async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
+        if self._batcher is not None and self._batcher.pending(stream_id):
+            with contextlib.suppress(ResumeChatError):  # what this server accepted reads back at once
+                await self._batcher.drain(stream_id)
         events = await self._read(stream_id, last_id)
         if not events and timeout > 0 and not await self._finished(stream_id):
-            await self._watcher.wait(stream_id, last_id or 0, timeout)
-            events = await self._read(stream_id, last_id)
+            latest = self._flushed.get(stream_id)
+            handed = await self._watcher.wait(stream_id, last_id or 0, timeout, latest)
+            events = (
+                handed if handed is not None and last_id is not None else await self._read(stream_id, last_id)
+            )
         done = bool(events) and events[-1].kind is EventKind.FINAL
         if not events and last_id is not None:
             done = await self._finished_at(stream_id, last_id)
@@ -234,8 +286,10 @@ class RedisStreamStore:
                 seq = int((await self.redis.hget(self._keys(sid)[3], "seq")) or 0)
                 if last_id <= seq:
                     return []
-            elif int(entries[0][0].split(b"-")[0]) == last_id + 1:
-                return [_event(entry) for entry in entries]
+            else:
+                events = [event for entry in entries for event in entry_events(entry)]
+                if events[0].id <= last_id + 1:  # the window still holds the next event
+                    return [event for event in events if event.id > last_id]
         return await self._snapshot(sid)
 
     async def _snapshot(self, sid: str) -> list[Event]:
@@ -304,6 +358,9 @@ class RedisStreamStore:
         await self.redis.delete(*self._keys(stream_id))
         await self.redis.zrem(f"{self.prefix}leases", stream_id)
         self._next_seq.pop(stream_id, None)
+        self._flushed.pop(stream_id, None)
+        if self._batcher is not None:
+            self._batcher.forget(stream_id)
         self._watcher.forget(stream_id)
 
     # ownership across servers
@@ -376,6 +433,8 @@ class RedisStreamStore:
 
     async def close(self) -> None:
         self._closing = True
+        if self._batcher is not None:
+            await self._batcher.close()
         await self._watcher.close()
         if self._listener is not None:
             await asyncio.wait({self._listener}, timeout=5)
@@ -408,12 +467,15 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
-def _event(entry: tuple[bytes, dict[bytes, bytes]]) -> Event:
-    raw_id, fields = entry
-    seq = int(raw_id.split(b"-")[0])
-    if b"f" in fields:
-        return Event(seq, EventKind.FINAL, {"message": json.loads(fields[b"f"])})
-    text = fields.get(b"t", b"")
-    if text:
-        return Event(seq, EventKind.DELTA, {"text": text.decode()})
-    return Event(seq, EventKind.DELTA, {"reasoning": fields.get(b"r", b"").decode()})
+def _outcome(sid: str, result: Any, where: str) -> Outcome:
+    """A script's answer for one batch: its last id, or the error that ends the stream's writes."""
+    if isinstance(result, Exception):
+        return Unavailable(f"Redis refused an append ({where}): {result}")
+    seq = int(result)
+    if seq == -2:
+        return LeaseLost(f"stream {sid!r} was adopted by another server")
+    if seq == -3:
+        return NotFound(f"stream {sid!r} does not continue where this server left it")
+    if seq < 0:
+        return NotFound(f"stream {sid!r} is unknown, expired or finished")
+    return seq

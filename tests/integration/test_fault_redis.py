@@ -26,6 +26,7 @@ from tests.integration.test_fault_servers import (  # helpers only
     final_of,
     message,
     messages,
+    read_events,
     send,
     sqlite_url,
     stream_status,
@@ -295,3 +296,37 @@ def test_a_redis_stall_does_not_split_the_brain(tmp_path, cluster_factory, postg
         assert (again["status"], again["content"]) == (final["status"], final["content"]), (
             f"the stream's final changed: first {brief(final)}, now {brief(again)}"
         )
+
+
+# 4. Coalesced appends: Redis stalls while a batch is in flight
+
+
+def test_a_redis_stall_mid_batch_loses_and_repeats_nothing(tmp_path, cluster_factory, private_redis):
+    """Redis stops answering (SIGSTOP) while a fast reply's batches are in flight,
+    then answers again: every id 1, 2, 3… once, and the text whole (DESIGN §2.1)."""
+    cluster = cluster_factory(
+        db_url=sqlite_url(tmp_path), stream_backend=private_redis.url, append_coalesce_ms=10, **FAST
+    )
+    server = cluster.start("a")
+    with httpx.Client(headers=server.headers, timeout=30) as client:
+        cid = create_conversation(client, server)
+        sent = send(client, server, cid, "/pace 0.002 /repeat 1500 ab")
+        wait_for(
+            lambda: message(client, server, cid, sent["assistant_message"]["id"]),
+            lambda m: len(m["content"]) >= 200,
+            20,
+            "the reply under way",
+        )
+        private_redis.pause()
+        time.sleep(1.0)  # pieces keep coming and queue up; the batch in flight hangs
+        private_redis.resume()
+        status, events = read_events(client, server, sent["stream_id"], last=0, timeout=60)
+        assert status == 200
+        ids = [e["id"] for e in events]
+        assert ids == list(range(1, len(ids) + 1)), f"ids not 1..n once: {ids[:5]}…{ids[-5:]}"
+        text = "".join(e["data"].get("text", "") for e in events if e["event"] == "delta")
+        final = events[-1]["data"]["message"]
+        assert final["status"] == "complete", brief(final)
+        assert text == final["content"] == "ab" * 1500, brief(final)
+        stored = message(client, server, cid, final["id"])
+        assert (stored["status"], stored["content"]) == ("complete", "ab" * 1500), brief(stored)

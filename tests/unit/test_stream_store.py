@@ -31,7 +31,7 @@ class _Factory:
         return store
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-coalesced"])
 def make_store(request):
     if request.param == "memory":
         return _Factory(lambda window: MemoryStreamStore(replay_window=window))
@@ -39,7 +39,10 @@ def make_store(request):
     from tests.support.services import REDIS_URL
 
     prefix = request.getfixturevalue("redis_prefix")
-    return _Factory(lambda window: RedisStreamStore(REDIS_URL, replay_window=window, prefix=prefix))
+    coalesce = 0.01 if request.param == "redis-coalesced" else 0.0
+    return _Factory(
+        lambda window: RedisStreamStore(REDIS_URL, replay_window=window, prefix=prefix, coalesce=coalesce)
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,78 @@
+"""Fan-out (jobs/fanout.py): a thousand readers of one live reply each get the
+whole text exactly once, from one shared read and one encoding per batch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from jupyter_resumechat.eventstream import Reply, decode_block
+from jupyter_resumechat.jobs.fanout import FanOut
+from jupyter_resumechat.models import utcnow
+from jupyter_resumechat.streams import MemoryStreamStore, StreamInfo
+
+READERS = 1000
+
+
+@pytest.fixture(params=["memory", "redis-coalesced"])
+def make_store(request) -> Any:
+    if request.param == "memory":
+        return MemoryStreamStore
+    from jupyter_resumechat.streams.redis import RedisStreamStore
+    from tests.support.services import REDIS_URL
+
+    prefix = request.getfixturevalue("redis_prefix")
+    return lambda: RedisStreamStore(REDIS_URL, prefix=prefix, coalesce=0.01)
+
+
+async def reader(fanout: FanOut, sid: str, bodies: dict[int, bytes]) -> tuple[list[int], str]:
+    """Reads as the SSE handler does, and decodes the very bytes it would write."""
+    feed = fanout.join(sid)
+    try:
+        reply, ids, last = Reply(), [], 0
+        while True:
+            chunk = await feed.read(last, 5)
+            if chunk.body:
+                bodies[id(chunk.body)] = chunk.body  # kept alive: ids stay distinct
+            for block in chunk.body.split(b"\n\n"):
+                event = decode_block(block) if block else None
+                if event is not None:
+                    ids.append(event.id)
+                    reply.apply(event)
+            if chunk.final:
+                ids.append(chunk.events[-1].id)
+            last = chunk.events[-1].id if chunk.events else last
+            if chunk.done:
+                return ids, reply.content
+    finally:
+        fanout.leave(feed)
+
+
+def test_a_thousand_readers_get_the_same_full_text(make_store) -> None:
+    async def main() -> None:
+        store = make_store()
+        fanout = FanOut(store)
+        await store.open(StreamInfo("s", "c", "m", utcnow()))
+        bodies: dict[int, bytes] = {}
+        readers = [asyncio.create_task(reader(fanout, "s", bodies)) for _ in range(READERS)]
+        await asyncio.sleep(0)
+        expected = ""
+        for i in range(300):
+            piece = f"{i} é😀 "
+            await store.append("s", text=piece)
+            expected += piece
+            if i % 7 == 0:
+                await asyncio.sleep(0.001)  # the model's pace: readers catch up between pieces
+        await store.finish("s", {"status": "complete"}, 60)
+        results = await asyncio.gather(*readers)
+        for ids, text in results:
+            assert ids == list(range(1, 302))
+            assert text == expected
+        assert fanout.readers("s") == 0
+        assert len(bodies) <= 301, f"{len(bodies)} encodings for 300 pieces: readers did not share them"
+        await fanout.stop()
+        await store.close()
+
+    asyncio.run(main())
