@@ -1,6 +1,7 @@
-"""Screenshots of the panel for the docs: light and dark, streaming and finished.
+"""Screenshots of the panel for the docs: light and dark, streaming and finished,
+and a reasoning reply followed by a failed one (with its Retry).
 
-python docs/make_screenshots.py     # writes docs/panel-{light,dark}-{streaming,finished}.png
+python docs/make_screenshots.py     # writes docs/panel-{light,dark}-{streaming,finished,reasoning}.png
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from tests.browser.notebook import Notebook
 
 DOCS = Path(__file__).resolve().parent
 PROMPT = "Show me how ChatPanel resumes a stream"
+THINK = (
+    "/think The user asks which backend to pick. One server: memory is enough. Several: Redis.\n"
+    "/pace 0.05 /repeat 1 For **one server**, keep the defaults (memory + SQLite). For several, set "
+    "`stream_backend` to a `redis://` URL and `db_url` to PostgreSQL."
+)
+THOUGHT_REPLY = (
+    "For one server, keep the defaults (memory + SQLite). For several, set stream_backend to a "
+    "redis:// URL and db_url to PostgreSQL."
+)
 
 
 def shoot(dark: bool) -> None:
@@ -38,6 +48,16 @@ def shoot(dark: bool) -> None:
                 "() => !document.querySelector('.rc-panel .rc-status-streaming')", timeout=120_000
             )
             notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-finished.png"))
+            notebook.panel().get_by_role("button", name="New conversation").click()
+            page.wait_for_function(
+                "() => !document.querySelector('.rc-panel .rc-assistant')", timeout=120_000
+            )
+            notebook.send(THINK)
+            notebook.wait_reply(THOUGHT_REPLY)
+            notebook.send("/fail 14 Explain the error")
+            notebook.panel().locator(".rc-assistant.rc-status-error").wait_for(timeout=120_000)
+            notebook.wait_idle()
+            notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-reasoning.png"))
             browser.close()
     finally:
         server.stop()
