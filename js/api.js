@@ -12,6 +12,8 @@ import { backoff } from './state.js';
 export const SILENCE_FACTOR = 2.5;
 const HEARTBEAT_HEADER = 'X-ResumeChat-Heartbeat';
 const DEFAULT_HEARTBEAT_S = 15;
+/** A REST call with no answer in this long is a network error (the draft stays; a re-send is safe). */
+export const REQUEST_TIMEOUT_MS = 30000;
 
 export class ApiError extends Error {
   /** @param {number} status @param {any} body */
@@ -67,14 +69,33 @@ export class Api {
 
   /**
    * One request; a non-2xx answer throws ApiError with the server's detail.
-   * @param {string} method @param {string} path @param {any} [body] @param {AbortSignal} [signal]
+   * @param {string} method @param {string} path @param {any} body @param {AbortSignal} signal
    */
   async call(method, path, body, signal) {
-    const response = await fetch(this.root + path, {
-      method, signal, credentials: 'same-origin',
-      headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    // A server that never answers (dead behind a proxy that stays open) must not
+    // hold a send or a load for ever: past the timeout it is a network error.
+    const request = new AbortController();
+    const stop = () => request.abort();
+    signal.addEventListener('abort', stop);
+    const timer = setTimeout(stop, REQUEST_TIMEOUT_MS);
+    try {
+      const response = await fetch(this.root + path, {
+        method, signal: request.signal, credentials: 'same-origin',
+        headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return await this.answer(response);
+    } catch (error) {
+      if (request.signal.aborted && !signal.aborted) throw new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
+  /** @param {Response} response */
+  async answer(response) {
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = { detail: text.slice(0, 200) }; }
@@ -126,7 +147,7 @@ export class Api {
         throw new ApiError(response.status, body);
       }
       const beat = Number(response.headers.get(HEARTBEAT_HEADER));
-      if (beat > 0 && beat < 86400) this.heartbeatSeconds = beat;
+      if (beat >= 0.1 && beat < 86400) this.heartbeatSeconds = beat;
       arm();
       yield* readEvents(response.body, arm);
     } catch (error) {

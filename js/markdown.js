@@ -63,8 +63,8 @@ export function addCopyButtons(root) {
   }
 }
 
-/** A line that opens or closes a fenced code block. */
-const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+/** A line that may open a fenced code block (any indent: fences inside list items count). */
+const FENCE = /^\s*(`{3,}|~{3,})/;
 
 /**
  * Markdown that grows as a reply streams, rendered in time linear in its
@@ -84,7 +84,7 @@ export class LiveMarkdown {
     root.replaceChildren(this.stable, this.tail);
     this.text = '';
     this.scanned = 0; // characters whose lines were looked at
-    this.inFence = false;
+    this.fence = ''; // the open fence's marker, while inside one
     this.cut = 0; // end of the finished part
     this.rendered = 0; // how much of the finished part is in `stable`
     this.epoch = 0;
@@ -94,7 +94,7 @@ export class LiveMarkdown {
   reset(text) {
     this.text = '';
     this.scanned = 0; // characters whose lines were looked at
-    this.inFence = false;
+    this.fence = ''; // the open fence's marker, while inside one
     this.cut = 0; // end of the finished part
     this.rendered = 0; // how much of the finished part is in `stable`
     this.stable.replaceChildren();
@@ -133,8 +133,15 @@ export class LiveMarkdown {
     let start = this.scanned;
     for (let end = text.indexOf('\n', start); end >= 0; end = text.indexOf('\n', start)) {
       const line = text.slice(start, end);
-      if (FENCE.test(line)) this.inFence = !this.inFence;
-      else if (!this.inFence && line.trim() === '') this.cut = end + 1;
+      const fence = FENCE.exec(line);
+      if (this.fence) { // only the same character, at least as long, closes it
+        if (fence && fence[1][0] === this.fence[0] && fence[1].length >= this.fence.length
+            && line.trim() === fence[1]) this.fence = '';
+      } else if (fence) {
+        this.fence = fence[1];
+      } else if (line.trim() === '') {
+        this.cut = end + 1;
+      }
       start = end + 1;
     }
     this.scanned = start;

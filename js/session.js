@@ -119,8 +119,14 @@ export class ChatSession {
       } else if (end === 'final') {
         this.refreshTitle(this.host.conversationId());
       }
-    } catch (error) {
-      if (!this.signal.aborted) this.dispatch({ type: 'notice', detail: describe(error) });
+    } catch (error) { // refused (403 after a logout…): say so, and show what the server holds
+      if (this.signal.aborted) return;
+      this.dispatch({ type: 'notice', detail: describe(error) });
+      if (current()) {
+        this.dispatch({ type: 'gone' });
+        this.attached = null;
+        this.load();
+      }
     } finally {
       if (this.attached === sid) this.attached = null;
     }
@@ -158,10 +164,12 @@ export class ChatSession {
   /** @param {'message' | 'regenerate' | 'continue'} what @param {any} body */
   async post(what, body) {
     this.dispatch({ type: 'sending', what });
+    const mine = ++this.request; // a load answered before this send cannot undo it (rule 5)
     try {
       const cid = await this.conversationId();
       const result = await this.api.send(cid, body, this.signal);
-      this.dispatch({ type: 'sent', result });
+      if (cid !== this.host.conversationId()) return true; // the view moved on to another conversation
+      this.dispatch({ type: 'sent', result, request: mine });
       this.channel?.postMessage({ type: 'started', conversation_id: cid, stream_id: result.stream_id });
       this.attach();
       return true;
@@ -177,7 +185,8 @@ export class ChatSession {
     const phase = this.state.phase;
     if (phase.kind !== 'streaming') return;
     try {
-      await this.api.abort(phase.streamId, this.signal);
+      const message = await this.api.abort(phase.streamId, this.signal);
+      this.dispatch({ type: 'ended', message }); // even if the stream's final never reaches us
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404) && !this.signal.aborted) {
         this.dispatch({ type: 'notice', detail: `Could not stop the reply: ${describe(error)}` });

@@ -54,8 +54,8 @@ export function reduce(state, event) {
     case 'sending':
       if (phase.kind !== 'idle') return state;
       return { ...state, phase: { kind: 'sending', what: event.what }, notice: null };
-    case 'sent':
-      return sent(state, event.result);
+    case 'sent': // status answers to requests made before the send are stale now
+      return { ...sent(state, event.result), request: Math.max(state.request, event.request || 0) };
     case 'refused': // any answer but 202 to a send: back to a sendable state (rule 9)
       return { ...state, notice: event.detail, phase: phase.kind === 'sending' ? { kind: 'idle' } : phase };
     case 'sse':
@@ -66,6 +66,10 @@ export function reduce(state, event) {
     case 'connected':
       return phase.kind === 'streaming' && phase.streamId === event.streamId && phase.reconnecting
         ? { ...state, phase: { ...phase, reconnecting: 0 } } : state;
+    case 'ended': // the committed reply, from an abort's answer: as its final would
+      if (phase.kind !== 'streaming' || phase.partial.messageId !== event.message.id) return state;
+      return { ...state, messages: [...state.messages.filter((m) => m.id !== event.message.id), event.message],
+        phase: { kind: 'idle' }, finished: event.message };
     case 'gone': // 404: forget the partial and any cached status, reload, no banner (rule 3)
       return { ...state, phase: { kind: 'loading' }, notice: null };
     case 'notice':
@@ -83,8 +87,14 @@ export function reduce(state, event) {
  */
 function loaded(state, messages, status) {
   const active = status && status.active ? status : null;
-  if (!active) return { ...state, messages, phase: { kind: 'idle' } };
   const phase = state.phase;
+  if (!active && phase.kind === 'streaming') {
+    const committed = messages.find((m) => m.id === phase.partial.messageId);
+    // An answer that does not hold our live reply committed predates our send (or
+    // regenerate): keep reading; the stream itself says when it ends.
+    if (!committed || committed.status === 'streaming') return state;
+  }
+  if (!active) return { ...state, messages, phase: { kind: 'idle' } };
   const live = messages.find((m) => m.id === active.message_id);
   const others = messages.filter((m) => m.id !== active.message_id);
   if (phase.kind === 'streaming' && phase.streamId === active.stream_id) {

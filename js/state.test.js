@@ -180,3 +180,25 @@ test('SSE blocks parse across chunk boundaries, comments skipped', () => {
   const [crlf] = parseBlocks('id: 3\r\nevent: final\r\ndata: {"message":{}}\r\n\r\n');
   assert.equal(crlf[0].event, 'final');
 });
+
+test('a status answer that predates our send does not stop the reply (rule 5)', () => {
+  let s = reduce(idle(), { type: 'sending', what: 'message' });
+  s = reduce(s, { type: 'sent', result: result(), request: 5 });
+  const stale = reduce(s, { type: 'loaded', request: 4, messages: [], status: { active: false } });
+  assert.equal(stale, s); // older than the send
+  const early = reduce(reduce(s, { type: 'load', request: 6 }),
+    { type: 'loaded', request: 6, messages: [msg('u2', 'user', 'next')], status: { active: false } });
+  assert.equal(streaming(early).streamId, 's2'); // our reply is not committed in it: keep reading
+  const done = reduce(reduce(s, { type: 'load', request: 7 }),
+    { type: 'loaded', request: 7, messages: [msg('u2', 'user', 'next'), msg('b', 'assistant', 'x')], status: { active: false } });
+  assert.equal(done.phase.kind, 'idle');
+});
+
+test("an abort's answer ends the reply even if its final never arrives", () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, { type: 'ended', message: msg('other', 'assistant', 'x', 'aborted') });
+  assert.equal(s.phase.kind, 'streaming'); // not ours
+  s = reduce(s, { type: 'ended', message: msg('b', 'assistant', 'partial', 'aborted') });
+  assert.equal(s.phase.kind, 'idle');
+  assert.equal(s.messages[s.messages.length - 1].status, 'aborted');
+});

@@ -262,7 +262,7 @@ class Client:
             interval = float(response.headers.get(HEARTBEAT_HEADER, ""))
         except ValueError:
             return
-        if 0 < interval < 86_400:
+        if 0.1 <= interval < 86_400:
             self.heartbeat_interval = interval
             timeouts = response.request.extensions.get("timeout")
             if isinstance(timeouts, dict):

@@ -223,6 +223,8 @@ class JobManager:
             batch = await self.streams.read_after(stream_id, None, 0)
             if batch.events and "content" in batch.events[0].data:
                 data = batch.events[0].data
+                if len(data["content"]) < len(message.content):
+                    return message  # a continued reply whose stream has not got its earlier text yet
                 return message.replace(content=data["content"], reasoning=data["reasoning"])
         return message
 

@@ -16,7 +16,6 @@ from ..models import MessageStatus
 from ..providers import CONTINUE_PROMPT, ChatTurn, Delta, Provider
 from ..store import MessageStore, Spool
 from ..streams import StreamStore
-from . import eager
 from .conclusion import Concluder, Unsaved
 from .job import Ending, Job, JobState, with_context
 
@@ -122,17 +121,18 @@ class JobRunner:
 
     async def _append(self, job: Job, piece: Delta) -> None:
         """Append and keep, as one step: a stop that lands while the append runs waits
-        for it, so a piece readers got is never missing from the committed text.  An
-        append that never waits runs inline (``eager``), not in a task of its own."""
-        append = eager.start(
+        for it, so a piece readers got is never missing from the committed text.  A piece
+        the store takes without waiting (``append_nowait``) needs no task of its own."""
+        if self.streams.append_nowait(
+            job.stream_id, text=piece.text, reasoning=piece.reasoning, token=job.info.token
+        ):
+            job.keep(piece)  # it never waited, so nothing could interrupt it
+            return
+        append = asyncio.ensure_future(
             self.streams.append(
                 job.stream_id, text=piece.text, reasoning=piece.reasoning, token=job.info.token
             )
         )
-        if append.done():  # it never waited, so nothing could interrupt it
-            append.result()
-            job.keep(piece)
-            return
         try:
             await asyncio.shield(append)
         except asyncio.CancelledError:

@@ -109,7 +109,7 @@ class _Plan:
 def _after(pieces: Iterable[str], skip: int) -> Iterator[str]:
     """The pieces past the first ``skip`` characters: the same reply, continued."""
     for piece in pieces:
-        if skip >= len(piece):
+        if skip and skip >= len(piece):
             skip -= len(piece)
             continue
         yield piece[skip:]

@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import GenerationActive, InvalidRequest, NotFound
+from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
 from ..models import Context, Conversation, Message, MessageStatus, Role, Usage, utcnow
 from .engine import DATABASE_ERRORS, guarded, make_engine, reason
 from .instances import Instances, LapsedReply
@@ -295,13 +295,16 @@ class MessageStore:
         an unknown message, ``InvalidRequest`` when it is not the latest reply and
         ``GenerationActive`` when a reply streams in the conversation.
         """
-        try:
-            return await self._restart(restart)
-        except IntegrityError:
-            blocking = await self._streaming_in(restart.conversation_id)
-            if blocking is None:
-                raise
-            raise GenerationActive("a generation is already active", blocking.stream_id) from None
+        for attempt in range(2):
+            try:
+                return await self._restart(restart)
+            except (IntegrityError, _Raced):
+                blocking = await self._streaming_in(restart.conversation_id)
+                if blocking is not None:
+                    raise GenerationActive("a generation is already active", blocking.stream_id) from None
+                if attempt:
+                    raise Unavailable("the reply kept changing under this request; send it again") from None
+        raise AssertionError("unreachable")
 
     async def _restart(self, restart: Restart) -> tuple[Message, Message]:
         now = utcnow()
@@ -334,7 +337,6 @@ class MessageStore:
                 "stream_id": restart.stream_id,
                 "owner_instance": self.instance_id,
                 "model": restart.model,
-                "client_id": restart.client_id,
                 "error_type": None,
                 "error_detail": None,
                 "usage": None,
@@ -342,7 +344,19 @@ class MessageStore:
             }
             if not restart.keep_text:
                 values.update(content="", reasoning="")
-            await conn.execute(update(messages).where(messages.c.pk == latest["pk"]).values(**values))
+            if restart.client_id is not None:  # an earlier request's id keeps answering otherwise
+                values["client_id"] = restart.client_id
+            changed = await conn.execute(
+                update(messages)
+                .where(  # fenced: a second server restarting the same reply changes nothing
+                    messages.c.pk == latest["pk"],
+                    messages.c.status == latest["status"],
+                    messages.c.stream_id.is_not_distinct_from(latest["stream_id"]),
+                )
+                .values(**values)
+            )
+            if not changed.rowcount:
+                raise _Raced()
             user = (
                 (await conn.execute(select(messages).where(messages.c.id == latest["reply_to"])))
                 .mappings()
@@ -532,6 +546,10 @@ class MessageStore:
         ):
             return CommitResult(Commit.DONE, held)  # an earlier attempt landed
         return CommitResult(Commit.TAKEN, held)
+
+
+class _Raced(Exception):
+    """Another transaction changed the reply between our read and our write."""
 
 
 def _check_restartable(latest: Any, restart: Restart) -> None:

@@ -82,6 +82,13 @@ class StreamStore(Protocol):
         Raises ``NotFound`` (unknown, expired or finished) or ``LeaseLost``.
         """
 
+    def append_nowait(
+        self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1
+    ) -> int | None:
+        """``append`` when it can be done without waiting, else ``None`` (then call
+        ``append``).  Lets a job add a piece without a loop turn of its own, so a
+        fast model's pieces reach readers in batches.  Raises as ``append``."""
+
     async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
         """Add the ``final`` event carrying ``message``; expire ``ttl`` s later.
 

@@ -96,11 +96,26 @@ class AppendBatcher:
         """This server writes ``stream_id``; its next piece gets ``next_id``."""
         self._boxes.setdefault(stream_id, _Outbox(next_id))
 
+    def add_nowait(self, stream_id: str, token: int, text: str, reasoning: str) -> int | None:
+        """``add`` unless the stream's queue is full (then ``None``: call ``add``, which waits)."""
+        box = self._boxes[stream_id]
+        if box.error is not None:
+            raise box.error
+        if box.queued + 1 >= self.max_pending:
+            return None
+        return self._queue(box, token, text, reasoning)
+
     async def add(self, stream_id: str, token: int, text: str, reasoning: str) -> int:
         """Queue one piece and return its id; raises the error a failed send left."""
         box = self._boxes[stream_id]
         if box.error is not None:
             raise box.error
+        seq = self._queue(box, token, text, reasoning)
+        if box.queued >= self.max_pending:  # Redis is slower than the model: wait for it
+            await self.drain(stream_id)
+        return seq
+
+    def _queue(self, box: _Outbox, token: int, text: str, reasoning: str) -> int:
         if box.open is None or box.open.token != token or len(box.open.texts) >= self.max_batch:
             if box.open is not None:
                 box.batches.append(box.open)
@@ -110,10 +125,7 @@ class AppendBatcher:
         box.next_id += 1
         box.queued += 1
         self._kick()
-        seq = box.next_id - 1
-        if box.queued >= self.max_pending:  # Redis is slower than the model: wait for it
-            await self.drain(stream_id)
-        return seq
+        return box.next_id - 1
 
     def pending(self, stream_id: str) -> bool:
         box = self._boxes.get(stream_id)

@@ -139,6 +139,10 @@ class MemoryStreamStore:
         self._active[info.conversation_id] = info.stream_id
 
     async def append(self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1) -> int:
+        return self.append_nowait(stream_id, text=text, reasoning=reasoning, token=token)
+
+    def append_nowait(self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1) -> int:
+        """Never waits: the log is in this process."""
         log = self._log(stream_id)
         if log.final is not None:
             raise NotFound(f"stream {stream_id!r} has finished")

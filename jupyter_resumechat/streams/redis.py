@@ -200,6 +200,14 @@ class RedisStreamStore:
         self._next_seq[stream_id] = outcome + 1
         return outcome
 
+    def append_nowait(
+        self, stream_id: str, *, text: str = "", reasoning: str = "", token: int = 1
+    ) -> int | None:
+        """Coalescing, once the stream is known and its queue not full: queued at once."""
+        if self._batcher is None or not self._batcher.knows(stream_id):
+            return None
+        return self._batcher.add_nowait(stream_id, token, text, reasoning)
+
     async def _seq(self, sid: str) -> int:
         """The stream's last id in Redis (a stream this server did not open)."""
         seq = await self.redis.hget(self._keys(sid)[3], "seq")

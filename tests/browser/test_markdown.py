@@ -33,7 +33,10 @@ FEED = """async ({text, step}) => {
 SAMPLE = (
     "# Title\n\nA first paragraph with **bold** text.\n\n"
     "```python\ndef f():\n\n    return 1  # a blank line inside the fence\n```\n\n"
-    "- one\n- two\n\nA last paragraph that is still growing"
+    "- one\n- two\n\n"
+    "1. a step with code:\n\n   ```bash\n   make\n\n   make test\n   ```\n\n"
+    "~~~\nliteral ``` inside\n\nstill code\n~~~\n\n"
+    "A last paragraph that is still growing"
 )
 
 
@@ -53,7 +56,7 @@ def page(browser):
 def test_growing_text_renders_as_the_whole_text(page, step):
     shown = page.evaluate(FEED, {"text": SAMPLE, "step": step})
     assert shown["live"].split() == shown["whole"].split()
-    assert shown["pres"] == 1, "a blank line inside a code fence split the block"
+    assert shown["pres"] == 3, "a blank line inside a code fence split the block"
     assert shown["stable"] > 0, "finished blocks are kept, not rendered again"
 
 
