@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .scenarios import new_stream, row
+from .common import new_stream, row
 from .servers import BACKEND, HEADERS, jupyter
 from .sse_client import Received, read_sse
 

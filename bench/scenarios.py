@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from . import scale
+from .common import new_stream, row
 from .servers import BACKEND, HEADERS, bare, jupyter
 from .sse_client import read_sse
 
@@ -22,24 +24,6 @@ class Scenario:
     id: str
     title: str
     run: Callable[[Path, bool], dict[str, Any]]
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
-
-
-def row(
-    metric: str, values: list[float] | dict[str, float], unit: str, target: str = "", note: str = ""
-) -> dict[str, Any]:
-    figures = values if isinstance(values, dict) else stats(values)
-    return {"metric": metric, **figures, "unit": unit, "target": target, "note": note}
-
-
-async def new_stream(client: httpx.AsyncClient, api: str, prompt: str) -> str:
-    conv = (await client.post(api + "conversations", json={})).json()
-    sent = await client.post(api + f"conversations/{conv['id']}/messages", json={"content": prompt})
-    sent.raise_for_status()
-    return str(sent.json()["stream_id"])
 
 
 def rss(pid: int) -> int:
@@ -550,9 +534,7 @@ ALL = [
     Scenario("B5", "memory per stream", b5),
     Scenario("B6", "database writes while generating", b6),
     Scenario("B7", "what users do today: printing from a kernel cell", b7),
-    Scenario(
-        "B8", "fan-out: 1,000 readers of one live reply", lambda tmp, quick: _scale().fan_out(tmp, quick)
-    ),
+    Scenario("B8", "fan-out: 1,000 readers of one live reply", scale.fan_out),
 ]
 
 
@@ -564,20 +546,14 @@ SHARED = [
     Scenario(
         "B8-redis",
         "B8 with stream_backend redis:// and PostgreSQL",
-        lambda tmp, quick: _scale().fan_out(tmp, quick),
+        scale.fan_out,
     ),
     Scenario(
         "B9-redis",
         "the Redis path against memory, both on PostgreSQL: one fast stream, a model's pace",
-        lambda tmp, quick: _scale().redis_vs_memory(tmp, quick),
+        scale.redis_vs_memory,
     ),
 ]
-
-
-def _scale() -> Any:
-    from . import scale  # imports this module: loaded when first run
-
-    return scale
 
 
 def render(results: dict[str, Any]) -> str:
