@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..models import Message, MessageStatus
+from ..models import Message, MessageStatus, Usage
 from ..providers import Delta
 from ..streams import StreamInfo
 from .fanout import Chunk, Feed
@@ -72,6 +72,7 @@ class Job:
     final: Message | None = None
     dirty: bool = False
     continued: bool = False  # the reply's earlier text is kept and extended
+    usage: Usage | None = None  # tokens, as the provider last reported them
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _text: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
@@ -114,7 +115,10 @@ class Job:
     def ending(self, status: MessageStatus, error: dict[str, str] | None) -> Ending:
         content, reasoning = self.content()
         return Ending(
-            self.info, self.message.replace(content=content, reasoning=reasoning, status=status, error=error)
+            self.info,
+            self.message.replace(
+                content=content, reasoning=reasoning, status=status, error=error, usage=self.usage
+            ),
         )
 
     def stop(self, status: MessageStatus, error: dict[str, str] | None = None) -> None:

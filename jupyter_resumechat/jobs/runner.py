@@ -93,6 +93,8 @@ class JobRunner:
         loop = asyncio.get_running_loop()
         job.last_progress = loop.time()  # the model's silence is timed from its request
         async for delta in self.provider.stream(job.message.model or "", turns):
+            if delta.usage is not None:
+                job.usage = delta.usage
             await self._emit(job, job.receive(delta))
             job.last_progress = loop.time()
             if job.stop_status is not None:

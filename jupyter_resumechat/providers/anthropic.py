@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import ProviderError, ProviderTimeout
-from ..models import ModelInfo
+from ..models import ModelInfo, Usage
 from .base import ChatTurn, Delta, silence_tolerant
 
 __all__ = ["AnthropicProvider"]
@@ -55,8 +55,9 @@ class AnthropicProvider:
             async with self.client.messages.stream(
                 model=model, max_tokens=self.max_tokens, messages=messages
             ) as stream:
+                tokens = _Tokens()
                 async for event in stream:
-                    delta = _delta(event)
+                    delta = _delta(event) or tokens.take(event)
                     if delta is not None:
                         yield delta
         except sdk.APITimeoutError as exc:
@@ -88,3 +89,23 @@ def _delta(event: Any) -> Delta | None:
     if delta.type == "thinking_delta":
         return Delta(reasoning=delta.thinking)
     return None
+
+
+class _Tokens:
+    """The reply's usage: input from ``message_start``, output (cumulative) from
+    each ``message_delta``."""
+
+    def __init__(self) -> None:
+        self.input = 0
+
+    def take(self, event: Any) -> Delta | None:
+        kind = getattr(event, "type", None)
+        if kind == "message_start":
+            usage = getattr(getattr(event, "message", None), "usage", None)
+            self.input = int(getattr(usage, "input_tokens", 0) or 0)
+            return None
+        if kind == "message_delta":
+            output = getattr(getattr(event, "usage", None), "output_tokens", None)
+            if isinstance(output, int):
+                return Delta(usage=Usage(self.input, output))
+        return None

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from ..models import ModelInfo
+from ..models import ModelInfo, Usage
 
 _T = TypeVar("_T")
 
@@ -37,10 +37,12 @@ class ChatTurn:
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of the reply: visible text or reasoning ("thinking") text."""
+    """A piece of the reply: visible text or reasoning ("thinking") text, or the
+    tokens the reply has cost so far as the endpoint reports them (``usage``)."""
 
     text: str = ""
     reasoning: str = ""
+    usage: Usage | None = None
 
 
 class Provider(Protocol):

@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 
 from ..errors import ProviderError
-from ..models import ModelInfo
+from ..models import ModelInfo, Usage
 from .base import CONTINUE_PROMPT, ChatTurn, Delta
 
 __all__ = ["DemoProvider"]
@@ -56,13 +56,17 @@ class DemoProvider:
         for piece in [] if done else plan.reasoning:
             yield Delta(reasoning=piece)
             await asyncio.sleep(plan.delay)
+        sent = 0
         for count, piece in enumerate(_after(plan.pieces(len(turns)), len(done))):
             if plan.fail_after is not None and count == plan.fail_after:
                 raise ProviderError("the demo model failed as asked", type="demo_failure")
             yield Delta(text=f"{time.time():.6f} " if plan.clock else piece)
+            sent = count + 1
             if plan.delay or count % _BURST == 0:
                 # At full speed pieces come in bursts, as they do from a socket read.
                 await asyncio.sleep(plan.delay)
+        # usage as a real endpoint reports it; a "token" here is a word of the prompt, a piece of the reply
+        yield Delta(usage=Usage(sum(len(t.content.split()) for t in turns), sent + len(plan.reasoning)))
 
     async def close(self) -> None:
         return None

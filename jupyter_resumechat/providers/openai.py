@@ -2,7 +2,9 @@
 
 Covers OpenAI itself and every server speaking its Chat Completions API:
 Ollama, vLLM, llama.cpp server, LM Studio.  Reasoning text that such servers
-send as ``reasoning_content`` or ``reasoning`` is streamed as reasoning.
+send as ``reasoning_content`` or ``reasoning`` is streamed as reasoning.  The
+reply's token counts are asked for (``stream_options.include_usage``) and
+kept on the message when the endpoint sends them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import httpx
 import openai
 
 from ..errors import ProviderError, ProviderTimeout
-from ..models import ModelInfo
+from ..models import ModelInfo, Usage
 from .base import ChatTurn, Delta, silence_tolerant
 
 __all__ = ["OpenAIProvider"]
@@ -60,9 +62,14 @@ class OpenAIProvider:
         messages: Any = [{"role": t.role, "content": t.content} for t in turns]
         finished = False
         try:
-            response = await self.client.chat.completions.create(model=model, messages=messages, stream=True)
+            response = await self.client.chat.completions.create(
+                model=model, messages=messages, stream=True, stream_options={"include_usage": True}
+            )
             try:
                 async for chunk in response:
+                    usage = _usage(chunk)
+                    if usage is not None:
+                        yield Delta(usage=usage)
                     for choice in _choices(chunk):
                         delta = _delta(choice.delta)
                         if delta is not None:
@@ -104,6 +111,15 @@ def _choices(chunk: Any) -> list[Any]:
     if not isinstance(choices, list):
         raise TypeError(f"'choices' is {type(choices).__name__}, not a list")
     return choices
+
+
+def _usage(chunk: Any) -> Usage | None:
+    """The last chunk's token counts (``stream_options.include_usage``), when sent."""
+    usage = getattr(chunk, "usage", None)
+    prompt, completion = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return Usage(prompt, completion)
+    return None
 
 
 def _delta(delta: Any) -> Delta | None:

@@ -160,3 +160,12 @@ async def test_continue_and_regenerate_as_the_model_sees_them(api, fake_openai):
     assert fake_openai.seen[-1]["messages"] == [{"role": "user", "content": "hello big world"}]
     assert final["content"] == "Echo: hello big world "
     assert [m["role"] for m in await api.messages(conv["id"])] == ["user", "assistant"]
+
+
+async def test_usage_is_asked_for_recorded_and_kept(api, fake_openai):
+    """``stream_options.include_usage``: the endpoint's token counts end up on the reply."""
+    conv, final = await reply(api, "gpt-ok", "count these four")
+    assert fake_openai.seen[-1]["stream_options"] == {"include_usage": True}
+    # the fake counts prompt words (3) and the pieces it sent ("Echo", ": " and three words)
+    assert final["usage"] == {"input_tokens": 3, "output_tokens": 5}
+    assert (await api.messages(conv["id"]))[1]["usage"] == final["usage"]

@@ -101,6 +101,25 @@ def chunk(content: str | None = None, finish: str | None = None, **extra: Any) -
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
+def usage_chunk(request: dict[str, Any], completion: int) -> bytes:
+    """The last chunk of a stream asked for usage, as OpenAI sends it: no choices.
+    Prompt tokens here: the words of every message (a test can predict them)."""
+    prompt = sum(len(m["content"].split()) for m in request["messages"])
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
 @dataclass
 class Served:
     """One request the fake answered: how far it got (read from any thread)."""
@@ -161,6 +180,8 @@ class Completions(web.RequestHandler):
                 await self.send(MALFORMED[model])
         if model != "gpt-unfinished":
             await self.send(chunk(finish="stop"))
+        if (request.get("stream_options") or {}).get("include_usage"):
+            await self.send(usage_chunk(request, len(words)))
         await self.send(b"data: [DONE]\n\n")
         self.record.finished = True
         self.finish()
