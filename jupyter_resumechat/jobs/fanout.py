@@ -6,7 +6,11 @@ SSE encoding per batch, however many readers.  The batch's bytes are kept
 for the readers still to come (``recent``), and the waiting readers are
 woken a slice at a time, one slice per loop turn, so a thousand readers of
 one reply never hold up the loop (the generation task and other users'
-replies run between slices).  The writer never waits on any of this: it
+replies run between slices).  A crowd (``CROWD`` readers at one position)
+waits ``CROWD_WINDOW`` for more pieces before it is woken, so each reader's
+write carries several events: with 1,000 readers of a 100 pieces/s reply
+that halves the socket writes or better, at the cost of text arriving in
+50 ms steps for that crowd (B8 in the bench).  The writer never waits on any of this: it
 only appends to the store.
 
 A reader resuming from elsewhere, or asking without a last id (a snapshot),
@@ -26,6 +30,8 @@ __all__ = ["Chunk", "FanOut", "Feed"]
 
 SLICE = 64  # readers woken per loop turn
 RECENT = 8  # batches kept per stream for readers still catching up
+CROWD = 100  # readers waiting at one position that make a crowd
+CROWD_WINDOW = 0.05  # seconds a crowd's batch waits for more pieces (one write per reader per window)
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,12 @@ class Feed:
     async def _fetch(self, last_id: int, timeout: float) -> None:
         """One read for every reader at ``last_id``; they are woken a slice per loop turn."""
         try:
-            chunk = Chunk.of(await self.streams.read_after(self.stream_id, last_id, timeout))
+            batch = await self.streams.read_after(self.stream_id, last_id, timeout)
+            if len(self._waiting.get(last_id, ())) >= CROWD and batch.events and not batch.done:
+                # a crowd: let a few more pieces come, so each reader's write carries several
+                await asyncio.sleep(CROWD_WINDOW)
+                batch = await self.streams.read_after(self.stream_id, last_id, 0)
+            chunk = Chunk.of(batch)
         except Exception as exc:  # NotFound, Unavailable: each reader handles it as before
             for waiter in self._waiting.pop(last_id, []):
                 if not waiter.done():
