@@ -7,6 +7,7 @@
  * cleanup that aborts every request.
  */
 import { Api } from './api.js';
+import { bridgeModel } from './bridge.js';
 import { ChatSession, describe } from './session.js';
 import { ChatView } from './view.js';
 
@@ -61,4 +62,13 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+/**
+ * Once per model, view or not: the bridge to a kernel-free view (mime.js) of
+ * this panel, which JupyterLab and Notebook 7 prefer to the widget view.
+ * @param {{model: any}} context
+ */
+function initialize({ model }) {
+  return bridgeModel(model);
+}
+
+export default { initialize, render };
