@@ -13,6 +13,7 @@ its saved output holds.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -104,10 +105,15 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _saved_id(self) -> str | None:
         """The id the saved notebook's output holds: a renamed notebook's path is a
-        new key, but its saved chat is the same conversation."""
+        new key, but its saved chat is the same conversation. A local kernel knows
+        the file's absolute path (``__session__``) and reads it; a relative path
+        is asked of the server's contents API."""
+        path = Path(self.conversation_key)
         try:
+            if path.is_absolute():
+                return saved_conversation_id(json.loads(path.read_text(encoding="utf-8")))
             return saved_conversation_id(self.client.saved_notebook(self.conversation_key))
-        except ResumeChatError:  # not saved yet, not a notebook, or no contents API
+        except (OSError, ValueError, ResumeChatError):  # not saved yet, not a notebook, unreachable
             return None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
