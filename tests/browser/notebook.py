@@ -12,7 +12,9 @@ from tests.support.server_process import TOKEN, ServerProcess
 TIMEOUT = 90_000
 
 
-def notebook_url(server: ServerProcess, frontend: str, base: str | None = None, path: str = "chat.ipynb") -> str:
+def notebook_url(
+    server: ServerProcess, frontend: str, base: str | None = None, path: str = "chat.ipynb"
+) -> str:
     page = f"lab/tree/{path}" if frontend == "lab" else f"notebooks/{path}"
     return f"{base or server.base}{page}?token={TOKEN}"
 

@@ -86,7 +86,10 @@ async def start_running(base: str, headers: dict[str, str], kernel_id: str, code
     try:
         while True:
             msg = json.loads(await conn.read_message() or "{}")
-            if msg.get("parent_header", {}).get("msg_id") == msg_id and msg["header"]["msg_type"] == "execute_input":
+            if (
+                msg.get("parent_header", {}).get("msg_id") == msg_id
+                and msg["header"]["msg_type"] == "execute_input"
+            ):
                 return
     finally:
         await closed(conn)
@@ -101,7 +104,9 @@ def pages(browser: Any) -> Iterator[list[Any]]:
         context.close()
 
 
-def open_tab(browser: Any, pages: list[Any], server: Any, frontend: str, path: str = "chat.ipynb") -> Notebook:
+def open_tab(
+    browser: Any, pages: list[Any], server: Any, frontend: str, path: str = "chat.ipynb"
+) -> Notebook:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     pages.append(context)
     return Notebook(context.new_page(), server, frontend, path=path).open()
