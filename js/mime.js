@@ -142,8 +142,10 @@ export class ChatRenderer extends Widget {
     this.last = key;
     const { markdown, plain } = transcript(this.heading, session.state.messages);
     const data = { ...this.data, title: this.heading };
+    // What the output already holds is not written again: a notebook opened is not a notebook changed.
     const signature = JSON.stringify([data, markdown]);
-    if (signature === this.written) return;
+    const held = JSON.stringify([this.model.data[this.mimeType], this.model.data['text/markdown']]);
+    if (signature === this.written || signature === held) return;
     this.written = signature;
     this.model.setData({ data: { ...this.model.data, [this.mimeType]: data, 'text/markdown': markdown, 'text/plain': plain } });
   }
