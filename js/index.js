@@ -4,7 +4,9 @@
  * which model) to a ChatSession (server I/O, state) and a ChatView (DOM).
  * The session talks to the server directly (fetch + SSE), so a reply keeps
  * streaming while the kernel is busy, dead or restarting.  `render` returns a
- * cleanup that aborts every request.
+ * cleanup that aborts every request.  In JupyterLab 4 and Notebook 7 the
+ * kernel-free view (mime.js) is drawn instead, and `initialize` links this
+ * model to it (bridge.js); see ARCHITECTURE.md.
  */
 import { Api } from './api.js';
 import { bridgeModel } from './bridge.js';
