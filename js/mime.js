@@ -33,7 +33,7 @@ export const MIME_TYPE = 'application/vnd.jupyter.resumechat+json';
  */
 
 export class ChatRenderer extends Widget {
-  /** @param {RendererOptions} options */
+  /** @param {Pick<RendererOptions, 'mimeType'>} options */
   constructor(options) {
     super();
     this.mimeType = options.mimeType;
@@ -63,7 +63,7 @@ export class ChatRenderer extends Widget {
     else if (data.conversation_id && data.conversation_id !== this.data.conversation_id) this.adopt(data.conversation_id);
   }
 
-  /** @param {ChatData} data */
+  /** Show a conversation: from an output's data, or (the side panel) from an id alone. @param {ChatData} data */
   start(data) {
     this.data = { ...data };
     this.heading = data.title || 'Chat';

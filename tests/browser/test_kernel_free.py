@@ -22,6 +22,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from tests.browser.conftest import start_frontend
 from tests.browser.notebook import TIMEOUT, Notebook
 from tests.support.kernel import closed, execute
 
@@ -200,3 +201,54 @@ def test_python_ask_shows_live_in_the_view(tab, server):
     assert not errors, errors
     tab.wait_streaming(5)
     tab.wait_reply(("spoken " * 60).strip())
+
+
+def test_the_side_panel_lists_renames_opens_and_deletes(browser, pages, tmp_path):
+    """JupyterLab's side panel of chats (newest first, search, rename, delete after
+    confirmation, open kernel-free) and the command that opens the notebook's chat."""
+    server = start_frontend(tmp_path, "lab")
+    try:
+        side_panel_round(browser, pages, server)
+    finally:
+        server.stop()
+
+
+def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
+    tab = open_tab(browser, pages, server, "lab")
+    tab.run_cell()
+    tab.send("/repeat 2 listed ")
+    tab.wait_reply("listed listed")
+    page = tab.page
+    page.locator('.jp-SideBar [data-id="rc-conversations"]').click()
+    items = page.locator("#rc-conversations .rc-conversation")
+    items.first.wait_for(timeout=TIMEOUT)
+    assert items.count() == 1
+    search = page.locator("#rc-conversations .rc-search")
+    search.fill("no such title")
+    page.wait_for_function("() => !document.querySelector('#rc-conversations .rc-conversation')")
+    search.fill("REPEAT")  # the title is the first message
+    items.first.wait_for(timeout=TIMEOUT)
+
+    items.first.locator(".rc-rename").click()
+    page.locator(".jp-Dialog input").fill("Renamed chat")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    search.fill("renamed")
+    page.locator("#rc-conversations .rc-open", has_text="Renamed chat").wait_for(timeout=TIMEOUT)
+
+    chat = page.locator('[id^="rc-chat-"] .rc-panel').filter(has_text="listed listed")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.click(position={"x": 2, "y": 2})
+    page.keyboard.press("Control+Shift+c")
+    page.locator(".lm-CommandPalette-input").fill("Open this notebook's chat")
+    page.keyboard.press("Enter")
+    chat.wait_for(timeout=TIMEOUT)  # the command opened it, with no kernel involved
+
+    page.get_by_role("tab", name="chat.ipynb").click()
+    chat.wait_for(state="hidden", timeout=TIMEOUT)
+    page.locator("#rc-conversations .rc-open").first.click()
+    chat.wait_for(timeout=TIMEOUT)  # the list opens (here: shows again) the same chat
+
+    items.first.locator(".rc-delete").click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()  # the confirmation
+    page.wait_for_function("() => !document.querySelector('#rc-conversations .rc-conversation')")
+    with httpx.Client(headers=server.headers, timeout=30) as client:
+        assert client.get(server.url("conversations")).json()["conversations"] == []
