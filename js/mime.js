@@ -71,7 +71,7 @@ export class ChatRenderer extends Widget {
     /** @type {import('./session.js').Host} */
     const host = {
       conversationId: () => this.data.conversation_id || '',
-      setConversationId: (id) => { this.data = { ...this.data, conversation_id: id }; this.toKernel({ conversation_id: id }); this.save(); },
+      setConversationId: (id) => { this.data = { ...this.data, conversation_id: id, key: '' }; this.toKernel({ conversation_id: id }); this.save(); },
       key: () => this.data.key || '',
       model: () => this.data.model || '',
     };

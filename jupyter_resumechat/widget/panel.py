@@ -128,7 +128,8 @@ class ChatPanel(anywidget.AnyWidget):
             pass
         bundle[MIME_TYPE] = {
             "conversation_id": self.conversation_id,
-            "key": self.conversation_key,
+            # The key (a local path) only while there is no id: a shared notebook need not show it.
+            "key": "" if self.conversation_id else self.conversation_key,
             "title": self.title,
             "model": self.model,
             "bridge_id": self.bridge_id,
