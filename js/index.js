@@ -4,9 +4,12 @@
  * which model) to a ChatSession (server I/O, state) and a ChatView (DOM).
  * The session talks to the server directly (fetch + SSE), so a reply keeps
  * streaming while the kernel is busy, dead or restarting.  `render` returns a
- * cleanup that aborts every request.
+ * cleanup that aborts every request.  In JupyterLab 4 and Notebook 7 the
+ * kernel-free view (mime.js) is drawn instead, and `initialize` links this
+ * model to it (bridge.js); see ARCHITECTURE.md.
  */
 import { Api } from './api.js';
+import { bridgeModel } from './bridge.js';
 import { ChatSession, describe } from './session.js';
 import { ChatView } from './view.js';
 
@@ -61,4 +64,13 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+/**
+ * Once per model, view or not: the bridge to a kernel-free view (mime.js) of
+ * this panel, which JupyterLab and Notebook 7 prefer to the widget view.
+ * @param {{model: any}} context
+ */
+function initialize({ model }) {
+  return bridgeModel(model);
+}
+
+export default { initialize, render };

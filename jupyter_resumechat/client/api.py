@@ -13,6 +13,7 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -133,6 +134,19 @@ class Client:
     async def messages(self, conversation_id: str) -> list[Message]:
         data = await self._call("GET", f"conversations/{conversation_id}/messages")
         return [Message.from_json(m) for m in data["messages"]]
+
+    async def saved_notebook(self, path: str) -> dict[str, Any]:
+        """The notebook saved at ``path`` (relative to the server's root), through
+        Jupyter's contents API; raises ``NotFound`` when there is none."""
+        try:
+            response = await self._http.get(
+                self.url + "api/contents/" + quote(path), params={"type": "notebook", "content": "1"}
+            )
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"GET contents {path}: {exc!r}") from exc
+        raise_for_error(response)
+        content = response.json().get("content")
+        return content if isinstance(content, dict) else {}
 
     # generations
 

@@ -95,6 +95,9 @@ class SyncClient:
     def messages(self, conversation_id: str) -> list[Message]:
         return self._call(self._client.messages, conversation_id)
 
+    def saved_notebook(self, path: str) -> dict[str, Any]:
+        return self._call(self._client.saved_notebook, path)
+
     def send(self, conversation_id: str, content: str, **options: Any) -> SendResult:
         return self._call(self._client.send, conversation_id, content, **options)
 

@@ -4,11 +4,18 @@ The browser view does the streaming (fetch + SSE to the server extension),
 so a reply keeps arriving while this kernel is busy, dead or restarting. The
 kernel owns only the conversation's identity: by default the notebook's path,
 so re-running the cell after a restart finds the same conversation.
+
+The panel's output carries, beside the widget view, the conversation's id for
+the kernel-free view (JupyterLab / Notebook 7 extension) and a transcript
+(transcript.py); a notebook renamed or moved finds its chat again by the id
+its saved output holds.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +23,9 @@ import anywidget
 import traitlets
 
 from ..client import SyncClient
+from ..errors import ResumeChatError
 from ..models import Message
+from .transcript import MIME_TYPE, saved_conversation_id, transcript
 
 __all__ = ["ChatPanel", "notebook_key"]
 
@@ -50,6 +59,8 @@ class ChatPanel(anywidget.AnyWidget):
     conversation_id = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode("Chat").tag(sync=True)
     model = traitlets.Unicode("").tag(sync=True)
+    # Names this panel to its kernel-free view in the page (js/bridge.js).
+    bridge_id = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -68,9 +79,12 @@ class ChatPanel(anywidget.AnyWidget):
             conversation_id=conversation_id or "",
             title=title or (name or "Chat"),
             model=model or "",
+            bridge_id=uuid.uuid4().hex,
             **kwargs,
         )
         self._client = client
+        # The notebook's own chat: keyed by its path until its saved output holds the id.
+        self._notebook_chat = not (name or new or conversation_id) and bool(key)
         if new:
             self.conversation_id = self.client.create_conversation(title=title).id
 
@@ -82,10 +96,47 @@ class ChatPanel(anywidget.AnyWidget):
         return self._client
 
     def _ensure_conversation(self) -> str:
+        if not self.conversation_id and self._notebook_chat:
+            self.conversation_id = self._saved_id() or ""
         if not self.conversation_id:
             made = self.client.create_conversation(key=self.conversation_key or None)
             self.conversation_id = made.id
         return self.conversation_id
+
+    def _saved_id(self) -> str | None:
+        """The id the saved notebook's output holds: a renamed notebook's path is a
+        new key, but its saved chat is the same conversation. A local kernel knows
+        the file's absolute path (``__session__``) and reads it; a relative path
+        is asked of the server's contents API."""
+        path = Path(self.conversation_key)
+        try:
+            if path.is_absolute():
+                return saved_conversation_id(json.loads(path.read_text(encoding="utf-8")))
+            return saved_conversation_id(self.client.saved_notebook(self.conversation_key))
+        except (OSError, ValueError, ResumeChatError):  # not saved yet, not a notebook, unreachable
+            return None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The widget view, and for the kernel-free view and readers without the
+        extension: the conversation's id and a transcript (never a secret)."""
+        widget = super()._repr_mimebundle_(**kwargs)
+        bundle, metadata = (dict(widget[0]), dict(widget[1])) if widget else ({}, {})
+        shown: list[Message] = []
+        try:
+            shown = self.client.messages(self._ensure_conversation())
+        except ResumeChatError:  # no server from here: the view gets or creates it by its key
+            pass
+        bundle[MIME_TYPE] = {
+            "conversation_id": self.conversation_id,
+            # The key (a local path) only while there is no id: a shared notebook need not show it.
+            "key": "" if self.conversation_id else self.conversation_key,
+            "title": self.title,
+            "model": self.model,
+            "bridge_id": self.bridge_id,
+            "notebook": self._notebook_chat,
+        }
+        bundle["text/markdown"], bundle["text/plain"] = transcript(self.title, shown)
+        return bundle, metadata
 
     @property
     def messages(self) -> list[Message]:

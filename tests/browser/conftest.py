@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import jupyter_resumechat
 from tests.browser.notebook import Notebook
 from tests.support.server_process import ServerProcess
 from tests.support.services import unavailable
@@ -84,6 +85,21 @@ def write_settings(root: Path, dark: bool) -> Path:
     return settings
 
 
+def labextension_path(root: Path) -> Path:
+    """A Jupyter path holding this checkout's prebuilt extension, as a wheel's
+    ``share/jupyter/labextensions`` would (first on the path, so it wins over an
+    installed copy): the servers load exactly the code under test."""
+    built = Path(jupyter_resumechat.__file__).parent / "labextension"
+    if not (built / "package.json").exists():
+        unavailable("the JupyterLab extension is not built (npm run build)")
+    path = root / "jupyter-path"
+    (path / "labextensions").mkdir(parents=True, exist_ok=True)
+    link = path / "labextensions" / "jupyter-resumechat"
+    if not link.exists():
+        link.symlink_to(built, target_is_directory=True)
+    return path
+
+
 def start_frontend(root: Path, frontend: str, dark: bool = False, **traits: Any) -> ServerProcess:
     root.mkdir(parents=True, exist_ok=True)
     (root / "chat.ipynb").write_text(json.dumps(NOTEBOOK))
@@ -91,7 +107,11 @@ def start_frontend(root: Path, frontend: str, dark: bool = False, **traits: Any)
     server = ServerProcess(
         root,
         app="jupyterlab" if frontend == "lab" else "notebook",
-        env={"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(root / "ws")},
+        env={
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(root / "ws"),
+            "JUPYTER_PATH": str(labextension_path(root)),
+        },
         db_url=f"sqlite+aiosqlite:///{root / 'chat.db'}",
         **{"demo_delay": 0.02, **traits},
     )

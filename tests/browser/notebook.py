@@ -12,20 +12,25 @@ from tests.support.server_process import TOKEN, ServerProcess
 TIMEOUT = 90_000
 
 
-def notebook_url(server: ServerProcess, frontend: str, base: str | None = None) -> str:
-    path = "lab/tree/chat.ipynb" if frontend == "lab" else "notebooks/chat.ipynb"
-    return f"{base or server.base}{path}?token={TOKEN}"
+def notebook_url(
+    server: ServerProcess, frontend: str, base: str | None = None, path: str = "chat.ipynb"
+) -> str:
+    page = f"lab/tree/{path}" if frontend == "lab" else f"notebooks/{path}"
+    return f"{base or server.base}{page}?token={TOKEN}"
 
 
 class Notebook:
     """One tab with chat.ipynb open."""
 
-    def __init__(self, page: Any, server: Any, frontend: str, base: str | None = None) -> None:
+    def __init__(
+        self, page: Any, server: Any, frontend: str, base: str | None = None, path: str = "chat.ipynb"
+    ) -> None:
         """``base``: the origin the page is opened at (default: the server's own)."""
         self.page, self.server, self.frontend, self.base = page, server, frontend, base
+        self.path = path
 
     def open(self) -> Notebook:
-        self.page.goto(notebook_url(self.server, self.frontend, self.base), timeout=TIMEOUT)
+        self.page.goto(notebook_url(self.server, self.frontend, self.base, self.path), timeout=TIMEOUT)
         self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT)
         return self
 
@@ -53,7 +58,7 @@ class Notebook:
     def save(self) -> None:
         """Save, and wait until the file on the server holds the panel's output
         (Ctrl+S again every few seconds: on a loaded machine a key can be lost)."""
-        url = f"{self.server.base}api/contents/chat.ipynb"
+        url = f"{self.server.base}api/contents/{self.path}"
         with httpx.Client(headers=self.server.headers, timeout=10) as client:
             for attempt in range(TIMEOUT // 100):
                 if attempt % 50 == 0:

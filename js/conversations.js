@@ -1,0 +1,173 @@
+// @ts-check
+/**
+ * JupyterLab / Notebook 7 plugin: a side panel of the user's conversations
+ * (newest first, search by title, rename, delete after confirmation, open
+ * one kernel-free in the main area) and the command "Open this notebook's
+ * chat", which opens the conversation the current notebook's saved output
+ * names.  The chat it opens is the same kernel-free view as an output's
+ * (mime.js), given an id instead of an output.
+ */
+import { ICommandPalette, InputDialog, MainAreaWidget, Dialog, showDialog } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+import { Api } from './api.js';
+import { ChatRenderer, MIME_TYPE } from './mime.js';
+import { describe } from './session.js';
+
+const ICON = new LabIcon({
+  name: 'jupyter-resumechat:chats',
+  svgstr: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16"><path class="jp-icon3" fill="#616161" '
+    + 'd="M4 4h16v11H8l-4 4z"/></svg>',
+});
+
+/**
+ * @param {string} tag @param {string} className @param {string} [text]
+ * @returns {HTMLElement}
+ */
+function h(tag, className, text) {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** The side panel: the conversations, newest first, filtered by a title search. */
+export class ConversationList extends Widget {
+  /** @param {Api} api @param {(id: string, title: string) => void} open */
+  constructor(api, open) {
+    super();
+    this.api = api;
+    this.open = open;
+    /** @type {{id: string, title: string, updated_at: string}[]} */
+    this.all = [];
+    this.addClass('rc-conversations');
+    this.search = /** @type {HTMLInputElement} */ (h('input', 'rc-search'));
+    this.search.placeholder = 'Search by title';
+    this.search.setAttribute('aria-label', 'Search conversations by title');
+    const refresh = h('button', 'rc-refresh', 'Refresh');
+    this.list = h('ul', 'rc-list');
+    this.notice = h('div', 'rc-notice');
+    this.node.append(this.search, refresh, this.notice, this.list);
+    this.search.addEventListener('input', () => this.draw());
+    refresh.addEventListener('click', () => this.load());
+  }
+
+  /** @param {any} msg */
+  onAfterShow(msg) { super.onAfterShow(msg); this.load(); }
+
+  async load() {
+    try {
+      this.all = (await this.api.conversations()).conversations;
+      this.notice.textContent = '';
+    } catch (error) { this.notice.textContent = describe(error); }
+    this.draw();
+  }
+
+  draw() {
+    const wanted = this.search.value.trim().toLowerCase();
+    const shown = this.all.filter((c) => (c.title || '').toLowerCase().includes(wanted));
+    this.list.replaceChildren(...shown.map((c) => this.item(c)));
+  }
+
+  /** @param {{id: string, title: string, updated_at: string}} conversation */
+  item(conversation) {
+    const li = h('li', 'rc-conversation');
+    li.dataset.id = conversation.id;
+    const title = h('button', 'rc-open', conversation.title || 'Untitled');
+    title.title = `Open (updated ${conversation.updated_at.slice(0, 16).replace('T', ' ')} UTC)`;
+    const rename = h('button', 'rc-rename', 'Rename');
+    const remove = h('button', 'rc-delete', 'Delete');
+    title.addEventListener('click', () => this.open(conversation.id, conversation.title));
+    rename.addEventListener('click', () => this.rename(conversation));
+    remove.addEventListener('click', () => this.remove(conversation));
+    li.append(title, rename, remove);
+    return li;
+  }
+
+  /** @param {{id: string, title: string}} conversation */
+  async rename(conversation) {
+    const answer = await InputDialog.getText({ title: 'Rename the conversation', text: conversation.title });
+    if (!answer.button.accept || !answer.value || !answer.value.trim()) return;
+    await this.act(() => this.api.rename(conversation.id, answer.value?.trim() || ''));
+  }
+
+  /** @param {{id: string, title: string}} conversation */
+  async remove(conversation) {
+    const answer = await showDialog({
+      title: 'Delete the conversation?',
+      body: `"${conversation.title || 'Untitled'}" and all its messages will be deleted.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })],
+    });
+    if (answer.button.accept) await this.act(() => this.api.remove(conversation.id));
+  }
+
+  /** @param {() => Promise<any>} request */
+  async act(request) {
+    try { await request(); } catch (error) { this.notice.textContent = describe(error); }
+    await this.load();
+  }
+}
+
+/**
+ * The id of the notebook's own chat that its outputs hold, if any.
+ * @param {any} notebookModel
+ */
+export function notebookConversation(notebookModel) {
+  for (const cell of notebookModel?.cells || []) {
+    const outputs = cell.type === 'code' ? cell.outputs : null;
+    for (let i = 0; outputs && i < outputs.length; i++) {
+      const data = outputs.get(i).data[MIME_TYPE];
+      if (data && data.conversation_id && data.notebook) return { id: String(data.conversation_id), title: String(data.title || 'Chat') };
+    }
+  }
+  return null;
+}
+
+/** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
+const plugin = {
+  id: 'jupyter-resumechat:conversations',
+  description: 'A side panel of chats and a command that opens the notebook\'s chat, with no kernel.',
+  autoStart: true,
+  optional: [INotebookTracker, ICommandPalette],
+  activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette) => {
+    const api = Api.fromPage();
+    /** @param {string} id @param {string} title */
+    const open = (id, title) => {
+      const existing = `rc-chat-${id}`;
+      for (const widget of app.shell.widgets('main')) if (widget.id === existing) { app.shell.activateById(existing); return; }
+      const chat = new ChatRenderer({ mimeType: MIME_TYPE });
+      chat.start({ conversation_id: id, title });
+      const main = new MainAreaWidget({ content: chat });
+      main.id = existing;
+      main.title.label = title || 'Chat';
+      main.title.icon = ICON;
+      main.title.closable = true;
+      app.shell.add(main, 'main');
+      app.shell.activateById(main.id);
+    };
+    const list = new ConversationList(api, open);
+    list.id = 'rc-conversations';
+    list.title.icon = ICON;
+    list.title.caption = 'Chats';
+    app.shell.add(list, 'left', { rank: 900 });
+
+    const command = 'resumechat:open-notebook-chat';
+    app.commands.addCommand(command, {
+      label: 'Open this notebook\'s chat',
+      isEnabled: () => !!notebooks?.currentWidget,
+      execute: async () => {
+        const found = notebookConversation(notebooks?.currentWidget?.content.model);
+        if (found) { open(found.id, found.title); return; }
+        await showDialog({
+          title: 'No chat in this notebook yet',
+          body: 'Run ChatPanel() in a cell first; its output names the conversation.',
+          buttons: [Dialog.okButton()],
+        });
+      },
+    });
+    palette?.addItem({ command, category: 'Chat' });
+  },
+};
+
+export default [plugin];

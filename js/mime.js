@@ -1,0 +1,175 @@
+// @ts-check
+/**
+ * The kernel-free view of a chat (DESIGN §4.11): a JupyterLab / Notebook 7
+ * MIME renderer for `application/vnd.jupyter.resumechat+json`, which a
+ * ChatPanel puts in its output next to the widget view.  It is ranked before
+ * the widget view, so it is what shows, with a kernel, without one, or while
+ * the kernel is busy: it needs only the output's data (the conversation's id,
+ * or the key to get-or-create it), and talks to the server itself with the
+ * same ChatSession and ChatView as the widget.
+ *
+ * It writes back into the output (so into the saved notebook) the id it
+ * settled on and a transcript of the conversation (text/markdown, text/plain)
+ * for readers without the extension.  While the panel's kernel side is alive
+ * it follows it through the page-local bridge (bridge.js): Python's `ask()`
+ * and trait changes reach this view, and the user's choices reach Python.
+ */
+import { Widget } from '@lumino/widgets';
+import { Api } from './api.js';
+import { VIEW_EVENT, WIDGET_EVENT, hear, tell } from './bridge.js';
+import { ChatSession, describe } from './session.js';
+import { transcript } from './transcript.js';
+import { ChatView } from './view.js';
+import './panel.css';
+
+export const MIME_TYPE = 'application/vnd.jupyter.resumechat+json';
+
+/**
+ * What the output's data says (never message text, never a secret).
+ * @typedef {{conversation_id?: string, key?: string, title?: string, model?: string,
+ *            bridge_id?: string, notebook?: boolean}} ChatData
+ * @typedef {import('@jupyterlab/rendermime-interfaces').IRenderMime.IMimeModel} MimeModel
+ * @typedef {import('@jupyterlab/rendermime-interfaces').IRenderMime.IRendererOptions} RendererOptions
+ */
+
+export class ChatRenderer extends Widget {
+  /** @param {Pick<RendererOptions, 'mimeType'>} options */
+  constructor(options) {
+    super();
+    this.mimeType = options.mimeType;
+    this.addClass('rc-mime');
+    /** @type {ChatData} */
+    this.data = {};
+    /** @type {MimeModel | null} */
+    this.model = null;
+    this.title.label = 'Chat';
+    this.heading = 'Chat';
+    this.written = '';
+    /** @type {any[] | null} what the last transcript was made of */
+    this.last = null;
+    /** @type {ChatSession | null} */
+    this.session = null;
+    /** @type {ChatView | null} */
+    this.view = null;
+    /** @type {(() => void) | null} */
+    this.unhear = null;
+  }
+
+  /** Called on first render and again whenever the output's data changes (our own writes too). @param {MimeModel} model */
+  async renderModel(model) {
+    this.model = model;
+    const data = /** @type {ChatData} */ (model.data[this.mimeType] || {});
+    if (!this.session) this.start(data);
+    else if (data.conversation_id && data.conversation_id !== this.data.conversation_id) this.adopt(data.conversation_id);
+  }
+
+  /** Show a conversation: from an output's data, or (the side panel) from an id alone. @param {ChatData} data */
+  start(data) {
+    this.data = { ...data };
+    this.heading = data.title || 'Chat';
+    const api = Api.fromPage();
+    /** @type {import('./session.js').Host} */
+    const host = {
+      conversationId: () => this.data.conversation_id || '',
+      setConversationId: (id) => { this.data = { ...this.data, conversation_id: id, key: '' }; this.toKernel({ conversation_id: id }); this.save(); },
+      key: () => this.data.key || '',
+      model: () => this.data.model || '',
+    };
+    const view = new ChatView(this.node, {
+      onSend: async (text) => { if (await session.send(text)) view.clearDraft(text); },
+      onStop: () => session.stop(),
+      onReply: (action, id) => session.again(action, id),
+      onDismiss: () => session.dismiss(),
+      onModel: (id) => { this.data = { ...this.data, model: id }; this.toKernel({ model: id }); this.save(); },
+      onNew: async () => {
+        try {
+          const made = await api.conversation({}, session.signal);
+          this.data = { ...this.data, key: '', notebook: false };
+          this.toKernel({ conversation_key: '' });
+          host.setConversationId(made.id);
+          session.restart();
+        } catch (error) { session.dispatch({ type: 'notice', detail: describe(error) }); }
+      },
+    });
+    const session = new ChatSession(api, host, (state) => { view.update(state); this.save(); }, {
+      onTitle: (title) => { this.heading = title || this.heading; view.setTitle(this.heading); this.save(); },
+    });
+    this.view = view;
+    this.session = session;
+    this.unhear = hear(WIDGET_EVENT, data.bridge_id || '', (message) => this.fromKernel(message));
+    view.setTitle(this.heading);
+    view.update(session.state);
+    api.models(session.signal).then(
+      (models) => view.setModels(models.models, this.data.model || models.default),
+      () => { /* the picker stays hidden; sending uses the server's default */ },
+    );
+    session.load();
+    if (data.bridge_id) tell(VIEW_EVENT, { bridge_id: data.bridge_id, hello: true });
+  }
+
+  /** The kernel side spoke: a Python `ask()` (refresh) or a trait Python set. @param {import('./bridge.js').BridgeMessage} message */
+  fromKernel(message) {
+    if (message.model !== undefined && message.model !== this.data.model) this.data = { ...this.data, model: message.model };
+    if (message.conversation_id && message.conversation_id !== this.data.conversation_id) {
+      this.adopt(message.conversation_id);
+    } else if (message.conversation_id === '' && this.data.conversation_id) {
+      this.toKernel({ conversation_id: this.data.conversation_id }); // a kernel that forgot (renamed notebook) learns it
+    } else if (message.refresh) {
+      this.session?.load();
+    }
+  }
+
+  /** Show another conversation. @param {string} id */
+  adopt(id) {
+    this.data = { ...this.data, conversation_id: id };
+    this.written = '';
+    this.session?.restart();
+  }
+
+  /** @param {{conversation_id?: string, conversation_key?: string, model?: string}} traits */
+  toKernel(traits) {
+    if (this.data.bridge_id) tell(VIEW_EVENT, { bridge_id: this.data.bridge_id, ...traits });
+  }
+
+  /** Write the id and the transcript into the output, which is what the notebook saves. */
+  save() {
+    const session = this.session;
+    const phase = session?.state.phase.kind;
+    if (!this.model || !session || !this.data.conversation_id || phase === 'loading' || phase === 'failed') return;
+    // Deltas do not change the committed messages: only a load or a final rewrites the transcript.
+    const key = [session.state.messages, this.heading, this.data];
+    if (this.last && key.every((part, i) => part === this.last?.[i])) return;
+    this.last = key;
+    const { markdown, plain } = transcript(this.heading, session.state.messages);
+    const data = { ...this.data, title: this.heading };
+    // What the output already holds is not written again: a notebook opened is not a notebook changed.
+    const signature = JSON.stringify([data, markdown]);
+    const held = JSON.stringify([this.model.data[this.mimeType], this.model.data['text/markdown']]);
+    if (signature === this.written || signature === held) return;
+    this.written = signature;
+    this.model.setData({ data: { ...this.model.data, [this.mimeType]: data, 'text/markdown': markdown, 'text/plain': plain } });
+  }
+
+  dispose() {
+    if (this.isDisposed) return;
+    this.unhear?.();
+    this.session?.dispose();
+    this.view?.destroy();
+    super.dispose();
+  }
+}
+
+/** @type {import('@jupyterlab/rendermime-interfaces').IRenderMime.IExtension} */
+const extension = {
+  id: 'jupyter-resumechat:chat',
+  // Before the widget view (ipywidgets ranks it -10): this view needs no kernel.
+  rank: -20,
+  dataType: 'json',
+  rendererFactory: {
+    safe: true,
+    mimeTypes: [MIME_TYPE],
+    createRenderer: (options) => new ChatRenderer(options),
+  },
+};
+
+export default extension;
