@@ -166,7 +166,9 @@ const extension = {
   rank: -20,
   dataType: 'json',
   rendererFactory: {
-    safe: true,
+    // Not for untrusted notebooks: a downloaded file must not make logged-in requests for
+    // a key of its choosing (and save that chat into itself); it shows its transcript instead.
+    safe: false,
     mimeTypes: [MIME_TYPE],
     createRenderer: (options) => new ChatRenderer(options),
   },

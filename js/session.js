@@ -33,6 +33,7 @@ export class ChatSession {
     /** @type {string | null} */
     this.attached = null;
     this.failures = 0; // loads that failed in a row
+    this.replaced = false; // a conversation found gone was replaced once already
     this.known = ''; // the conversation this session loaded (a host change to another restarts it)
     this.draft = { text: '', id: newId() }; // one client_id per draft: a re-send is safe
     // Other views of the conversation (this tab or others) learn of a send at once, without polling.
@@ -79,6 +80,15 @@ export class ChatSession {
       this.failures = 0;
     } catch (error) {
       if (this.signal.aborted) return;
+      if (error instanceof ApiError && error.status === 404 && this.known && !this.replaced) {
+        // the conversation is gone (deleted, a reset database, a notebook from another server):
+        // start again, by the host's key if it has one, rather than stay broken
+        this.replaced = true;
+        this.known = '';
+        this.host.setConversationId('');
+        this.load();
+        return;
+      }
       this.dispatch({ type: 'load-failed', request: mine, detail: describe(error) });
       this.retryLoad(mine, error);
     }

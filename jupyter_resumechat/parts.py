@@ -15,6 +15,7 @@ from .jobs import JobManager
 from .jobs.health import Health, check_health
 from .providers import Provider, ProviderSettings, make_provider
 from .store import MessageStore, async_url
+from .store.url import shown
 from .streams import MemoryStreamStore, StreamStore
 
 __all__ = ["Parts", "StreamSettings", "message_store", "provider", "stream_store"]
@@ -64,7 +65,7 @@ def stream_store(settings: StreamSettings) -> StreamStore:
         return MemoryStreamStore(settings.replay_window)
     if not settings.backend.startswith(REDIS_SCHEMES):
         raise Unavailable(
-            f"ResumeChat.stream_backend: {settings.backend!r} is not a backend; "
+            f"ResumeChat.stream_backend: {shown(settings.backend)!r} is not a backend; "
             "use 'memory' or redis://host:6379/0"
         )
     try:

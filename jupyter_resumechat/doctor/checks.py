@@ -153,7 +153,7 @@ async def _redis_probe(redis: Any, prefix: str) -> str:
 async def check_model(settings: ProviderSettings, timeout: float) -> Finding:
     """A real request: the first piece of a reply, or why there is none."""
     target = f"{settings.provider} {settings.model}" + (
-        f" at {settings.base_url}" if settings.base_url else ""
+        f" at {shown(settings.base_url)}" if settings.base_url else ""
     )
     if settings.provider == "demo":
         return Finding("model", Level.OK, "demo: the offline model, nothing to reach")
@@ -192,6 +192,8 @@ def _explain(exc: BaseException, settings: ProviderSettings, timeout: float) -> 
     """What went wrong with the model endpoint, and what to change."""
     key = "OPENAI_API_KEY" if settings.provider == "openai" else "ANTHROPIC_API_KEY"
     text = str(exc)
+    if settings.api_key and len(settings.api_key) >= 8:
+        text = text.replace(settings.api_key, "***")  # some proxies echo the key in their error
     if isinstance(exc, (asyncio.TimeoutError, ProviderTimeout)):
         return f"no answer within {timeout:g} s", "check ResumeChat.base_url, or the endpoint's load"
     if "answered 401" in text or "answered 403" in text:

@@ -111,9 +111,13 @@ class ChatPanel(anywidget.AnyWidget):
         path = Path(self.conversation_key)
         try:
             if path.is_absolute():
-                return saved_conversation_id(json.loads(path.read_text(encoding="utf-8")))
-            return saved_conversation_id(self.client.saved_notebook(self.conversation_key))
-        except (OSError, ValueError, ResumeChatError):  # not saved yet, not a notebook, unreachable
+                saved = saved_conversation_id(json.loads(path.read_text(encoding="utf-8")))
+            else:
+                saved = saved_conversation_id(self.client.saved_notebook(self.conversation_key))
+            if saved:
+                self.client.get_conversation(saved)  # deleted, or from another server: NotFound
+            return saved
+        except (OSError, ValueError, ResumeChatError):  # not saved, not a notebook, unreachable, gone
             return None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:

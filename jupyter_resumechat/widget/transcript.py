@@ -23,8 +23,9 @@ ROLES = {"user": "User", "assistant": "Assistant"}
 
 
 def _inert(text: str) -> str:
-    """Markdown that shows the text as written but runs no HTML."""
-    return text.replace("&", "&amp;").replace("<", "&lt;")
+    """Markdown that shows the text as written but runs no HTML and has no live
+    link or image (a viewer such as GitHub would fetch an image's URL)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace("[", "&#91;").replace("]", "&#93;")
 
 
 def transcript(title: str, messages: Sequence[Message]) -> tuple[str, str]:

