@@ -219,7 +219,15 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
     tab.send("/repeat 2 listed ")
     tab.wait_reply("listed listed")
     page = tab.page
-    page.locator('.jp-SideBar [data-id="rc-conversations"]').click()
+    side = page.locator("#rc-conversations")
+    for _ in range(5):  # a click on a loaded machine can land while the shell still lays out
+        page.locator('.jp-SideBar [data-id="rc-conversations"]').click()
+        try:
+            side.wait_for(state="visible", timeout=10_000)
+            break
+        except Exception:  # not shown (or toggled away): click again
+            continue
+    side.locator(".rc-refresh").click()  # the list as of now
     items = page.locator("#rc-conversations .rc-conversation")
     items.first.wait_for(timeout=TIMEOUT)
     assert items.count() == 1
