@@ -69,14 +69,14 @@ export class Api {
 
   /**
    * One request; a non-2xx answer throws ApiError with the server's detail.
-   * @param {string} method @param {string} path @param {any} body @param {AbortSignal} signal
+   * @param {string} method @param {string} path @param {any} [body] @param {AbortSignal} [signal]
    */
   async call(method, path, body, signal) {
     // A server that never answers (dead behind a proxy that stays open) must not
     // hold a send or a load for ever: past the timeout it is a network error.
     const request = new AbortController();
     const stop = () => request.abort();
-    signal.addEventListener('abort', stop);
+    signal?.addEventListener('abort', stop);
     const timer = setTimeout(stop, REQUEST_TIMEOUT_MS);
     try {
       const response = await fetch(this.root + path, {
@@ -86,11 +86,11 @@ export class Api {
       });
       return await this.answer(response);
     } catch (error) {
-      if (request.signal.aborted && !signal.aborted) throw new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`);
+      if (request.signal.aborted && !signal?.aborted) throw new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`);
       throw error;
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
+      signal?.removeEventListener('abort', stop);
     }
   }
 
