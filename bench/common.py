@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import statistics
+import time
 from typing import Any
 
 import httpx
+
+from .servers import HEADERS
+from .sse_client import read_sse
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -24,3 +28,13 @@ async def new_stream(client: httpx.AsyncClient, api: str, prompt: str) -> str:
     sent = await client.post(api + f"conversations/{conv['id']}/messages", json={"content": prompt})
     sent.raise_for_status()
     return str(sent.json()["stream_id"])
+
+
+async def fast_stream_rate(api: str, n: int) -> float:
+    """Events/s of one reply of ``n`` pieces at full speed, read by one client from its start."""
+    async with httpx.AsyncClient(headers=HEADERS) as client:
+        began = time.perf_counter()
+        sid = await new_stream(client, api, f"/pace 0 /repeat {n} x")
+        got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
+        assert len(got.times) == n + 1, len(got.times)
+        return n / (got.times[-1] - began)

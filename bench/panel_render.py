@@ -19,19 +19,12 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from tests.browser.conftest import ARGS, CHROMIUM  # the browser the tests drive
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "jupyter_resumechat" / "widget" / "static" / "panel.js"
 RESULTS = Path(__file__).with_name("results")
 ORIGIN = "http://bench.invalid/"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # One token is a word; a paragraph every 60 tokens, a code block every 600, a list every 900:
 # the shape of a long model answer.

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .common import new_stream, row
+from .common import fast_stream_rate, new_stream, row
 from .servers import BACKEND, HEADERS, jupyter
 from .sse_client import Received, read_sse
 
@@ -35,15 +35,6 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
-async def _fast(api: str, n: int) -> float:
-    async with httpx.AsyncClient(headers=HEADERS) as client:
-        began = time.perf_counter()
-        sid = await new_stream(client, api, f"/pace 0 /repeat {n} x")
-        got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
-        assert len(got.times) == n + 1, len(got.times)
-        return n / (got.times[-1] - began)
-
-
 async def _paced(api: str, pace: float, n: int) -> list[float]:
     async with httpx.AsyncClient(headers=HEADERS) as client:
         sid = await new_stream(client, api, f"/wait 0.5 /pace {pace} /clock {n}")
@@ -57,7 +48,7 @@ def redis_vs_memory(tmp: Path, quick: bool) -> dict[str, Any]:
     for name, backend in (("memory", "memory"), ("redis", BACKEND["stream_backend"])):
         server, api = jupyter(tmp / f"rvm-{name}", demo_delay=0, stream_backend=backend)
         with server:
-            rates = [asyncio.run(_fast(api, n)) for _ in range(runs)]
+            rates = [asyncio.run(fast_stream_rate(api, n)) for _ in range(runs)]
             lat = {pace: asyncio.run(_paced(api, pace, paced)) for pace in (0.05, 0.02)}
         measured[name] = {"rates": rates, "lat": lat}
     mem, red = measured["memory"], measured["redis"]

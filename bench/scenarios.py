@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from . import scale
-from .common import new_stream, row
+from .common import fast_stream_rate, new_stream, row
 from .servers import BACKEND, HEADERS, bare, jupyter
 from .sse_client import read_sse
 
@@ -46,16 +46,7 @@ def b1(tmp: Path, quick: bool) -> dict[str, Any]:
     ours, base = [], []
     server, api = jupyter(tmp / "b1", demo_delay=0)
     with server:
-
-        async def once() -> float:
-            async with httpx.AsyncClient(headers=HEADERS) as client:
-                began = time.perf_counter()
-                sid = await new_stream(client, api, f"/pace 0 /repeat {n} x")
-                got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
-                assert len(got.times) == n + 1, len(got.times)
-                return n / (got.times[-1] - began)
-
-        ours = [asyncio.run(once()) for _ in range(runs)]
+        ours = [asyncio.run(fast_stream_rate(api, n)) for _ in range(runs)]
     baseline, url = bare(n)
     with baseline:
 
