@@ -120,6 +120,18 @@ class ResumeChat(ExtensionApp):
     max_message_chars = Int(
         100_000, help="Largest user message in characters; larger ones get 413. Default 100000."
     ).tag(config=True)
+    context_item_chars = Int(
+        8_000,
+        help="Largest item attached to a message (a cell, a variable, a file) in characters; "
+        "a longer one is cut, saying how much was left out. Default 8000.",
+    ).tag(config=True)
+    context_tokens = Dict(
+        value_trait=Int(),
+        default_value={},
+        help="Token budget of the conversation sent to each model: {model id or glob: tokens}, "
+        "e.g. {'gpt-4o*': 128000, '*': 8192}. The oldest turns are left out to fit; the current "
+        "message never is. Models no entry names get 16384.",
+    ).tag(config=True)
     provider_timeout = Float(
         60.0,
         help="Seconds the model may send nothing before the reply ends with an error "
@@ -241,6 +253,8 @@ class ResumeChat(ExtensionApp):
                 stream_ttl=self.stream_ttl,
                 checkpoint_interval=self.checkpoint_interval,
                 max_message_chars=self.max_message_chars,
+                context_item_chars=self.context_item_chars,
+                context_tokens=dict(self.context_tokens),
                 provider_timeout=self.provider_timeout,
                 max_active_per_user=self.max_active_per_user,
                 isolate_users=self.isolate_users,

@@ -28,6 +28,7 @@ __all__ = [
     "SendResult",
     "StreamStatus",
     "Usage",
+    "Window",
     "format_time",
     "parse_time",
     "utcnow",
@@ -146,12 +147,32 @@ class Usage:
         return cls(int(data["input_tokens"]), int(data["output_tokens"]))
 
 
+@dataclass(frozen=True)
+class Window:
+    """How the conversation was fitted into the model's context for one reply:
+    the token ``budget``, the ``tokens`` sent (the provider's count when it
+    reported one, else the estimate) and how many earlier messages were
+    ``omitted`` to fit (oldest first)."""
+
+    budget: int
+    tokens: int
+    omitted: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"budget": self.budget, "tokens": self.tokens, "omitted": self.omitted}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Window:
+        return cls(int(data["budget"]), int(data["tokens"]), int(data.get("omitted", 0)))
+
+
 @dataclass
 class Message:
     """One message; an assistant message grows while ``status`` is streaming.
 
     A user message carries what was attached to it (``context``), exactly as
-    sent; an assistant message its ``usage`` when the provider reported it.
+    sent; an assistant message its ``usage`` when the provider reported it and
+    the context ``window`` it was generated in.
     """
 
     id: str
@@ -166,6 +187,7 @@ class Message:
     reasoning: str = ""
     context: list[Context] = field(default_factory=list)
     usage: Usage | None = None
+    window: Window | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -180,6 +202,7 @@ class Message:
             "updated_at": format_time(self.updated_at),
             "context": [c.to_json() for c in self.context],
             "usage": self.usage.to_json() if self.usage else None,
+            "window": self.window.to_json() if self.window else None,
         }
         if self.reasoning:
             data["reasoning"] = self.reasoning
@@ -200,6 +223,7 @@ class Message:
             updated_at=parse_time(data["updated_at"]),
             context=[Context.from_json(c) for c in data.get("context") or []],
             usage=Usage.from_json(data["usage"]) if data.get("usage") else None,
+            window=Window.from_json(data["window"]) if data.get("window") else None,
         )
 
     def replace(self, **changes: Any) -> Message:
@@ -287,13 +311,17 @@ class ModelInfo:
     id: str
     provider: str
     label: str
+    context_tokens: int = 0  # the budget the conversation is fitted into; 0: not said
 
-    def to_json(self) -> dict[str, str]:
-        return {"id": self.id, "provider": self.provider, "label": self.label}
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "provider": self.provider, "label": self.label}
+        if self.context_tokens:
+            data["context_tokens"] = self.context_tokens
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelInfo:
-        return cls(data["id"], data["provider"], data["label"])
+        return cls(data["id"], data["provider"], data["label"], int(data.get("context_tokens") or 0))
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..models import Message, MessageStatus, Usage
+from ..models import Message, MessageStatus, Usage, Window
 from ..providers import Delta
 from ..streams import StreamInfo
 from .fanout import Chunk, Feed
@@ -32,12 +33,14 @@ class JobSettings:
     stream_ttl: float = 300.0
     checkpoint_interval: float = 1.0
     max_message_chars: int = 100_000
+    context_item_chars: int = 8_000  # an attached item longer than this is cut
     provider_timeout: float = 60.0
     max_active_per_user: int = 0  # 0: no cap
     isolate_users: bool = False
     owner_lease: float = 10.0  # a silent server's replies are recovered after this
     spool_dir: Path | None = None  # where finals wait when the database is down at stop
     stop_timeout: float = 5.0  # how long a stop waits for commits before spooling them
+    context_tokens: Mapping[str, int] = field(default_factory=dict)  # model (or glob) -> token budget
 
 
 class JobState(enum.Enum):
@@ -73,6 +76,7 @@ class Job:
     dirty: bool = False
     continued: bool = False  # the reply's earlier text is kept and extended
     usage: Usage | None = None  # tokens, as the provider last reported them
+    window: Window | None = None  # how the conversation was fitted into the model's context
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _text: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
@@ -117,7 +121,12 @@ class Job:
         return Ending(
             self.info,
             self.message.replace(
-                content=content, reasoning=reasoning, status=status, error=error, usage=self.usage
+                content=content,
+                reasoning=reasoning,
+                status=status,
+                error=error,
+                usage=self.usage,
+                window=self.window,
             ),
         )
 

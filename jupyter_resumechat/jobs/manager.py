@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import weakref
@@ -48,7 +49,8 @@ from .recovery import Recovery
 from .runner import JobRunner
 from .supervisor import Supervisor
 from .table import JobTable
-from .text import title_from
+from .text import cut, title_from
+from .window import budget_for
 
 __all__ = ["JobManager"]
 
@@ -74,7 +76,9 @@ class JobManager:
         self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
         self.concluder = Concluder(messages, streams, settings.stream_ttl)
         self.recovery = Recovery(messages, streams, self.spool)
-        self.runner = JobRunner(streams, messages, provider, self.concluder, self.spool)
+        self.runner = JobRunner(
+            streams, messages, provider, self.concluder, self.spool, settings.context_tokens
+        )
         self.supervisor = Supervisor(
             self.jobs, streams, messages, self.recovery, settings, adopt=self._adopt, on_activity=on_activity
         )
@@ -231,7 +235,11 @@ class JobManager:
     # generations
 
     def models(self) -> list[ModelInfo]:
-        return self.provider.models()
+        """The provider's models, each with the token budget its conversations are fitted into."""
+        budgets = self.settings.context_tokens
+        return [
+            dataclasses.replace(m, context_tokens=budget_for(m.id, budgets)) for m in self.provider.models()
+        ]
 
     async def send(
         self,
@@ -248,6 +256,8 @@ class JobManager:
         Raises NotFound, TooLarge, GenerationActive (409), TooManyGenerations or
         Unavailable.
         """
+        limit = self.settings.context_item_chars
+        context = [dataclasses.replace(c, content=cut(c.content, limit)) for c in context]
         size = len(content) + sum(len(c.content) for c in context)
         if size > self.settings.max_message_chars:
             raise TooLarge(

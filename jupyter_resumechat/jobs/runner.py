@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
 from ..errors import LeaseLost, ProviderError, Unavailable
 from ..models import MessageStatus
@@ -18,6 +19,7 @@ from ..store import MessageStore, Spool
 from ..streams import StreamStore
 from .conclusion import Concluder, Unsaved
 from .job import Ending, Job, JobState, with_context
+from .window import budget_for, calibration, fit
 
 __all__ = ["JobRunner"]
 
@@ -36,12 +38,14 @@ class JobRunner:
         provider: Provider,
         concluder: Concluder,
         spool: Spool | None,
+        budgets: Mapping[str, int] | None = None,
     ) -> None:
         self.streams = streams
         self.messages = messages
         self.provider = provider
         self.concluder = concluder
         self.spool = spool
+        self.budgets = dict(budgets or {})
 
     async def run(self, job: Job) -> None:
         """Generate, then conclude exactly once with the status that won."""
@@ -88,8 +92,14 @@ class JobRunner:
     async def _generate(self, job: Job) -> None:
         history = await self.messages.history(job.info.conversation_id, job.message.id)
         turns = [ChatTurn(m.role.value, with_context(m)) for m in history if m.content]
+        keep = 1  # the current message, with its context
         if job.continued:
-            turns += await self._resume_text(job)
+            resumed = await self._resume_text(job)
+            turns += resumed
+            keep += len(resumed)
+        model = job.message.model or self.provider.default_model
+        fitted = fit(turns, keep, budget_for(model, self.budgets), calibration(history))
+        turns, job.window = fitted.turns, fitted.window
         loop = asyncio.get_running_loop()
         job.last_progress = loop.time()  # the model's silence is timed from its request
         async for delta in self.provider.stream(job.message.model or "", turns):

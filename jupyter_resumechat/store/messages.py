@@ -28,7 +28,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
-from ..models import Context, Conversation, Message, MessageStatus, Role, Usage, utcnow
+from ..models import Context, Conversation, Message, MessageStatus, Role, Usage, Window, utcnow
 from .engine import DATABASE_ERRORS, guarded, make_engine, reason
 from .instances import Instances, LapsedReply
 from .schema import conversations, messages
@@ -255,6 +255,7 @@ class MessageStore:
             "owner_instance": None,
             "context": _json([c.to_json() for c in turn.context]) if turn.context else None,
             "usage": None,
+            "context_window": None,
             "error_type": None,
             "error_detail": None,
             "created_at": now,
@@ -340,6 +341,7 @@ class MessageStore:
                 "error_type": None,
                 "error_detail": None,
                 "usage": None,
+                "context_window": None,
                 "updated_at": now,
             }
             if not restart.keep_text:
@@ -523,6 +525,7 @@ class MessageStore:
                     error_type=error.get("type"),
                     error_detail=error.get("detail"),
                     usage=_json(message.usage.to_json()) if message.usage else None,
+                    context_window=_json(message.window.to_json()) if message.window else None,
                     owner_instance=owner,
                     updated_at=now,
                 )
@@ -602,6 +605,7 @@ def _message(row: Any) -> Message:
         updated_at=_aware(row["updated_at"]),
         context=[Context.from_json(c) for c in json.loads(row["context"] or "[]")],
         usage=Usage.from_json(json.loads(row["usage"])) if row["usage"] else None,
+        window=Window.from_json(json.loads(row["context_window"])) if row["context_window"] else None,
     )
 
 

@@ -11,7 +11,8 @@ Version 2 adds what was attached to a user message and what a reply cost
 reply (``messages.owner_instance``),
 the servers' heartbeats (``resumechat_instances``) and a partial unique index
 that allows one ``streaming`` reply per conversation across every server
-sharing the database (DESIGN §2.3, §2.6).
+sharing the database (DESIGN §2.3, §2.6).  Version 3 adds the context window
+each reply was generated in (``messages.context_window``, JSON).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ __all__ = [
     "schema_version",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -90,6 +91,7 @@ messages = Table(
     Column("owner_instance", String(64), nullable=True),
     Column("context", Text, nullable=True),  # JSON list of Context, user messages
     Column("usage", Text, nullable=True),  # JSON Usage, assistant messages
+    Column("context_window", Text, nullable=True),  # JSON Window, assistant messages
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_resumechat_messages_conversation", "conversation_id", "pk"),
@@ -127,4 +129,5 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE UNIQUE INDEX IF NOT EXISTS ux_resumechat_messages_one_streaming "
         "ON resumechat_messages (conversation_id) WHERE status = 'streaming'",
     ],
+    3: ["ALTER TABLE resumechat_messages ADD COLUMN context_window TEXT"],
 }

@@ -144,7 +144,9 @@ async def test_delete_aborts_the_active_stream(api, extension):
 async def test_models(api):
     models = (await api.request("GET", "models")).json()
     assert models["default"] == "demo"
-    assert models["models"] == [{"id": "demo", "provider": "demo", "label": "Demo model (offline)"}]
+    assert models["models"] == [
+        {"id": "demo", "provider": "demo", "label": "Demo model (offline)", "context_tokens": 16384}
+    ]
 
 
 async def test_context_includes_earlier_messages(api):

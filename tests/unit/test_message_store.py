@@ -11,6 +11,7 @@ from jupyter_resumechat.errors import NotFound, Unavailable
 from jupyter_resumechat.models import MessageStatus, Role
 from jupyter_resumechat.store import Commit, MessageStore, NewTurn
 from jupyter_resumechat.store.messages import new_id
+from jupyter_resumechat.store.schema import SCHEMA_VERSION
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -216,7 +217,7 @@ def test_migrate_creates_then_finds_the_schema(db_url) -> None:
 
 
 def test_a_version_1_database_is_upgraded_in_place(db_url) -> None:
-    """The schema the previous release wrote: no owners, no instances, no context."""
+    """The schema the first release wrote: no owners, no instances, no context, no window."""
     from sqlalchemy import text
 
     async def main():
@@ -227,7 +228,7 @@ def test_a_version_1_database_is_upgraded_in_place(db_url) -> None:
         await old.checkpoint([(reply.id, "partial", "")])
         async with old.engine.begin() as conn:
             await conn.execute(text("DROP INDEX ux_resumechat_messages_one_streaming"))
-            for column in ("owner_instance", "context", "usage"):
+            for column in ("owner_instance", "context", "usage", "context_window"):
                 await conn.execute(text(f"ALTER TABLE resumechat_messages DROP COLUMN {column}"))
             await conn.execute(text("DROP TABLE resumechat_instances"))
             await conn.execute(text("UPDATE resumechat_schema SET version = 1"))
@@ -240,7 +241,9 @@ def test_a_version_1_database_is_upgraded_in_place(db_url) -> None:
             ("partial", MessageStatus.INTERRUPTED, []),
         ]
         async with new.engine.connect() as conn:
-            assert (await conn.execute(text("SELECT max(version) FROM resumechat_schema"))).scalar() == 2
+            assert (
+                await conn.execute(text("SELECT max(version) FROM resumechat_schema"))
+            ).scalar() == SCHEMA_VERSION
         await new.add_turn(turn(conv.id, "again"))  # the new columns and index work
         await new.close()
 
@@ -261,7 +264,9 @@ def test_a_migration_cut_short_is_run_again(db_url) -> None:
         again = MessageStore(db_url)
         await again.start()
         async with again.engine.connect() as conn:
-            assert (await conn.execute(text("SELECT max(version) FROM resumechat_schema"))).scalar() == 2
+            assert (
+                await conn.execute(text("SELECT max(version) FROM resumechat_schema"))
+            ).scalar() == SCHEMA_VERSION
         await again.close()
 
     asyncio.run(main())

@@ -1,0 +1,91 @@
+"""Fitting a conversation into the model's context window.
+
+Every model reads a bounded number of tokens; a long chat must not start
+failing with "context length exceeded" (or, on Ollama and llama.cpp, be cut
+silently from the front).  Before each reply the conversation is trimmed to
+the model's budget (``ResumeChat.context_tokens``): the oldest turns go
+first; the current message and its context never go.  The reply records the
+``Window`` it was made in, so the view can say that earlier turns were left
+out and draw a meter.
+
+Counting: no tokenizer ships with the SDKs we use (tiktoken needs a download
+per encoding), so tokens are *estimated*, UTF-8 bytes / 4 rounded up plus 4
+per message (OpenAI's chat framing), then corrected by the model's own
+count: once a reply reports ``usage.input_tokens`` for what was sent, the
+ratio between that count and the estimate scales the estimates of the same
+conversation's next request.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..models import Message, Role, Window
+from ..providers import ChatTurn
+
+__all__ = ["DEFAULT_BUDGET", "Fitted", "budget_for", "calibration", "estimate", "fit"]
+
+DEFAULT_BUDGET = 16_384
+"""Tokens for a model no entry of ``context_tokens`` names: small enough for a
+local model's default context (Ollama, llama.cpp), large enough for a long chat."""
+
+PER_MESSAGE = 4  # role and framing tokens per message (OpenAI's chat format)
+_CALIBRATION = (0.5, 3.0)  # a provider's count outside this is a miscount, not a tokenizer
+
+
+def estimate(text: str) -> int:
+    """Tokens in ``text`` by the documented estimate: UTF-8 bytes / 4, rounded up."""
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
+
+
+def budget_for(model: str, table: Mapping[str, int]) -> int:
+    """The budget of ``model``: its own entry, else the most specific glob
+    (``"gpt-4o*"``), else ``"*"``, else DEFAULT_BUDGET."""
+    if model in table:
+        return table[model]
+    globs = [p for p in table if any(c in p for c in "*?[") and fnmatch.fnmatchcase(model, p)]
+    if globs:
+        return table[max(globs, key=lambda p: len(p.replace("*", "")))]
+    return DEFAULT_BUDGET
+
+
+def calibration(history: Sequence[Message]) -> float:
+    """How the model's own token count compares with the estimate: each reply
+    that reported ``input_tokens`` corrects the scale its window was made with
+    (1.0 before any did), so the scale converges instead of swinging."""
+    scale = 1.0
+    for message in history:
+        if message.role is Role.ASSISTANT and message.usage and message.window:
+            if message.usage.input_tokens > 0 and message.window.tokens > 0:
+                scale *= message.usage.input_tokens / message.window.tokens
+                scale = min(max(scale, _CALIBRATION[0]), _CALIBRATION[1])
+    return scale
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The turns to send and the window they make."""
+
+    turns: list[ChatTurn]
+    window: Window
+
+
+def fit(turns: Sequence[ChatTurn], keep: int, budget: int, scale: float = 1.0) -> Fitted:
+    """The newest turns that fit ``budget`` tokens: the last ``keep`` turns (the
+    current message with its context, a continued reply) always, then earlier
+    ones from the newest back while they fit.  What is sent never starts with
+    the model's own turn (Anthropic requires a user turn first)."""
+    costs = [math.ceil((estimate(t.content) + PER_MESSAGE) * scale) for t in turns]
+    keep = min(max(keep, 1), len(turns))
+    start = len(turns) - keep
+    used = sum(costs[start:])
+    while start > 0 and used + costs[start - 1] <= budget:
+        start -= 1
+        used += costs[start]
+    while start < len(turns) - keep and turns[start].role != "user":
+        used -= costs[start]
+        start += 1
+    return Fitted(list(turns[start:]), Window(budget, used, omitted=start))
