@@ -124,6 +124,14 @@ class Context:
     name: str
     content: str
 
+    def bounded(self, limit: int) -> Context:
+        """Within ``limit`` characters: the head of the content, then how much was
+        left out (an attached item is context, not the message: cut, not refused)."""
+        if len(self.content) <= limit:
+            return self
+        note = f"\n… ({len(self.content) - limit} more characters left out)"
+        return dataclasses.replace(self, content=self.content[: max(limit - len(note), 0)] + note)
+
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "name": self.name, "content": self.content}
 

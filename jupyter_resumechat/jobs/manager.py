@@ -49,7 +49,7 @@ from .recovery import Recovery
 from .runner import JobRunner
 from .supervisor import Supervisor
 from .table import JobTable
-from .text import cut, title_from
+from .text import title_from
 from .window import budget_for
 
 __all__ = ["JobManager"]
@@ -257,7 +257,7 @@ class JobManager:
         Unavailable.
         """
         limit = self.settings.context_item_chars
-        context = [dataclasses.replace(c, content=cut(c.content, limit)) for c in context]
+        context = [c.bounded(limit) for c in context]
         size = len(content) + sum(len(c.content) for c in context)
         if size > self.settings.max_message_chars:
             raise TooLarge(

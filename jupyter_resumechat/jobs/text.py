@@ -9,7 +9,7 @@ so that the stream, the snapshot and the database hold the same text.
 
 from __future__ import annotations
 
-__all__ = ["TextNormalizer", "cut", "normalize", "title_from"]
+__all__ = ["TextNormalizer", "normalize", "title_from"]
 
 REPLACEMENT = "\ufffd"
 
@@ -60,12 +60,3 @@ def title_from(content: str) -> str:
         return words
     cut = words[:TITLE_CHARS].rsplit(" ", 1)[0] or words[:TITLE_CHARS]
     return cut.rstrip(" ,.;:") + "…"
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` within ``limit`` characters: its head, then how much was left out
-    (an attached item is context, not the message: it is bounded, not refused)."""
-    if len(text) <= limit:
-        return text
-    note = f"\n… ({len(text) - limit} more characters left out)"
-    return text[: max(limit - len(note), 0)] + note

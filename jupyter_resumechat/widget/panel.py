@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import traitlets
 from ..client import SyncClient
 from ..errors import ResumeChatError
 from ..models import Message
+from .context import ContextError, render_all, variables
 from .transcript import MIME_TYPE, saved_conversation_id, transcript
 
 __all__ = ["ChatPanel", "notebook_key"]
@@ -83,6 +85,7 @@ class ChatPanel(anywidget.AnyWidget):
             **kwargs,
         )
         self._client = client
+        self.on_msg(self._answer_view)
         # The notebook's own chat: keyed by its path until its saved output holds the id.
         self._notebook_chat = not (name or new or conversation_id) and bool(key)
         if new:
@@ -147,19 +150,44 @@ class ChatPanel(anywidget.AnyWidget):
         """The conversation's messages, oldest first (a streaming reply shows its text so far)."""
         return self.client.messages(self._ensure_conversation())
 
-    def ask(self, text: str, *, model: str | None = None) -> str:
-        """Send ``text``; the panel shows the reply as it streams. Returns the stream id."""
-        sent = self.client.send(self._ensure_conversation(), text, model=model or self.model or None)
+    def ask(self, text: str, *, model: str | None = None, context: Iterable[Any] = ()) -> str:
+        """Send ``text`` with ``context`` attached (variables, ``"cell:3"``,
+        ``"error"``, ``"file:name"``; see ``context.py``); the panel shows the reply
+        as it streams.  Returns the stream id.  Raises ContextError for a
+        reference that names nothing."""
+        items, problems = render_all(context)
+        if problems:
+            raise ContextError("; ".join(problems))
+        sent = self.client.send(
+            self._ensure_conversation(), text, model=model or self.model or None, context=items
+        )
         super().send({"type": "refresh"})  # the view re-reads the status and attaches
         self._last_stream = sent.stream_id
         return sent.stream_id
 
-    def send(self, content: Any, buffers: Any = None, *, model: str | None = None) -> Any:
+    def send(
+        self, content: Any, buffers: Any = None, *, model: str | None = None, context: Iterable[Any] = ()
+    ) -> Any:
         """ipywidgets' ``send`` (a dict to the view, as ``focus()`` uses it); a
         string is a chat message, as ``ask`` (kept for notebooks that call it so)."""
         if isinstance(content, str):
-            return self.ask(content, model=model)
+            return self.ask(content, model=model, context=context)
         return super().send(content, buffers)
+
+    def _answer_view(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """The view's questions to the kernel: which variables there are (``@``
+        completion) and what the mentioned ones hold, at send time.  A busy kernel
+        answers late or never; the view then sends without them and says so."""
+        if not isinstance(content, dict) or content.get("type") not in ("variables", "context"):
+            return
+        answer: dict[str, Any] = {"type": content["type"], "request": content.get("request")}
+        if content["type"] == "variables":
+            answer["variables"] = variables()
+        else:
+            refs = [str(ref) for ref in content.get("refs") or []][:20]
+            items, problems = render_all(refs)
+            answer["items"], answer["problems"] = [item.to_json() for item in items], problems
+        super().send(answer)
 
     def wait(self, stream_id: str | None = None) -> Message:
         """Block until the reply is committed and return it."""

@@ -24,9 +24,16 @@ async def start_kernel(base: str, headers: dict[str, str], env_path: str | None 
 
 
 async def execute(
-    base: str, headers: dict[str, str], kernel_id: str, code: str, timeout: float = 60
+    base: str,
+    headers: dict[str, str],
+    kernel_id: str,
+    code: str,
+    timeout: float = 60,
+    *,
+    store_history: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Run ``code``; return its stdout and any error contents."""
+    """Run ``code``; return its stdout and any error contents.  With ``store_history``
+    the cell counts, as a notebook's does (``In[n]``, the last error)."""
     ws_url = base.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels"
     conn = await websocket_connect(HTTPRequest(ws_url, headers=headers, request_timeout=timeout))
     msg_id = uuid.uuid4().hex
@@ -47,7 +54,7 @@ async def execute(
                 "content": {
                     "code": code,
                     "silent": False,
-                    "store_history": False,
+                    "store_history": store_history,
                     "user_expressions": {},
                     "allow_stdin": False,
                     "stop_on_error": True,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from jupyter_resumechat.jobs.text import cut
 from jupyter_resumechat.jobs.window import DEFAULT_BUDGET, PER_MESSAGE, budget_for, calibration, estimate, fit
-from jupyter_resumechat.models import Message, MessageStatus, Role, Usage, Window
+from jupyter_resumechat.models import Context, Message, MessageStatus, Role, Usage, Window
 from jupyter_resumechat.providers import ChatTurn
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -100,8 +99,8 @@ def test_calibration_follows_the_models_own_count_and_converges() -> None:
 
 
 def test_cut_bounds_an_item_and_says_how_much_went() -> None:
-    assert cut("short", 100) == "short"
-    long = "a" * 10_000
-    bounded = cut(long, 1000)
+    short = Context("text", "t", "short")
+    assert short.bounded(100) is short
+    bounded = Context("text", "t", "a" * 10_000).bounded(1000).content
     assert len(bounded) == 1000 and bounded.startswith("aaa")
     assert bounded.endswith(f"({10_000 - 1000} more characters left out)")
