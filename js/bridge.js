@@ -14,8 +14,10 @@ export const WIDGET_EVENT = 'resumechat:widget';
 export const VIEW_EVENT = 'resumechat:view';
 
 /**
+ * `ask` (from a view) is a question for the kernel (context.js: variables,
+ * their rendering); the kernel's reply comes back as `answer`.
  * @typedef {{bridge_id: string, conversation_id?: string, conversation_key?: string,
- *            model?: string, refresh?: boolean, hello?: boolean}} BridgeMessage
+ *            model?: string, refresh?: boolean, hello?: boolean, ask?: any, answer?: any}} BridgeMessage
  */
 
 /** @param {string} name @param {BridgeMessage} detail */
@@ -53,9 +55,11 @@ export function bridgeModel(model) {
   const announce = () => tell(WIDGET_EVENT, traits());
   const onCustom = (/** @type {any} */ message) => {
     if (message && message.type === 'refresh') tell(WIDGET_EVENT, { ...traits(), refresh: true });
+    else if (message && message.request) tell(WIDGET_EVENT, { bridge_id: id(), answer: message });
   };
   const stop = hear(VIEW_EVENT, id(), (message) => {
     if (message.hello) { announce(); return; }
+    if (message.ask) { model.send(message.ask); return; }
     let changed = false;
     for (const name of /** @type {const} */ (['conversation_id', 'conversation_key', 'model'])) {
       const value = message[name];

@@ -13,6 +13,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { Api } from './api.js';
 import { ChatRenderer, MIME_TYPE } from './mime.js';
+import { notebookPlugin } from './notebook-plugin.js';
 import { describe } from './session.js';
 
 const ICON = new LabIcon({
@@ -170,4 +171,4 @@ const plugin = {
   },
 };
 
-export default [plugin];
+export default [plugin, notebookPlugin];

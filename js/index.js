@@ -10,6 +10,7 @@
  */
 import { Api } from './api.js';
 import { bridgeModel } from './bridge.js';
+import { ContextSource, kernelAsker } from './context.js';
 import { ChatSession, describe } from './session.js';
 import { ChatView } from './view.js';
 
@@ -19,15 +20,23 @@ export { LiveMarkdown, renderMarkdown } from './markdown.js';
 /** @param {{model: any, el: HTMLElement}} context */
 function render({ model, el }) {
   const api = Api.fromPage();
+  const askKernel = kernelAsker((question) => model.send(question), (handler) => {
+    model.on('msg:custom', handler);
+    return () => model.off('msg:custom', handler);
+  });
+  const context = new ContextSource(api, el, askKernel);
   /** @type {import('./session.js').Host} */
   const host = {
     conversationId: () => model.get('conversation_id') || '',
     setConversationId: (id) => { model.set('conversation_id', id); model.save_changes(); },
     key: () => model.get('conversation_key') || '',
     model: () => model.get('model') || '',
+    context,
   };
   const view = new ChatView(el, {
-    onSend: async (text) => { if (await session.send(text)) view.clearDraft(text); },
+    onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text); },
+    onMention: (query) => context.candidates(query),
+    onInsert: context.canInsert() ? (code) => { context.insertBelow(code); } : undefined,
     onStop: () => session.stop(),
     onReply: (action, id) => session.again(action, id),
     onDismiss: () => session.dismiss(),

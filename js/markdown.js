@@ -2,7 +2,7 @@
 /**
  * Model output is untrusted (DESIGN §4.6): markdown is rendered with raw HTML
  * escaped, then sanitized; links open in a new tab without an opener; no
- * images are loaded; code blocks get a copy button.
+ * images are loaded; code blocks get Copy and Insert below buttons.
  */
 import DOMPurify from 'dompurify';
 import { Marked } from 'marked';
@@ -45,7 +45,7 @@ export function renderMarkdown(text) {
 }
 
 /**
- * Add copy buttons to the code blocks under `root`.
+ * Add Copy and Insert below buttons to the code blocks under `root`.
  * @param {HTMLElement} root
  */
 export function addCopyButtons(root) {
@@ -59,7 +59,13 @@ export function addCopyButtons(root) {
       button.textContent = 'Copied';
       setTimeout(() => { button.textContent = 'Copy'; }, 1200);
     });
-    pre.appendChild(button);
+    // "Insert below" (a new notebook cell with the code) shows where the page has a notebook
+    // (panel.css, [data-insert]); the view handles its click.
+    const insert = document.createElement('button');
+    insert.className = 'rc-insert';
+    insert.type = 'button';
+    insert.textContent = 'Insert below';
+    pre.append(button, insert);
   }
 }
 

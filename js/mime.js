@@ -17,6 +17,7 @@
 import { Widget } from '@lumino/widgets';
 import { Api } from './api.js';
 import { VIEW_EVENT, WIDGET_EVENT, hear, tell } from './bridge.js';
+import { ContextSource, NO_KERNEL, kernelAsker } from './context.js';
 import { ChatSession, describe } from './session.js';
 import { transcript } from './transcript.js';
 import { ChatView } from './view.js';
@@ -53,6 +54,17 @@ export class ChatRenderer extends Widget {
     this.view = null;
     /** @type {(() => void) | null} */
     this.unhear = null;
+    this.kernelHeard = false; // the panel's kernel side answered in this page
+    /** @type {import('./context.js').AskKernel} */
+    this.asker = kernelAsker(
+      (question) => this.toKernel({ ask: question }),
+      (handler) => hear(WIDGET_EVENT, this.data.bridge_id || '', (message) => { if (message.answer) handler(message.answer); }),
+    );
+  }
+
+  /** A question for the panel's kernel; none in this page (no kernel, or another's view): at once. @param {any} question */
+  askKernel(question) {
+    return this.kernelHeard ? this.asker(question) : Promise.reject(new Error(NO_KERNEL));
   }
 
   /** Called on first render and again whenever the output's data changes (our own writes too). @param {MimeModel} model */
@@ -68,15 +80,19 @@ export class ChatRenderer extends Widget {
     this.data = { ...data };
     this.heading = data.title || 'Chat';
     const api = Api.fromPage();
+    const context = new ContextSource(api, this.node, (question) => this.askKernel(question));
     /** @type {import('./session.js').Host} */
     const host = {
       conversationId: () => this.data.conversation_id || '',
       setConversationId: (id) => { this.data = { ...this.data, conversation_id: id, key: '' }; this.toKernel({ conversation_id: id }); this.save(); },
       key: () => this.data.key || '',
       model: () => this.data.model || '',
+      context,
     };
     const view = new ChatView(this.node, {
-      onSend: async (text) => { if (await session.send(text)) view.clearDraft(text); },
+      onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text); },
+      onMention: (query) => context.candidates(query),
+      onInsert: context.canInsert() ? (code) => { context.insertBelow(code); } : undefined,
       onStop: () => session.stop(),
       onReply: (action, id) => session.again(action, id),
       onDismiss: () => session.dismiss(),
@@ -109,6 +125,8 @@ export class ChatRenderer extends Widget {
 
   /** The kernel side spoke: a Python `ask()` (refresh) or a trait Python set. @param {import('./bridge.js').BridgeMessage} message */
   fromKernel(message) {
+    this.kernelHeard = true;
+    if (message.answer) return; // for askKernel
     if (message.model !== undefined && message.model !== this.data.model) this.data = { ...this.data, model: message.model };
     if (message.conversation_id && message.conversation_id !== this.data.conversation_id) {
       this.adopt(message.conversation_id);
@@ -126,7 +144,7 @@ export class ChatRenderer extends Widget {
     this.session?.restart();
   }
 
-  /** @param {{conversation_id?: string, conversation_key?: string, model?: string}} traits */
+  /** @param {{conversation_id?: string, conversation_key?: string, model?: string, ask?: any}} traits */
   toKernel(traits) {
     if (this.data.bridge_id) tell(VIEW_EVENT, { bridge_id: this.data.bridge_id, ...traits });
   }

@@ -11,7 +11,8 @@ import { composer, initial, reduce } from './state.js';
 
 /**
  * @typedef {{conversationId: () => string, setConversationId: (id: string) => void,
- *            key: () => string, model: () => string}} Host
+ *            key: () => string, model: () => string,
+ *            context?: import('./context.js').ContextSource}} Host
  */
 
 const CHANNEL = 'jupyter-resumechat';
@@ -143,11 +144,13 @@ export class ChatSession {
   }
 
   /**
-   * Send the draft.  Resolves true on a 202 (the view may clear the box);
-   * anything else leaves the phase sendable and the draft where it is (§4.9).
-   * @param {string} text
+   * Send the draft with what is attached (read now: a cell as it is, a variable
+   * from the kernel; what cannot be read is said, and the rest is sent).
+   * Resolves true on a 202 (the view may clear the box); anything else leaves
+   * the phase sendable and the draft where it is (§4.9).
+   * @param {string} text @param {import('./context.js').Candidate[]} [attached]
    */
-  async send(text) {
+  async send(text, attached = []) {
     if (!text.trim()) return false;
     if (!composer(this.state).enabled) {
       if (this.state.phase.kind === 'streaming') {
@@ -157,7 +160,12 @@ export class ChatSession {
     }
     if (text !== this.draft.text) this.draft = { text, id: newId() };
     const body = { content: text, client_id: this.draft.id, model: this.host.model() || undefined };
-    const accepted = await this.post('message', body);
+    const source = this.host.context;
+    const prepare = attached.length && source ? async () => {
+      const { items, problems } = await source.resolve(attached);
+      return { fields: items.length ? { context: items } : {}, problems };
+    } : undefined;
+    const accepted = await this.post('message', body, prepare);
     if (accepted) this.draft = { text: '', id: newId() };
     return accepted;
   }
@@ -171,15 +179,20 @@ export class ChatSession {
     return this.post(what, { [what]: messageId, client_id: newId(), model: this.host.model() || undefined });
   }
 
-  /** @param {'message' | 'regenerate' | 'continue'} what @param {any} body */
-  async post(what, body) {
+  /**
+   * @param {'message' | 'regenerate' | 'continue'} what @param {any} body
+   * @param {() => Promise<{fields: any, problems: string[]}>} [prepare] more of the body, read once sending
+   */
+  async post(what, body, prepare) {
     this.dispatch({ type: 'sending', what });
     const mine = ++this.request; // a load answered before this send cannot undo it (rule 5)
     try {
       const cid = await this.conversationId();
-      const result = await this.api.send(cid, body, this.signal);
+      const extra = prepare ? await prepare() : { fields: {}, problems: [] };
+      const result = await this.api.send(cid, { ...body, ...extra.fields }, this.signal);
       if (cid !== this.host.conversationId()) return true; // the view moved on to another conversation
       this.dispatch({ type: 'sent', result, request: mine });
+      if (extra.problems.length) this.dispatch({ type: 'notice', detail: `Sent without some context: ${extra.problems.join('; ')}` });
       this.channel?.postMessage({ type: 'started', conversation_id: cid, stream_id: result.stream_id });
       this.attach();
       return true;

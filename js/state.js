@@ -18,7 +18,8 @@
  * @typedef {{id: string, role: 'user' | 'assistant', content: string, status: string,
  *            reasoning?: string, model?: string | null, error?: {type: string, detail: string} | null,
  *            created_at?: string, updated_at?: string, usage?: Usage | null,
- *            context?: {kind: string, name: string, content: string}[]}} Message
+ *            context?: {kind: string, name: string, content: string}[],
+ *            window?: {budget: number, tokens: number, omitted: number} | null}} Message
  * @typedef {{messageId: string, content: string, reasoning: string, epoch: number}} Partial
  *   (`epoch` changes when the text is replaced, not extended: a snapshot)
  * @typedef {{kind: 'loading'}

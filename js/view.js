@@ -7,14 +7,19 @@
  * in the panel stay in the panel (DESIGN §4.8).  No I/O here: user intents go
  * out through `handlers`.
  */
+import { Mentions } from './attach.js';
 import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
+import { contextMeter, meterText } from './meter.js';
 import { composer, replyActions, replyMeta, statusText } from './state.js';
 
 /** @typedef {import('./state.js').State} State @typedef {import('./state.js').Message} Message */
 /**
- * @typedef {{onSend: (text: string) => void, onStop: () => void, onNew: () => void,
+ * @typedef {import('./context.js').Candidate} Candidate
+ * @typedef {{onSend: (text: string, attached: Candidate[]) => void, onStop: () => void, onNew: () => void,
  *            onModel: (id: string) => void, onDismiss: () => void,
- *            onReply: (action: 'retry' | 'continue' | 'regenerate', messageId: string) => void}} Handlers
+ *            onReply: (action: 'retry' | 'continue' | 'regenerate', messageId: string) => void,
+ *            onMention?: (query: string) => Promise<Candidate[]>,
+ *            onInsert?: (code: string) => void}} Handlers
  */
 
 const ACTION_LABELS = { retry: 'Retry', continue: 'Continue', regenerate: 'Regenerate' };
@@ -57,9 +62,34 @@ class MessageNode {
     this.meta = h('span', 'rc-meta');
     this.header.append(this.meta);
     this.body = h('div', 'rc-body');
+    this.context = /** @type {HTMLDetailsElement} */ (h('details', 'rc-context'));
+    this.context.hidden = true;
+    this.window = h('div', 'rc-window');
+    this.window.hidden = true;
     this.note = h('div', 'rc-note');
     this.actions = h('div', 'rc-actions');
-    this.node.append(this.header, this.reasoning, this.body, this.note, this.actions);
+    this.node.append(this.header, this.context, this.reasoning, this.window, this.body, this.note, this.actions);
+  }
+
+  /** What was attached to a user message, as the model saw it; folded. @param {Message} message */
+  drawContext(message) {
+    const items = message.context || [];
+    this.context.hidden = !items.length;
+    if (!items.length) return;
+    const summary = h('summary', '', `Attached: ${items.map((c) => c.name).join(', ')}`);
+    this.context.replaceChildren(summary, ...items.map((item) => {
+      const block = h('div', 'rc-context-item');
+      block.append(h('div', 'rc-context-name', `${item.kind}: ${item.name}`), h('pre', 'rc-context-text', item.content));
+      return block;
+    }));
+  }
+
+  /** A reply made without the oldest turns says so (DESIGN §4.12). @param {Message} message */
+  drawWindow(message) {
+    const omitted = message.window ? message.window.omitted : 0;
+    this.window.hidden = !omitted;
+    this.window.textContent = omitted
+      ? `${omitted} earlier message${omitted === 1 ? ' was' : 's were'} left out to fit the model's context.` : '';
   }
 
   /** A committed message: drawn again only when it changed. @param {Message} message */
@@ -71,6 +101,8 @@ class MessageNode {
     this.node.className = `rc-message rc-${this.role} rc-status-${message.status}`;
     this.node.removeAttribute('aria-busy');
     this.node.dataset.id = message.id;
+    this.drawContext(message);
+    this.drawWindow(message);
     if (this.role === 'user') {
       this.body.textContent = message.content;
     } else {
@@ -187,8 +219,16 @@ export class ChatView {
     this.input.rows = 2;
     this.sendButton = button('Send', 'rc-send');
     this.stopButton = button('Stop', 'rc-stop');
+    this.mentions = new Mentions(this.input, (query) => (handlers.onMention ? handlers.onMention(query) : Promise.resolve([])));
+    if (handlers.onMention) this.input.placeholder = 'Message (Enter to send, Shift+Enter for a new line, @ to attach)';
+    this.meter = h('span', 'rc-meter');
+    this.meter.hidden = true;
+    /** @type {Map<string, number>} */
+    this.budgets = new Map();
+    status.append(this.meter);
     form.append(this.input, this.sendButton, this.stopButton);
-    this.root.append(header, this.list, status, this.announcer, form);
+    this.root.append(header, this.list, status, this.announcer, this.mentions.chips, form, this.mentions.popup);
+    this.root.toggleAttribute('data-insert', !!handlers.onInsert);
     el.appendChild(this.root);
 
     /** @type {[EventTarget, string, (event: any) => void][]} */
@@ -197,7 +237,10 @@ export class ChatView {
       [this.root, 'keypress', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
       [this.root, 'keyup', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
       [this.input, 'keydown', (/** @type {KeyboardEvent} */ e) => this.onKey(e)],
-      [this.sendButton, 'click', () => handlers.onSend(this.input.value)],
+      [this.input, 'input', () => { if (handlers.onMention) this.mentions.onInput(); }],
+      [this.input, 'blur', () => this.mentions.close()],
+      [this.list, 'click', (/** @type {MouseEvent} */ e) => this.onListClick(e)],
+      [this.sendButton, 'click', () => handlers.onSend(this.input.value, this.mentions.attached)],
       [this.stopButton, 'click', () => handlers.onStop()],
       [this.fresh, 'click', () => handlers.onNew()],
       [this.picker, 'change', () => handlers.onModel(this.picker.value)],
@@ -208,10 +251,20 @@ export class ChatView {
 
   /** Enter (or Ctrl/Cmd+Enter) sends; Shift+Enter is a new line. @param {KeyboardEvent} event */
   onKey(event) {
+    if (this.mentions.onKey(event)) return; // the list of mentions is open: its keys
     if (event.key === 'Enter' && !event.shiftKey && !event.altKey && !event.isComposing) {
       event.preventDefault();
-      this.handlers.onSend(this.input.value);
+      this.handlers.onSend(this.input.value, this.mentions.attached);
     }
+  }
+
+  /** A code block's "Insert below": a new cell with the code, which nothing runs. @param {MouseEvent} event */
+  onListClick(event) {
+    const target = /** @type {HTMLElement} */ (event.target);
+    const insert = target.closest && target.closest('.rc-insert');
+    if (!insert || !this.handlers.onInsert) return;
+    const code = insert.closest('pre')?.querySelector('code')?.textContent || '';
+    this.handlers.onInsert(code.replace(/\n$/, ''));
   }
 
   /** @param {State} state */
@@ -226,6 +279,7 @@ export class ChatView {
     this.statusWords.textContent = statusText(state);
     this.notice.textContent = state.notice || '';
     this.dismiss.hidden = !state.notice;
+    this.drawMeter(state);
     this.announce(state);
     if (follow) this.list.scrollTop = this.list.scrollHeight;
     if (state.phase.kind !== 'loading') this.firstDraw = false;
@@ -262,6 +316,18 @@ export class ChatView {
     });
   }
 
+  /** How full the model's context is (DESIGN §4.12). @param {State} state */
+  drawMeter(state) {
+    const meter = contextMeter(state.messages, this.budgets.get(this.picker.value));
+    this.meter.hidden = !meter;
+    if (meter) {
+      const words = meterText(meter);
+      if (this.meter.textContent !== words) this.meter.textContent = words;
+      this.meter.classList.toggle('rc-meter-full', meter.used >= meter.budget * 0.9);
+      this.meter.title = meter.estimated ? 'Estimated: UTF-8 bytes / 4 per token' : 'As the model counted';
+    }
+  }
+
   /** @param {State} state */
   announce(state) {
     const done = state.finished;
@@ -274,8 +340,9 @@ export class ChatView {
   /** @param {string} title */
   setTitle(title) { this.title.textContent = title || 'Chat'; }
 
-  /** @param {{id: string, label: string}[]} models @param {string} current */
+  /** @param {{id: string, label: string, context_tokens?: number}[]} models @param {string} current */
   setModels(models, current) {
+    this.budgets = new Map(models.filter((m) => m.context_tokens).map((m) => [m.id, Number(m.context_tokens)]));
     this.picker.replaceChildren(...models.map((m) => {
       const option = /** @type {HTMLOptionElement} */ (h('option', '', m.label));
       option.value = m.id;
@@ -288,6 +355,7 @@ export class ChatView {
   /** After a 202: empty the box unless the user already typed something else. @param {string} sent */
   clearDraft(sent) {
     if (this.input.value === sent) this.input.value = '';
+    this.mentions.clear();
   }
 
   destroy() {

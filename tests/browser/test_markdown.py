@@ -26,7 +26,7 @@ FEED = """async ({text, step}) => {
   whole.innerHTML = mod.renderMarkdown(text);
   const pres = live.querySelectorAll('pre').length;
   const stable = live.querySelector('.rc-md-stable').childElementCount;
-  live.querySelectorAll('.rc-copy').forEach((b) => b.remove());  // the live view's copy buttons
+  live.querySelectorAll('.rc-copy, .rc-insert').forEach((b) => b.remove());  // the live view's code buttons
   return {live: live.innerText, whole: whole.innerText, pres, stable};
 }""".replace("ORIGIN", ORIGIN)
 

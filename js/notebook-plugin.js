@@ -1,0 +1,75 @@
+// @ts-check
+/**
+ * The plugin that publishes the notebook service (notebook.js) for chat views:
+ * the cells of the notebook a view is in (else the current notebook), and a
+ * new cell below the view's cell (else below the active cell).  Only the
+ * extension's bundle imports this: the widget's bundle must not carry
+ * JupyterLab.
+ */
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { SERVICE } from './notebook.js';
+
+/** @typedef {import('./notebook.js').CellInfo} CellInfo @typedef {import('./notebook.js').NotebookService} NotebookService */
+
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+const OUTPUT_CHARS = 4000;
+
+/** @param {any} output an nbformat output */
+function outputText(output) {
+  if (output.output_type === 'stream') return String(output.text || '');
+  if (output.output_type === 'error') return (output.traceback || []).join('\n').replace(ANSI, '');
+  const data = output.data || {};
+  const plain = data['text/plain'];
+  return Array.isArray(plain) ? plain.join('') : String(plain || '');
+}
+
+/** @param {any} cell a cell widget @param {number} index @returns {CellInfo} */
+function describeCell(cell, index) {
+  const model = cell.model;
+  const outputs = model.type === 'code' ? model.outputs.toJSON() : [];
+  const failed = outputs.find((/** @type {any} */ o) => o.output_type === 'error');
+  const count = model.type === 'code' ? model.executionCount : null;
+  return {
+    id: model.id,
+    label: count ? `In [${count}]` : `cell ${index + 1}`,
+    type: model.type,
+    source: model.sharedModel.getSource(),
+    output: outputs.map(outputText).join('\n').slice(0, OUTPUT_CHARS),
+    error: failed ? { name: `${failed.ename}: ${failed.evalue}`.slice(0, 200), text: outputText(failed) } : null,
+  };
+}
+
+/** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
+export const notebookPlugin = {
+  id: 'jupyter-resumechat:notebook',
+  description: 'Lets chat views read the cells of their notebook and insert a cell below.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (_app, /** @type {any} */ tracker) => {
+    /** The notebook holding `el`, else the current one (a chat opened from the side panel). @param {Element} el */
+    const panelOf = (el) => tracker.find((/** @type {any} */ p) => p.node.contains(el)) || tracker.currentWidget;
+    /** @type {NotebookService} */
+    const service = {
+      cells: (el) => {
+        const panel = panelOf(el);
+        return panel ? panel.content.widgets.map(describeCell) : [];
+      },
+      insertBelow: (el, code) => {
+        const panel = panelOf(el);
+        if (!panel) return false;
+        const notebook = panel.content;
+        const holder = notebook.widgets.findIndex((/** @type {any} */ c) => c.node.contains(el));
+        if (holder >= 0) notebook.activeCellIndex = holder; // below the panel's own cell, else the active one
+        NotebookActions.insertBelow(notebook);
+        notebook.activeCell?.model.sharedModel.setSource(code);
+        notebook.mode = 'command';
+        return true;
+      },
+      folder: (el) => {
+        const path = panelOf(el)?.context.path;
+        return typeof path === 'string' ? path.split('/').slice(0, -1).join('/') : null;
+      },
+    };
+    /** @type {any} */ (window)[SERVICE] = service;
+  },
+};

@@ -1,0 +1,143 @@
+"""The chat knows the notebook (DESIGN §3 Context, §4.12), on JupyterLab 4 and
+Notebook 7: ``@`` attaches a variable (rendered by the kernel), a cell and its
+error; what was attached is stored and shown on the message; a busy kernel is
+said, not waited for; a reply's code goes into a new cell below, unrun; the
+context meter follows the conversation."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.browser.conftest import NOTEBOOK, start_frontend
+from tests.browser.notebook import TIMEOUT, Notebook
+
+CELLS = [
+    "import pandas as pd\nsales = pd.DataFrame({'region': ['north', 'south', 'east'], 'revenue': [120.5, 98.0, 143.25]})",
+    "sales['profit']",
+]
+
+
+def code_cell(source: str, index: int) -> dict:
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": f"c{index}",
+        "metadata": {},
+        "outputs": [],
+        "source": source,
+    }
+
+
+@pytest.fixture
+def server(tmp_path, frontend):
+    process = start_frontend(tmp_path, frontend)
+    notebook = {**NOTEBOOK, "cells": NOTEBOOK["cells"] + [code_cell(s, i) for i, s in enumerate(CELLS)]}
+    (tmp_path / "chat.ipynb").write_text(json.dumps(notebook))
+    yield process
+    process.stop()
+
+
+def run(tab: Notebook, index: int, wait: bool = True) -> None:
+    """Run one cell in place (Ctrl+Enter) and, unless told, wait for its prompt number."""
+    cell = tab.page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".cm-content").click()
+    tab.page.keyboard.press("Control+Enter")
+    if wait:
+        tab.page.wait_for_function(
+            """(i) => { const p = document.querySelectorAll('.jp-Notebook .jp-Cell')[i].querySelector('.jp-InputPrompt');
+                 return p && /\\[\\d+\\]/.test(p.textContent); }""",
+            arg=index,
+            timeout=TIMEOUT,
+        )
+
+
+def mention(tab: Notebook, query: str, label: str) -> None:
+    """Type ``@query`` and choose the entry whose label is ``label``."""
+    box = tab.box()
+    box.press("End")
+    box.type(f" @{query}")
+    entry = tab.panel().locator(".rc-mentions li", has_text=label).first
+    entry.wait_for(timeout=TIMEOUT)
+    entry.click()
+    tab.panel().locator(".rc-chip", has_text=label).wait_for(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def tab(browser, server, frontend):
+    context = browser.new_context(viewport={"width": 1100, "height": 1000})
+    page = context.new_page()
+    notebook = Notebook(page, server, frontend).open()
+    notebook.run_cell()
+    run(notebook, 1)
+    run(notebook, 2)
+    yield notebook
+    context.close()
+
+
+def test_at_attaches_a_variable_a_cell_and_an_error_and_the_meter_follows(tab):
+    meter = tab.panel().locator(".rc-meter")
+    meter.wait_for(timeout=TIMEOUT)
+    before = meter.inner_text()
+    assert before.startswith("Context ~0 / 16k tokens"), before
+    tab.box().click()
+    mention(tab, "sal", "sales")
+    mention(tab, "import", "In [2]")
+    mention(tab, "KeyError", "error in In [3]")
+    box = tab.box()
+    box.type(" Which region earns most?")
+    assert "@" not in box.input_value()  # the mentions became chips
+    box.press("Enter")
+    tab.wait_reply_count(1)
+    assert tab.count(".rc-chip") == 0  # cleared once accepted
+    user = tab.panel().locator(".rc-user").last
+    assert user.locator(".rc-context summary").inner_text() == "Attached: sales, In [2], KeyError: 'profit'"
+    stored = tab.api_messages()[0]
+    assert stored["content"].strip() == "Which region earns most?"
+    kinds = [(c["kind"], c["name"]) for c in stored["context"]]
+    assert kinds == [("variable", "sales"), ("cell", "In [2]"), ("error", "KeyError: 'profit'")]
+    frame, cell, error = (c["content"] for c in stored["context"])
+    assert frame.startswith("pandas.DataFrame: 3 rows × 2 columns") and "143.25" in frame
+    assert cell.startswith("In [2]:\nimport pandas as pd")
+    assert "KeyError" in error and "sales['profit']" in error
+    tab.page.wait_for_function(
+        "(b) => { const m = document.querySelector('.rc-panel .rc-meter'); return m && m.textContent !== b; }",
+        arg=before,
+        timeout=TIMEOUT,
+    )
+    assert meter.inner_text().startswith("Context ") and " / 16k tokens" in meter.inner_text()
+
+
+def test_a_kernel_gone_is_said_and_the_message_goes_without_its_variables(tab):
+    tab.box().click()
+    mention(tab, "sal", "sales")
+    with httpx.Client(headers=tab.server.headers, timeout=30) as client:
+        for kernel in client.get(f"{tab.server.base}api/kernels").json():
+            client.delete(f"{tab.server.base}api/kernels/{kernel['id']}").raise_for_status()
+    box = tab.box()
+    box.click()
+    box.type(" what is it?")
+    box.press("Enter")
+    tab.wait_notice("sent without sales")
+    tab.wait_reply_count(1)
+    stored = tab.api_messages()[0]
+    assert stored["context"] == [] and stored["content"].strip() == "what is it?"
+
+
+def test_insert_below_puts_a_replys_code_in_a_new_cell_that_does_not_run(tab):
+    cells = tab.page.locator(".jp-Notebook .jp-Cell")
+    count = cells.count()
+    tab.send("show me code")
+    tab.wait_reply_count(1)
+    button = tab.panel().locator(".rc-assistant .rc-insert").first
+    button.click()
+    tab.page.wait_for_function(
+        "(n) => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n + 1",
+        arg=count,
+        timeout=TIMEOUT,
+    )
+    new = cells.nth(1)  # right below the panel's cell
+    assert new.locator(".cm-content").inner_text() == "from jupyter_resumechat import ChatPanel\nChatPanel()"
+    assert new.locator(".jp-InputPrompt").inner_text().strip() in {"[ ]:", ""}  # not run
