@@ -13,6 +13,9 @@ directives, which tests and benchmarks use to shape a stream:
 
 Asked to continue a reply (DESIGN §3 ``continue``), it sends the rest of the
 same reply, so a stopped and continued reply ends as the uninterrupted one.
+What was attached to the message (DESIGN §3 ``Context``) it lists, each item
+by the first line a model would read, so the offline demo shows what reached
+the model.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .base import CONTINUE_PROMPT, ChatTurn, Delta
 __all__ = ["DemoProvider"]
 
 _BURST = 64  # pieces per event-loop turn when the pace is 0
+_CONTEXT = re.compile(r'<context kind="([^"]*)" name="([^"]*)">\n(.*?)\n</context>\n\n', re.S)
 _DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail|wait|clock)\s+(\S+)(?:\s+(.*))?$", re.S)
 
 
@@ -133,11 +137,28 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
+def _attached(prompt: str) -> tuple[str, str]:
+    """The question, and a list of what was attached to it (empty when nothing was)."""
+    items = _CONTEXT.findall(prompt)
+    if not items:
+        return prompt, ""
+    question = _CONTEXT.sub("", prompt)
+    lines = [f"- **{name}** ({kind}): `{_first_line(content)}`" for kind, name, content in items]
+    return question, "You attached, and I read:\n\n" + "\n".join(lines) + "\n\n"
+
+
+def _first_line(text: str) -> str:
+    line = next((line for line in text.splitlines() if line.strip()), "").strip().replace("`", "'")
+    return line if len(line) <= 80 else line[:80] + "…"
+
+
 def _reply(prompt: str, turn_count: int) -> str:
+    prompt, attached = _attached(prompt)
     quoted = prompt if len(prompt) <= 200 else prompt[:200] + "…"
     return (
         f"This is the **demo model** (turn {turn_count}), answering offline.\n\n"
         f"> {quoted}\n\n"
+        f"{attached}"
         "Every piece of this reply is numbered and kept by the Jupyter server, "
         "so you can reload the tab, restart the kernel or close the laptop and "
         "come back to the whole reply:\n\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from jupyter_resumechat.providers import CONTINUE_PROMPT, ChatTurn
 from jupyter_resumechat.providers.demo import DemoProvider
 
@@ -26,3 +28,31 @@ async def test_continue_sends_the_rest_of_the_same_reply():
         ]
         rest = "".join(await reply(turns)) if cut else "".join(await reply([ChatTurn("user", prompt)]))
         assert whole[:cut] + rest == whole, cut
+
+
+async def test_the_demo_lists_what_was_attached() -> None:
+    from jupyter_resumechat.jobs.job import with_context
+    from jupyter_resumechat.models import Context, Message, MessageStatus, Role
+
+    now = datetime.now(timezone.utc)
+    message = Message(
+        "u",
+        "c",
+        Role.USER,
+        "Which region earns most?",
+        MessageStatus.COMPLETE,
+        now,
+        now,
+        context=[
+            Context("variable", "sales", "pandas.DataFrame: 3 rows × 2 columns\ncolumns: …"),
+            Context("cell", "In [2]", "\n\nx = `1`"),
+        ],
+    )
+    text = "".join(
+        [d.text async for d in DemoProvider(0).stream("demo", [ChatTurn("user", with_context(message))])]
+    )
+    assert "> Which region earns most?\n\n" in text and "<context" not in text
+    assert (
+        "You attached, and I read:\n\n- **sales** (variable): `pandas.DataFrame: 3 rows × 2 columns`\n- **In [2]** (cell): `x = '1'`\n\n"
+        in text
+    )
