@@ -53,5 +53,9 @@ def test_quickstart_runs(tmp_path):
             server.url(f"conversations/{conv['id']}/messages"), headers=server.headers
         ).json()
         assert messages["messages"][1]["content"] == "Every word arrives exactly once. " * 150
+        asked = messages["messages"][2]  # the DataFrame went with the question, rendered by the kernel
+        assert [(c["kind"], c["name"]) for c in asked["context"]] == [("variable", "sales")]
+        assert asked["context"][0]["content"].startswith("pandas.DataFrame: 4 rows × 2 columns")
+        assert "You attached, and I read:" in messages["messages"][3]["content"]
     finally:
         server.stop()
