@@ -18,12 +18,15 @@ import { Widget } from '@lumino/widgets';
 import { Api } from './api.js';
 import { VIEW_EVENT, WIDGET_EVENT, hear, tell } from './bridge.js';
 import { ContextSource, NO_KERNEL, kernelAsker } from './context.js';
+import { onExplain } from './notebook.js';
 import { ChatSession, describe } from './session.js';
 import { transcript } from './transcript.js';
 import { ChatView } from './view.js';
 import './panel.css';
 
 export const MIME_TYPE = 'application/vnd.jupyter.resumechat+json';
+/** What "Explain this error in the chat" sends, with the failed cell's error attached. */
+export const EXPLAIN_PROMPT = 'Explain this error and how to fix it.';
 
 /**
  * What the output's data says (never message text, never a secret).
@@ -54,6 +57,8 @@ export class ChatRenderer extends Widget {
     this.view = null;
     /** @type {(() => void) | null} */
     this.unhear = null;
+    /** @type {(() => void) | null} */
+    this.unexplain = null;
     this.kernelHeard = false; // the panel's kernel side answered in this page
     /** @type {import('./context.js').AskKernel} */
     this.asker = kernelAsker(
@@ -113,6 +118,10 @@ export class ChatRenderer extends Widget {
     this.view = view;
     this.session = session;
     this.unhear = hear(WIDGET_EVENT, data.bridge_id || '', (message) => this.fromKernel(message));
+    this.unexplain = onExplain(this.node, (cellId) => {
+      this.node.scrollIntoView({ block: 'nearest' });
+      session.send(EXPLAIN_PROMPT, [{ ref: `error:${cellId}`, label: 'the error', detail: '', kind: 'error' }]);
+    });
     view.setTitle(this.heading);
     view.update(session.state);
     api.models(session.signal).then(
@@ -171,6 +180,7 @@ export class ChatRenderer extends Widget {
   dispose() {
     if (this.isDisposed) return;
     this.unhear?.();
+    this.unexplain?.();
     this.session?.dispose();
     this.view?.destroy();
     super.dispose();

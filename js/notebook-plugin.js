@@ -6,8 +6,9 @@
  * extension's bundle imports this: the widget's bundle must not carry
  * JupyterLab.
  */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
-import { SERVICE } from './notebook.js';
+import { EXPLAIN_EVENT, SERVICE } from './notebook.js';
 
 /** @typedef {import('./notebook.js').CellInfo} CellInfo @typedef {import('./notebook.js').NotebookService} NotebookService */
 
@@ -45,7 +46,7 @@ export const notebookPlugin = {
   description: 'Lets chat views read the cells of their notebook and insert a cell below.',
   autoStart: true,
   requires: [INotebookTracker],
-  activate: (_app, /** @type {any} */ tracker) => {
+  activate: (app, /** @type {any} */ tracker) => {
     /** The notebook holding `el`, else the current one (a chat opened from the side panel). @param {Element} el */
     const panelOf = (el) => tracker.find((/** @type {any} */ p) => p.node.contains(el)) || tracker.currentWidget;
     /** @type {NotebookService} */
@@ -71,5 +72,38 @@ export const notebookPlugin = {
       },
     };
     /** @type {any} */ (window)[SERVICE] = service;
+
+    // "Explain this error in the chat": a failed cell's context menu asks the notebook's chat.
+    /** The cell the context menu was opened on. */
+    const clickedCell = () => {
+      const node = app.contextMenuHitTest((n) => n.classList.contains('jp-Cell'));
+      const panel = node && tracker.find((/** @type {any} */ p) => p.node.contains(node));
+      const cell = panel?.content.widgets.find((/** @type {any} */ c) => c.node === node);
+      return cell ? { panel, cell } : null;
+    };
+    const hasError = () => {
+      const found = clickedCell();
+      return !!found && found.cell.model.type === 'code'
+        && found.cell.model.outputs.toJSON().some((/** @type {any} */ o) => o.output_type === 'error');
+    };
+    const command = 'resumechat:explain-error';
+    app.commands.addCommand(command, {
+      label: 'Explain this error in the chat',
+      isVisible: hasError,
+      execute: async () => {
+        const found = clickedCell();
+        if (!found) return;
+        const detail = { notebook: found.panel.node, cellId: found.cell.model.id, claimed: false };
+        window.dispatchEvent(new CustomEvent(EXPLAIN_EVENT, { detail }));
+        if (!detail.claimed) {
+          await showDialog({
+            title: 'No chat in this notebook yet',
+            body: 'Run ChatPanel() in a cell first; then ask it about the error.',
+            buttons: [Dialog.okButton()],
+          });
+        }
+      },
+    });
+    app.contextMenu.addItem({ command, selector: '.jp-CodeCell', rank: 30 });
   },
 };

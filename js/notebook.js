@@ -9,6 +9,11 @@
  * Nothing here runs code: an inserted cell waits for the user.
  */
 export const SERVICE = 'jupyterResumechatNotebook1';
+/**
+ * A failed cell's "Explain this error in the chat": `{notebook, cellId, claimed}`;
+ * the first chat view in that notebook claims it and sends (events run in order).
+ */
+export const EXPLAIN_EVENT = 'resumechat:explain';
 
 /**
  * @typedef {{id: string, label: string, type: string, source: string, output: string,
@@ -16,6 +21,22 @@ export const SERVICE = 'jupyterResumechatNotebook1';
  * @typedef {{cells: (el: Element) => CellInfo[], insertBelow: (el: Element, code: string) => boolean,
  *            folder: (el: Element) => string | null}} NotebookService
  */
+
+/**
+ * Call `handler(cellId)` when the user asks to explain an error of the notebook
+ * holding `el`, unless another view of it took it first; returns the unlisten.
+ * @param {Element} el @param {(cellId: string) => void} handler
+ */
+export function onExplain(el, handler) {
+  const listener = (/** @type {Event} */ event) => {
+    const detail = /** @type {CustomEvent} */ (event).detail;
+    if (!detail || detail.claimed || !(detail.notebook instanceof Element) || !detail.notebook.contains(el)) return;
+    detail.claimed = true;
+    handler(String(detail.cellId));
+  };
+  window.addEventListener(EXPLAIN_EVENT, listener);
+  return () => window.removeEventListener(EXPLAIN_EVENT, listener);
+}
 
 /** @returns {NotebookService | null} */
 export function notebookService() {

@@ -141,3 +141,22 @@ def test_insert_below_puts_a_replys_code_in_a_new_cell_that_does_not_run(tab):
     new = cells.nth(1)  # right below the panel's cell
     assert new.locator(".cm-content").inner_text() == "from jupyter_resumechat import ChatPanel\nChatPanel()"
     assert new.locator(".jp-InputPrompt").inner_text().strip() in {"[ ]:", ""}  # not run
+
+
+def test_a_failed_cells_menu_asks_the_notebooks_chat_to_explain_the_error(tab):
+    error_cell = tab.page.locator(".jp-Notebook .jp-Cell").nth(2)
+    error_cell.locator(".jp-InputPrompt").click(button="right")
+    item = tab.page.locator(".lm-Menu-item", has_text="Explain this error in the chat")
+    item.wait_for(timeout=TIMEOUT)
+    item.click()
+    tab.wait_reply_count(1)
+    stored = tab.api_messages()[0]
+    assert stored["content"] == "Explain this error and how to fix it."
+    assert [(c["kind"], c["name"]) for c in stored["context"]] == [("error", "KeyError: 'profit'")]
+    assert "sales['profit']" in stored["context"][0]["content"]
+    # a cell without an error does not offer it
+    tab.page.keyboard.press("Escape")
+    tab.page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-InputPrompt").click(button="right")
+    tab.page.locator(".lm-Menu-item >> visible=true").first.wait_for(timeout=TIMEOUT)
+    offered = tab.page.locator(".lm-Menu-item >> visible=true", has_text="Explain this error")
+    assert offered.count() == 0
