@@ -6,13 +6,16 @@ context meter follows the conversation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 
 import httpx
 import pytest
 
 from tests.browser.conftest import NOTEBOOK, start_frontend
 from tests.browser.notebook import TIMEOUT, Notebook
+from tests.support.kernel import execute
 
 CELLS = [
     "import pandas as pd\nsales = pd.DataFrame({'region': ['north', 'south', 'east'], 'revenue': [120.5, 98.0, 143.25]})",
@@ -124,6 +127,40 @@ def test_a_kernel_gone_is_said_and_the_message_goes_without_its_variables(tab):
     tab.wait_reply_count(1)
     stored = tab.api_messages()[0]
     assert stored["context"] == [] and stored["content"].strip() == "what is it?"
+
+
+def test_a_busy_kernel_still_renders_a_variable_over_a_subshell(tab):
+    """JupyterLab 4.6 sends widget messages over a kernel subshell (ipykernel 7), so
+    the panel's kernel side answers while ``time.sleep`` holds the main thread: the
+    variable is read at send time all the same.  (A kernel that cannot answer is the
+    gone-kernel case above: said, and sent without.)"""
+    tab.box().click()
+    mention(tab, "sal", "sales")
+    base, headers = tab.server.base, tab.server.headers
+    with httpx.Client(headers=headers, timeout=30) as client:
+        kernel = client.get(f"{base}api/kernels").json()[0]["id"]
+        code = "import time; sales = sales.assign(checked=True); time.sleep(600)"
+        busy = threading.Thread(
+            target=asyncio.run, args=(execute(base, headers, kernel, code, 900),), daemon=True
+        )
+        busy.start()
+        for _ in range(TIMEOUT // 100):
+            if client.get(f"{base}api/kernels/{kernel}").json()["execution_state"] == "busy":
+                break
+            tab.page.wait_for_timeout(100)  # polling the kernel's state, not a fixed wait
+        try:
+            box = tab.box()
+            box.click()
+            box.type(" what is it?")
+            box.press("Enter")
+            tab.wait_reply_count(1)
+            stored = tab.api_messages()[0]
+            assert [c["name"] for c in stored["context"]] == ["sales"]
+            # read while the cell ran: the frame as that cell left it
+            assert "3 rows × 3 columns" in stored["context"][0]["content"]
+        finally:
+            client.post(f"{base}api/kernels/{kernel}/interrupt").raise_for_status()
+            busy.join(60)
 
 
 def test_insert_below_puts_a_replys_code_in_a_new_cell_that_does_not_run(tab):
