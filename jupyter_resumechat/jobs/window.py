@@ -8,10 +8,8 @@ first; the current message and its context never go.  The reply records the
 ``Window`` it was made in, so the view can say that earlier turns were left
 out and draw a meter.
 
-Counting: no tokenizer ships with the SDKs we use (tiktoken needs a download
-per encoding), so tokens are *estimated*, UTF-8 bytes / 4 rounded up plus 4
-per message (OpenAI's chat framing), then corrected by the model's own
-count: once a reply reports ``usage.input_tokens`` for what was sent, the
+Counting: tokens are *estimated* (``providers/tokens.py``: UTF-8 bytes / 4
+rounded up, plus 4 per message), then corrected by the model's own count: once a reply reports ``usage.input_tokens`` for what was sent, the
 ratio between that count and the estimate scales the estimates of the same
 conversation's next request.
 """
@@ -25,20 +23,15 @@ from dataclasses import dataclass
 
 from ..models import Message, Role, Window
 from ..providers import ChatTurn
+from ..providers.tokens import PER_MESSAGE, estimate
 
-__all__ = ["DEFAULT_BUDGET", "Fitted", "budget_for", "calibration", "estimate", "fit"]
+__all__ = ["DEFAULT_BUDGET", "PER_MESSAGE", "Fitted", "budget_for", "calibration", "estimate", "fit"]
 
 DEFAULT_BUDGET = 16_384
 """Tokens for a model no entry of ``context_tokens`` names: small enough for a
 local model's default context (Ollama, llama.cpp), large enough for a long chat."""
 
-PER_MESSAGE = 4  # role and framing tokens per message (OpenAI's chat format)
 _CALIBRATION = (0.5, 3.0)  # a provider's count outside this is a miscount, not a tokenizer
-
-
-def estimate(text: str) -> int:
-    """Tokens in ``text`` by the documented estimate: UTF-8 bytes / 4, rounded up."""
-    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
 
 
 def budget_for(model: str, table: Mapping[str, int]) -> int:

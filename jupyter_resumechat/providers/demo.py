@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from ..errors import ProviderError
 from ..models import ModelInfo, Usage
 from .base import CONTINUE_PROMPT, ChatTurn, Delta
+from .tokens import PER_MESSAGE, estimate
 
 __all__ = ["DemoProvider"]
 
@@ -69,8 +70,10 @@ class DemoProvider:
             if plan.delay or count % _BURST == 0:
                 # At full speed pieces come in bursts, as they do from a socket read.
                 await asyncio.sleep(plan.delay)
-        # usage as a real endpoint reports it; a "token" here is a word of the prompt, a piece of the reply
-        yield Delta(usage=Usage(sum(len(t.content.split()) for t in turns), sent + len(plan.reasoning)))
+        # usage as a real endpoint reports it: the prompt by the documented estimate, a piece a token
+        yield Delta(
+            usage=Usage(sum(estimate(t.content) + PER_MESSAGE for t in turns), sent + len(plan.reasoning))
+        )
 
     async def close(self) -> None:
         return None

@@ -197,3 +197,31 @@ def test_a_failed_cells_menu_asks_the_notebooks_chat_to_explain_the_error(tab):
     tab.page.locator(".lm-Menu-item >> visible=true").first.wait_for(timeout=TIMEOUT)
     offered = tab.page.locator(".lm-Menu-item >> visible=true", has_text="Explain this error")
     assert offered.count() == 0
+
+
+@pytest.fixture
+def small_window(tmp_path, frontend, browser):
+    """A server whose demo model reads 120 tokens: a second question leaves the first out."""
+    server = start_frontend(tmp_path / "small", frontend, context_tokens="demo=120")
+    context = browser.new_context(viewport={"width": 1100, "height": 1000})
+    notebook = Notebook(context.new_page(), server, frontend).open()
+    try:
+        notebook.run_cell()
+        yield notebook
+    finally:
+        context.close()
+        server.stop()
+
+
+def test_a_reply_made_without_earlier_turns_says_so_and_the_meter_shows_it(small_window):
+    tab = small_window
+    tab.send("first question")
+    tab.wait_reply_count(1)
+    assert tab.panel().locator(".rc-window:visible").count() == 0
+    tab.send("second question")
+    tab.wait_reply_count(2)
+    note = tab.panel().locator(".rc-assistant").last.locator(".rc-window")
+    assert note.inner_text() == "2 earlier messages were left out to fit the model's context."
+    meter = tab.panel().locator(".rc-meter")
+    assert meter.inner_text().endswith(" / 120 tokens · 2 earlier messages left out")
+    assert tab.api_messages()[3]["window"]["omitted"] == 2
