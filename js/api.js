@@ -115,8 +115,8 @@ export class Api {
   send(cid, body, signal) { return this.call('POST', `conversations/${cid}/messages`, body, signal); }
   /** @param {string} sid @param {AbortSignal} signal */
   abort(sid, signal) { return this.call('POST', `streams/${sid}/abort`, {}, signal); }
-  /** Newest first. @param {AbortSignal} [signal] */
-  conversations(signal) { return this.call('GET', 'conversations?limit=500', undefined, signal); }
+  /** Newest first. @param {AbortSignal} [signal] @param {number} [limit] */
+  conversations(signal, limit = 500) { return this.call('GET', `conversations?limit=${limit}`, undefined, signal); }
   /** @param {string} cid @param {string} title @param {AbortSignal} [signal] */
   rename(cid, title, signal) { return this.call('PATCH', `conversations/${cid}`, { title }, signal); }
   /** @param {string} cid @param {AbortSignal} [signal] */

@@ -48,6 +48,8 @@ function render({ model, el }) {
         host.setConversationId(made.id);
       } catch (error) { session.dispatch({ type: 'notice', detail: describe(error) }); }
     },
+    onHistory: async () => view.showConversations(await session.recent()),
+    onSwitch: (id) => { model.set('conversation_key', ''); host.setConversationId(id); },
   });
   const session = new ChatSession(api, host, (state) => view.update(state), {
     onTitle: (title) => view.setTitle(title || model.get('title')),

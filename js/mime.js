@@ -65,6 +65,8 @@ export class ChatRenderer extends Widget {
       (question) => this.toKernel({ ask: question }),
       (handler) => hear(WIDGET_EVENT, this.data.bridge_id || '', (message) => { if (message.answer) handler(message.answer); }),
     );
+    /** the notebook's own conversation (`notebook: true`), which the switcher may come back to */
+    this.own = '';
   }
 
   /** A question for the panel's kernel; none in this page (no kernel, or another's view): at once. @param {any} question */
@@ -83,13 +85,19 @@ export class ChatRenderer extends Widget {
   /** Show a conversation: from an output's data, or (the side panel) from an id alone. @param {ChatData} data */
   start(data) {
     this.data = { ...data };
+    this.own = data.notebook ? data.conversation_id || '' : '';
     this.heading = data.title || 'Chat';
     const api = Api.fromPage();
     const context = new ContextSource(api, this.node, (question) => this.askKernel(question));
     /** @type {import('./session.js').Host} */
     const host = {
       conversationId: () => this.data.conversation_id || '',
-      setConversationId: (id) => { this.data = { ...this.data, conversation_id: id, key: '' }; this.toKernel({ conversation_id: id }); this.save(); },
+      setConversationId: (id) => {
+        if (id && this.data.notebook && !this.own) this.own = id; // the notebook's own chat, to mark it again
+        this.data = { ...this.data, conversation_id: id, key: '' };
+        this.toKernel({ conversation_id: id });
+        this.save();
+      },
       key: () => this.data.key || '',
       model: () => this.data.model || '',
       context,
@@ -110,6 +118,13 @@ export class ChatRenderer extends Widget {
           host.setConversationId(made.id);
           session.restart();
         } catch (error) { session.dispatch({ type: 'notice', detail: describe(error) }); }
+      },
+      onHistory: async () => view.showConversations(await session.recent()),
+      onSwitch: (id) => {
+        this.data = { ...this.data, key: '', notebook: id === this.own };
+        this.toKernel({ conversation_key: '' });
+        host.setConversationId(id);
+        session.restart();
       },
     });
     const session = new ChatSession(api, host, (state) => { view.update(state); this.save(); }, {

@@ -16,6 +16,8 @@ import { composer, initial, reduce } from './state.js';
  */
 
 const CHANNEL = 'jupyter-resumechat';
+/** How many conversations the panel's switcher offers. */
+const RECENT = 30;
 
 export class ChatSession {
   /**
@@ -218,6 +220,20 @@ export class ChatSession {
   }
 
   dismiss() { this.dispatch({ type: 'dismiss' }); }
+
+  /**
+   * The recent conversations, newest first, for the panel's switcher, and the one
+   * shown; never throws (a failure is the `problem` to show in the list).
+   * @returns {Promise<{conversations: import('./view.js').ConversationInfo[], current: string, problem?: string}>}
+   */
+  async recent() {
+    const current = this.host.conversationId();
+    try {
+      return { conversations: (await this.api.conversations(this.signal, RECENT)).conversations, current };
+    } catch (error) {
+      return { conversations: [], current, problem: describe(error) };
+    }
+  }
 
   /** A new conversation was chosen: start over. */
   restart() {

@@ -173,3 +173,34 @@ def test_python_and_the_browser_write_the_same_transcript() -> None:
     shown = [SimpleNamespace(role=Role(m["role"]), content=m["content"]) for m in messages]
     assert (written["markdown"], written["plain"]) == transcript("Chat", shown)  # type: ignore[arg-type]
     assert "](" not in written["markdown"].replace("&#93;(", "")  # no live link or image
+
+
+class Recording(OneConversation):
+    """Records which conversation each call was about."""
+
+    def __init__(self) -> None:
+        super().__init__(known=("c-1", "c-2"))
+        self.asked: list[tuple[str, str]] = []
+
+    def messages(self, conversation_id: str) -> list[Any]:
+        self.asked.append(("messages", conversation_id))
+        return super().messages(conversation_id)
+
+    def send(self, conversation_id: str, text: str, **_: Any) -> Any:
+        self.asked.append(("send", conversation_id))
+        return SimpleNamespace(stream_id="s-1")
+
+
+def test_the_python_side_follows_the_conversation_the_view_switched_to() -> None:
+    """The view's switcher (or New conversation) sets the synced traits; Python's
+    ``messages`` and ``ask`` then act on that conversation, not the first one."""
+    client = Recording()
+    panel = ChatPanel("notes", client=client)  # type: ignore[arg-type]
+    try:
+        panel.messages  # noqa: B018 - reading is the call under test
+        panel.set_state({"conversation_id": "c-2", "conversation_key": ""})  # what the view's update does
+        panel.messages  # noqa: B018
+        panel.ask("hello")
+    finally:
+        panel.close()
+    assert client.asked == [("messages", "c-1"), ("messages", "c-2"), ("send", "c-2")]
