@@ -2,12 +2,15 @@
 /**
  * JupyterLab / Notebook 7 plugin: a side panel of the user's conversations
  * (newest first, search by title, rename, delete after confirmation, open
- * one kernel-free in the main area) and the command "Open this notebook's
- * chat", which opens the conversation the current notebook's saved output
- * names.  The chat it opens is the same kernel-free view as an output's
- * (mime.js), given an id instead of an output.
+ * one kernel-free) and the command "Open this notebook's chat", which opens
+ * the conversation the current notebook's saved output names.  The chat it
+ * opens is the same kernel-free view as an output's (mime.js), given an id
+ * instead of an output.  JupyterLab: the list in the left sidebar, each chat
+ * in a tab of the main area.  Notebook 7, whose main area holds one document:
+ * the list and the chat it opens in the right sidebar.
  */
 import { ICommandPalette, InputDialog, MainAreaWidget, Dialog, showDialog } from '@jupyterlab/apputils';
+import { ILabShell } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -125,33 +128,75 @@ export function notebookConversation(notebookModel) {
   return null;
 }
 
+/**
+ * JupyterLab: a chat opens in a tab of the main area (one per conversation).
+ * @param {import('@jupyterlab/application').JupyterFrontEnd} app
+ * @returns {(id: string, title: string) => void}
+ */
+function inMainArea(app) {
+  return (id, title) => {
+    const existing = `rc-chat-${id}`;
+    for (const widget of app.shell.widgets('main')) if (widget.id === existing) { app.shell.activateById(existing); return; }
+    const chat = new ChatRenderer({ mimeType: MIME_TYPE });
+    chat.start({ conversation_id: id, title });
+    const main = new MainAreaWidget({ content: chat });
+    main.id = existing;
+    main.title.label = title || 'Chat';
+    main.title.icon = ICON;
+    main.title.closable = true;
+    app.shell.add(main, 'main');
+    app.shell.activateById(main.id);
+  };
+}
+
+/**
+ * Notebook 7: its main area takes no second widget, so one chat lives in the right
+ * sidebar, beside the list (View > Right Sidebar switches between them); opening
+ * another conversation shows it there.
+ * @param {import('@jupyterlab/application').JupyterFrontEnd} app
+ * @returns {(id: string, title: string) => void}
+ */
+function inSidebar(app) {
+  /** @type {ChatRenderer | null} */
+  let chat = null;
+  return (id, title) => {
+    if (!chat || chat.isDisposed) {
+      chat = new ChatRenderer({ mimeType: MIME_TYPE });
+      chat.id = 'rc-sidebar-chat';
+      chat.title.icon = ICON;
+      chat.title.caption = 'Chat';
+      chat.start({ conversation_id: id, title });
+      app.shell.add(chat, 'right', { rank: 901 });
+    } else if (chat.data.conversation_id !== id) {
+      chat.heading = title || 'Chat';
+      chat.view?.setTitle(chat.heading);
+      chat.adopt(id);
+    }
+    app.shell.activateById(chat.id);
+  };
+}
+
 /** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
 const plugin = {
   id: 'jupyter-resumechat:conversations',
   description: 'A side panel of chats and a command that opens the notebook\'s chat, with no kernel.',
   autoStart: true,
-  optional: [INotebookTracker, ICommandPalette],
-  activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette) => {
+  optional: [INotebookTracker, ICommandPalette, ILabShell],
+  activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette, /** @type {any} */ labShell) => {
     const api = Api.fromPage();
-    /** @param {string} id @param {string} title */
-    const open = (id, title) => {
-      const existing = `rc-chat-${id}`;
-      for (const widget of app.shell.widgets('main')) if (widget.id === existing) { app.shell.activateById(existing); return; }
-      const chat = new ChatRenderer({ mimeType: MIME_TYPE });
-      chat.start({ conversation_id: id, title });
-      const main = new MainAreaWidget({ content: chat });
-      main.id = existing;
-      main.title.label = title || 'Chat';
-      main.title.icon = ICON;
-      main.title.closable = true;
-      app.shell.add(main, 'main');
-      app.shell.activateById(main.id);
-    };
+    const open = labShell ? inMainArea(app) : inSidebar(app);
     const list = new ConversationList(api, open);
     list.id = 'rc-conversations';
     list.title.icon = ICON;
     list.title.caption = 'Chats';
-    app.shell.add(list, 'left', { rank: 900 });
+    app.shell.add(list, labShell ? 'left' : 'right', { rank: 900 });
+    const show = 'resumechat:show-chats';
+    app.commands.addCommand(show, {
+      label: 'Chats Panel',
+      caption: 'Show the list of chats',
+      execute: () => app.shell.activateById(list.id),
+    });
+    palette?.addItem({ command: show, category: 'Chat' });
 
     const command = 'resumechat:open-notebook-chat';
     app.commands.addCommand(command, {

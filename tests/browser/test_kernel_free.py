@@ -25,6 +25,7 @@ from tornado.websocket import websocket_connect
 from tests.browser.conftest import start_frontend
 from tests.browser.notebook import TIMEOUT, Notebook
 from tests.support.kernel import closed, execute
+from tests.support.server_process import TOKEN
 
 T = TypeVar("T")
 MIME = "application/vnd.jupyter.resumechat+json"
@@ -260,3 +261,37 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
     page.wait_for_function("() => !document.querySelector('#rc-conversations .rc-conversation')")
     with httpx.Client(headers=server.headers, timeout=30) as client:
         assert client.get(server.url("conversations")).json()["conversations"] == []
+
+
+def test_notebook_7s_right_sidebar_lists_and_opens_chats(browser, pages, tmp_path):
+    """Notebook 7: the Chats panel is in the right sidebar (View > Chats Panel), and a
+    conversation opens there kernel-free (its main area holds one document) and can send."""
+    server = start_frontend(tmp_path, "notebook")
+    try:
+        tab = open_tab(browser, pages, server, "notebook")
+        tab.run_cell()
+        tab.send("/repeat 2 listed ")
+        tab.wait_reply("listed listed")
+        pages.pop().close()
+        shut_down_kernels(server)
+
+        context = browser.new_context(viewport={"width": 1300, "height": 900})
+        pages.append(context)
+        page = context.new_page()
+        # the file browser: no notebook open, no kernel running
+        page.goto(f"{server.base}tree?token={TOKEN}", timeout=TIMEOUT)
+        page.get_by_role("menuitem", name="View").click()
+        page.get_by_role("menuitem", name="Chats Panel").click()
+        page.locator("#jp-right-stack #rc-conversations .rc-conversation").first.wait_for(timeout=TIMEOUT)
+        page.locator("#rc-conversations .rc-open").first.click()
+        chat = page.locator("#jp-right-stack #rc-sidebar-chat .rc-panel")
+        chat.locator(".rc-assistant", has_text="listed listed").wait_for(timeout=TIMEOUT)
+        box = chat.locator("textarea")
+        box.fill("/repeat 2 beside ")
+        box.press("Enter")
+        chat.locator(".rc-assistant:not(.rc-status-streaming)", has_text="beside beside").wait_for(
+            timeout=TIMEOUT
+        )
+        assert kernels(server) == []
+    finally:
+        server.stop()
