@@ -1,7 +1,10 @@
 """Screenshots of the panel for the docs: light and dark, streaming and finished,
-and a reasoning reply followed by a failed one (with its Retry).
+and a reasoning reply followed by a failed one (with its Retry); and the chat
+outliving its kernel: JupyterLab's Chats side panel, and a notebook reopened
+whose kernel was shut down.
 
-python docs/make_screenshots.py     # writes docs/panel-{light,dark}-{streaming,finished,reasoning}.png
+python docs/make_screenshots.py             # all of them
+python docs/make_screenshots.py kernel-free # docs/side-panel.png, docs/reopened-no-kernel.png
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import sync_playwright
 
 from tests.browser.conftest import ARGS, CHROMIUM, start_frontend
-from tests.browser.notebook import Notebook
+from tests.browser.notebook import Notebook, notebook_url
 
 DOCS = Path(__file__).resolve().parent
 PROMPT = "Show me how ChatPanel resumes a stream"
@@ -64,6 +70,76 @@ def shoot(dark: bool) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+EMPTY = "() => !document.querySelector('.rc-panel .rc-assistant')"
+FINISHED = "() => document.querySelector('.rc-assistant') && !document.querySelector('.rc-status-streaming')"
+TOPICS = [
+    "Which stream backend for several servers?",
+    "Summarise the resume rules of the panel",
+    "Show me how ChatPanel resumes a stream",
+]
+
+
+def side_panel(page: Any, notebook: Notebook) -> None:
+    """Three conversations, the Chats panel open and one of them opened from it in a tab."""
+    for i, topic in enumerate(TOPICS):
+        if i:
+            notebook.panel().get_by_role("button", name="New conversation").click()
+            page.wait_for_function(EMPTY, timeout=120_000)
+        notebook.send(topic)
+        page.wait_for_function(FINISHED, timeout=120_000)
+    page.locator('.jp-SideBar [data-id="rc-conversations"]').click()
+    page.locator("#rc-conversations .rc-conversation").nth(len(TOPICS) - 1).wait_for(timeout=120_000)
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first.bounding_box()
+    page.mouse.move(handle["x"] + 1, handle["y"] + 200)  # a wider sidebar, for the titles
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 120, handle["y"] + 200, steps=5)
+    page.mouse.up()
+    page.locator("#rc-conversations .rc-open", has_text=TOPICS[0]).click()
+    page.locator('[id^="rc-chat-"] .rc-assistant').first.wait_for(timeout=120_000)
+    page.screenshot(path=str(DOCS / "side-panel.png"), clip={"x": 0, "y": 0, "width": 1100, "height": 560})
+
+
+def reopened(page: Any, notebook: Notebook, server: Any) -> None:
+    """The notebook saved, its kernel shut down, the tab opened again: the chat shows and streams."""
+    notebook.save()
+    with httpx.Client(headers=server.headers, timeout=60) as client:
+        for kernel in client.get(server.base + "api/kernels").json():
+            client.delete(server.base + f"api/kernels/{kernel['id']}")
+    page.goto(notebook_url(server, "lab") + "&reset", timeout=120_000)  # a fresh layout: no sidebar open
+    page.locator(".rc-mime .rc-assistant").first.wait_for(timeout=120_000)
+    left = page.locator("#jp-left-stack")
+    if left.is_visible():
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()  # folds it away
+        left.wait_for(state="hidden", timeout=120_000)
+    page.get_by_role("menuitem", name="Kernel").click()
+    # the fresh kernel Lab started for the notebook: then none is left
+    page.get_by_role("menuitem", name="Shut Down Kernel").click()
+    page.locator(".jp-Toolbar-kernelName", has_text="No Kernel").wait_for(timeout=120_000)
+    notebook.send("Does this work with no kernel?")
+    notebook.wait_streaming(160)
+    page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / "reopened-no-kernel.png"))
+
+
+def shoot_kernel_free() -> None:
+    root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
+    server = start_frontend(root, "lab", demo_delay=0.05)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 760}, device_scale_factor=1)
+            notebook = Notebook(page, server, "lab").open()
+            notebook.run_cell()
+            side_panel(page, notebook)
+            page.get_by_role("tab", name="chat.ipynb").click()
+            reopened(page, notebook, server)
+            browser.close()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    for dark in (False, True):
-        shoot(dark)
+    if sys.argv[1:] != ["kernel-free"]:
+        for dark in (False, True):
+            shoot(dark)
+    shoot_kernel_free()
