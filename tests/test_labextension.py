@@ -31,5 +31,6 @@ def test_pip_install_alone_lists_the_extension_enabled(tmp_path: Path) -> None:
     said = listing.stdout + listing.stderr
     shipped = venv / "share" / "jupyter" / "labextensions" / "jupyter-resumechat"
     assert (shipped / "package.json").exists(), said
+    assert (shipped / "schemas" / "jupyter-resumechat" / "conversations.json").exists()  # View > Chats Panel
     lines = [line for line in said.splitlines() if "jupyter-resumechat" in line]
     assert lines and "enabled" in lines[0] and "OK" in lines[0], said

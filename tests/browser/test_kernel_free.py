@@ -232,6 +232,8 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
     items = page.locator("#rc-conversations .rc-conversation")
     items.first.wait_for(timeout=TIMEOUT)
     assert items.count() == 1
+    top, first = side.bounding_box(), items.first.bounding_box()
+    assert first["y"] - top["y"] < 150, "the list is drawn far below the search box"
     search = page.locator("#rc-conversations .rc-search")
     search.fill("no such title")
     page.wait_for_function("() => !document.querySelector('#rc-conversations .rc-conversation')")
