@@ -5,10 +5,12 @@ whose kernel was shut down.
 
 python docs/make_screenshots.py             # all of them
 python docs/make_screenshots.py kernel-free # docs/side-panel.png, docs/reopened-no-kernel.png
+python docs/make_screenshots.py context     # docs/notebook-context.png: @, Insert below, the meter
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -21,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser.conftest import ARGS, CHROMIUM, start_frontend
+from tests.browser.conftest import ARGS, CHROMIUM, NOTEBOOK, start_frontend
 from tests.browser.notebook import Notebook, notebook_url
 
 DOCS = Path(__file__).resolve().parent
@@ -138,8 +140,60 @@ def shoot_kernel_free() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+SALES = (
+    "import pandas as pd\n"
+    "sales = pd.DataFrame({'region': ['north', 'south', 'east', 'west'], 'revenue': [120.5, 98.0, 143.25, 87.0]})\n"
+    "sales"
+)
+
+
+def shoot_context() -> None:
+    """A DataFrame cell, the chat with it attached by @, a reply whose code went into
+    a new cell below (unrun), the context meter, and the @ list open again."""
+    root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
+    server = start_frontend(root, "lab", demo_delay=0.01, context_tokens="demo=4096")
+    data = {"cell_type": "code", "execution_count": None, "id": "sales", "metadata": {}, "outputs": [], "source": SALES}
+    folder = root / "analysis"  # the notebook's folder: its files are what @ lists
+    folder.mkdir()
+    (folder / "chat.ipynb").write_text(json.dumps({**NOTEBOOK, "cells": [*NOTEBOOK["cells"], data]}))
+    (folder / "regions.csv").write_text("region,manager\nnorth,Ana\nsouth,Bo\neast,Chen\nwest,Dee\n")
+    (folder / "notes.md").write_text("# Q3\nRevenue by region, before returns.\n")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 1150}, device_scale_factor=1)
+            notebook = Notebook(page, server, "lab", path="analysis/chat.ipynb").open()
+            notebook.run_cell()
+            cells = page.locator(".jp-Notebook .jp-Cell")
+            cells.nth(1).locator(".cm-content").click()
+            page.keyboard.press("Control+Enter")
+            cells.nth(1).locator(".jp-OutputArea-output table").wait_for(timeout=120_000)
+            box = notebook.box()
+            box.click()
+            box.type("@sal")
+            notebook.panel().locator(".rc-mentions li", has_text="sales").first.click()
+            box.type("Which region earns the most?")
+            box.press("Enter")
+            page.wait_for_function(FINISHED, timeout=120_000)
+            notebook.panel().locator(".rc-assistant .rc-insert").first.click()
+            page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 3")
+            box.click()
+            box.type("@")
+            notebook.panel().locator(".rc-mentions li").first.wait_for(timeout=120_000)
+            page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()  # fold the file browser
+            page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / "notebook-context.png"))
+            browser.close()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["context"]:
+        shoot_context()
+        sys.exit(0)
     if sys.argv[1:] != ["kernel-free"]:
         for dark in (False, True):
             shoot(dark)
     shoot_kernel_free()
+    shoot_context()

@@ -21,6 +21,7 @@ References a string can make:
 
 from __future__ import annotations
 
+import inspect
 import re
 import reprlib
 import sys
@@ -39,7 +40,6 @@ ITEM_CHARS = 8_000
 ROWS = 5  # first rows of a table
 _CELL = re.compile(r"(?:cell:|In\[)\s*(\d+)\]?")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_HIDDEN_TYPES = ("module", "function", "builtin_function_or_method", "type", "method")
 
 
 class ContextError(ValueError):
@@ -89,11 +89,15 @@ def variables(namespace: Mapping[str, Any] | None = None) -> list[dict[str, str]
     hidden = {"In", "Out", "exit", "quit", "get_ipython", "open"}
     found = []
     for name, value in ns.items():
-        kind = type(value).__name__
-        if name.startswith("_") or name in hidden or kind in _HIDDEN_TYPES:
+        if name.startswith("_") or name in hidden or _is_code(value):
             continue
-        found.append({"name": name, "type": kind, "summary": _summary(value)})
+        found.append({"name": name, "type": type(value).__name__, "summary": _summary(value)})
     return found
+
+
+def _is_code(value: Any) -> bool:
+    """Modules, classes (whatever their metaclass) and functions: imports, not data."""
+    return inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value)
 
 
 def describe(value: Any, limit: int = ITEM_CHARS) -> str:

@@ -82,7 +82,15 @@ def test_files_of_the_notebooks_folder(tmp_path, monkeypatch) -> None:
 
 
 def test_variables_by_name_and_what_completion_lists(frame) -> None:
-    ns = {"df": frame, "n": 3, "_private": 1, "pandas": pandas, "In": [], "describe": describe}
+    ns = {
+        "df": frame,
+        "n": 3,
+        "_private": 1,
+        "pandas": pandas,
+        "In": [],
+        "describe": describe,
+        "Frame": pandas.DataFrame,
+    }
     assert render("var:df", namespace=ns).name == "df"
     found, problems = render_all(["var:df", "var:gone", "plain words"], namespace=ns)
     assert [(c.kind, c.name) for c in found] == [("variable", "df"), ("text", "text")]
