@@ -65,7 +65,7 @@ export class Mentions {
 
   /** Keys while the list is open; true when the key was for the list. @param {KeyboardEvent} event */
   onKey(event) {
-    if (!this.open) return false;
+    if (!this.open || event.isComposing || event.keyCode === 229) return false; // an IME's keys are its own
     if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
       const step = event.key === 'ArrowDown' ? 1 : -1;
       this.active = (this.active + step + this.shown.length) % this.shown.length;
@@ -100,8 +100,10 @@ export class Mentions {
     this.drawChips();
   }
 
-  clear() {
-    this.attached = [];
+  /** @param {Candidate[]} sent */
+  remove(sent) {
+    const gone = new Set(sent.map((c) => c.ref));
+    this.attached = this.attached.filter((c) => !gone.has(c.ref));
     this.drawChips();
   }
 

@@ -85,8 +85,9 @@ export class ContextSource {
       }));
       this.variables = { at: Date.now(), list };
       return list;
-    } catch (_) {
-      return []; // a busy kernel: no variables to complete now
+    } catch (_) { // a kernel that does not answer: not asked again at every keystroke
+      this.variables = { at: Date.now(), list: [] };
+      return [];
     }
   }
 

@@ -34,7 +34,7 @@ function render({ model, el }) {
     context,
   };
   const view = new ChatView(el, {
-    onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text); },
+    onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text, attached); },
     onMention: (query) => context.candidates(query),
     onInsert: context.canInsert() ? (code) => { context.insertBelow(code); } : undefined,
     onStop: () => session.stop(),

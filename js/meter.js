@@ -29,17 +29,20 @@ function cost(message) {
 
 /**
  * @param {Message[]} messages @param {number | null | undefined} budget the model's, from `GET models`
+ * @param {string} [model] the model the next message goes to: a reply by another one
+ *   says what was sent then, but its budget is not this one's
  * @returns {Meter | null}
  */
-export function contextMeter(messages, budget) {
+export function contextMeter(messages, budget, model) {
   for (let i = messages.length - 1; i >= 0; i--) {
     const reply = messages[i];
     if (reply.role !== 'assistant' || !reply.window) continue;
+    const limit = model && reply.model && reply.model !== model && budget ? budget : reply.window.budget;
     const reported = reply.usage && reply.usage.input_tokens > 0;
     const sent = reported && reply.usage ? reply.usage.input_tokens : reply.window.tokens;
     const answer = reply.usage && reply.usage.output_tokens > 0 ? reply.usage.output_tokens + PER_MESSAGE : cost(reply);
     const later = messages.slice(i + 1).reduce((sum, m) => sum + cost(m), 0);
-    return { used: sent + answer + later, budget: reply.window.budget, omitted: reply.window.omitted, estimated: !reported };
+    return { used: sent + answer + later, budget: limit, omitted: reply.window.omitted, estimated: !reported };
   }
   if (!budget) return null;
   return { used: messages.reduce((sum, m) => sum + cost(m), 0), budget, omitted: 0, estimated: true };

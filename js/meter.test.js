@@ -26,6 +26,12 @@ test('after a reply: what it sent (the model count when reported) plus the reply
   assert.deepEqual(contextMeter([counted, later], 9), { used: 80 + 34 + 6, budget: 500, omitted: 2, estimated: false });
 });
 
+test('another model chosen: its budget, not the last reply\'s', () => {
+  const reply = msg({ role: 'assistant', model: 'small', content: 'b'.repeat(40), window: { budget: 500, tokens: 100, omitted: 0 } });
+  assert.equal(contextMeter([reply], 9000, 'big')?.budget, 9000);
+  assert.equal(contextMeter([reply], 9000, 'small')?.budget, 500);
+});
+
 test('the meter words', () => {
   assert.equal(meterText({ used: 950, budget: 16384, omitted: 0, estimated: true }), 'Context ~950 / 16k tokens');
   assert.equal(meterText({ used: 1234, budget: 8000, omitted: 1, estimated: false }),

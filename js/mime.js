@@ -18,6 +18,7 @@ import { Widget } from '@lumino/widgets';
 import { Api } from './api.js';
 import { VIEW_EVENT, WIDGET_EVENT, hear, tell } from './bridge.js';
 import { ContextSource, NO_KERNEL, kernelAsker } from './context.js';
+import { composer } from './state.js';
 import { onExplain } from './notebook.js';
 import { ChatSession, describe } from './session.js';
 import { transcript } from './transcript.js';
@@ -103,7 +104,7 @@ export class ChatRenderer extends Widget {
       context,
     };
     const view = new ChatView(this.node, {
-      onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text); },
+      onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text, attached); },
       onMention: (query) => context.candidates(query),
       onInsert: context.canInsert() ? (code) => { context.insertBelow(code); } : undefined,
       onStop: () => session.stop(),
@@ -133,9 +134,13 @@ export class ChatRenderer extends Widget {
     this.view = view;
     this.session = session;
     this.unhear = hear(WIDGET_EVENT, data.bridge_id || '', (message) => this.fromKernel(message));
-    this.unexplain = onExplain(this.node, (cellId) => {
-      this.node.scrollIntoView({ block: 'nearest' });
-      session.send(EXPLAIN_PROMPT, [{ ref: `error:${cellId}`, label: 'the error', detail: '', kind: 'error' }]);
+    this.unexplain = onExplain(this.node, {
+      own: () => !!this.data.notebook,
+      ready: () => composer(session.state).enabled,
+      accept: (cellId) => {
+        this.node.scrollIntoView({ block: 'nearest' });
+        session.send(EXPLAIN_PROMPT, [{ ref: `error:${cellId}`, label: 'the error', detail: '', kind: 'error' }]);
+      },
     });
     view.setTitle(this.heading);
     view.update(session.state);

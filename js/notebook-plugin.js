@@ -67,7 +67,8 @@ export const notebookPlugin = {
         return true;
       },
       folder: (el) => {
-        const path = panelOf(el)?.context.path;
+        const context = panelOf(el)?.context;
+        const path = context ? context.localPath ?? context.path : null; // localPath: without a drive (RTC:)
         return typeof path === 'string' ? path.split('/').slice(0, -1).join('/') : null;
       },
     };
@@ -93,15 +94,18 @@ export const notebookPlugin = {
       execute: async () => {
         const found = clickedCell();
         if (!found) return;
-        const detail = { notebook: found.panel.node, cellId: found.cell.model.id, claimed: false };
+        /** @type {{notebook: Element, cellId: string, offers: import('./notebook.js').ExplainOffer[]}} */
+        const detail = { notebook: found.panel.node, cellId: found.cell.model.id, offers: [] };
         window.dispatchEvent(new CustomEvent(EXPLAIN_EVENT, { detail }));
-        if (!detail.claimed) {
-          await showDialog({
-            title: 'No chat in this notebook yet',
-            body: 'Run ChatPanel() in a cell first; then ask it about the error.',
-            buttons: [Dialog.okButton()],
-          });
-        }
+        const ready = detail.offers.filter((o) => o.ready).sort((a, b) => Number(b.own) - Number(a.own));
+        if (ready.length) { ready[0].accept(); return; }
+        await showDialog({
+          title: detail.offers.length ? 'The chat is busy' : 'No chat in this notebook yet',
+          body: detail.offers.length
+            ? 'A reply is streaming (or the chat is loading): ask again when it has finished.'
+            : 'Run ChatPanel() in a cell first; then ask it about the error.',
+          buttons: [Dialog.okButton()],
+        });
       },
     });
     app.contextMenu.addItem({ command, selector: '.jp-CodeCell', rank: 30 });

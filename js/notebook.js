@@ -10,8 +10,10 @@
  */
 export const SERVICE = 'jupyterResumechatNotebook1';
 /**
- * A failed cell's "Explain this error in the chat": `{notebook, cellId, claimed}`;
- * the first chat view in that notebook claims it and sends (events run in order).
+ * A failed cell's "Explain this error in the chat": `{notebook, cellId, offers}`.
+ * Each chat view in that notebook adds an offer (listeners run synchronously);
+ * the plugin then picks one that can send now, the notebook's own chat first.
+ * @typedef {{own: boolean, ready: boolean, accept: () => void}} ExplainOffer
  */
 export const EXPLAIN_EVENT = 'resumechat:explain';
 
@@ -23,16 +25,15 @@ export const EXPLAIN_EVENT = 'resumechat:explain';
  */
 
 /**
- * Call `handler(cellId)` when the user asks to explain an error of the notebook
- * holding `el`, unless another view of it took it first; returns the unlisten.
- * @param {Element} el @param {(cellId: string) => void} handler
+ * Offer this view when the user asks to explain an error of the notebook holding
+ * `el`; `accept(cellId)` runs if it is chosen.  Returns the unlisten.
+ * @param {Element} el @param {{own: () => boolean, ready: () => boolean, accept: (cellId: string) => void}} view
  */
-export function onExplain(el, handler) {
+export function onExplain(el, view) {
   const listener = (/** @type {Event} */ event) => {
     const detail = /** @type {CustomEvent} */ (event).detail;
-    if (!detail || detail.claimed || !(detail.notebook instanceof Element) || !detail.notebook.contains(el)) return;
-    detail.claimed = true;
-    handler(String(detail.cellId));
+    if (!detail || !Array.isArray(detail.offers) || !(detail.notebook instanceof Element) || !detail.notebook.contains(el)) return;
+    detail.offers.push({ own: view.own(), ready: view.ready(), accept: () => view.accept(String(detail.cellId)) });
   };
   window.addEventListener(EXPLAIN_EVENT, listener);
   return () => window.removeEventListener(EXPLAIN_EVENT, listener);

@@ -263,7 +263,7 @@ export class ChatView {
       [this.input, 'input', () => { if (handlers.onMention) this.mentions.onInput(); }],
       [this.input, 'blur', () => this.mentions.close()],
       [this.list, 'click', (/** @type {MouseEvent} */ e) => this.onListClick(e)],
-      [this.sendButton, 'click', () => handlers.onSend(this.input.value, this.mentions.attached)],
+      [this.sendButton, 'click', () => handlers.onSend(this.input.value, [...this.mentions.attached])],
       [this.stopButton, 'click', () => handlers.onStop()],
       [this.fresh, 'click', () => handlers.onNew()],
       [this.history, 'click', () => this.toggleHistory()],
@@ -281,7 +281,7 @@ export class ChatView {
     if (this.mentions.onKey(event)) return; // the list of mentions is open: its keys
     if (event.key === 'Enter' && !event.shiftKey && !event.altKey && !event.isComposing) {
       event.preventDefault();
-      this.handlers.onSend(this.input.value, this.mentions.attached);
+      this.handlers.onSend(this.input.value, [...this.mentions.attached]);
     }
   }
 
@@ -345,7 +345,7 @@ export class ChatView {
 
   /** How full the model's context is (DESIGN §4.12). @param {State} state */
   drawMeter(state) {
-    const meter = contextMeter(state.messages, this.budgets.get(this.picker.value));
+    const meter = contextMeter(state.messages, this.budgets.get(this.picker.value), this.picker.hidden ? undefined : this.picker.value);
     this.meter.hidden = !meter;
     if (meter) {
       const words = meterText(meter);
@@ -448,10 +448,15 @@ export class ChatView {
     this.picker.hidden = models.length < 2;
   }
 
-  /** After a 202: empty the box unless the user already typed something else. @param {string} sent */
-  clearDraft(sent) {
+  /**
+   * After a 202: empty the box unless the user already typed something else, and
+   * drop the chips that went (one added while the message was on its way stays).
+   * @param {string} sent @param {Candidate[]} [attached]
+   */
+  clearDraft(sent, attached = []) {
     if (this.input.value === sent) this.input.value = '';
-    this.mentions.clear();
+    this.mentions.remove(attached);
+    this.mentions.close();
   }
 
   destroy() {

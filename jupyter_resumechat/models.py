@@ -125,12 +125,18 @@ class Context:
     content: str
 
     def bounded(self, limit: int) -> Context:
-        """Within ``limit`` characters: the head of the content, then how much was
-        left out (an attached item is context, not the message: cut, not refused)."""
+        """Within ``limit`` characters, saying how much was left out (an attached item
+        is context, not the message: cut, not refused).  The head is kept, but of an
+        error the end too: a traceback's last line is the exception itself."""
         if len(self.content) <= limit:
             return self
         note = f"\n… ({len(self.content) - limit} more characters left out)"
-        return dataclasses.replace(self, content=self.content[: max(limit - len(note), 0)] + note)
+        if self.kind != "error":
+            return dataclasses.replace(self, content=self.content[: max(limit - len(note), 0)] + note)
+        note += " …\n"
+        room = max(limit - len(note), 0)
+        tail = room * 3 // 4
+        return dataclasses.replace(self, content=self.content[: room - tail] + note + self.content[-tail:])
 
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "name": self.name, "content": self.content}
@@ -158,9 +164,9 @@ class Usage:
 @dataclass(frozen=True)
 class Window:
     """How the conversation was fitted into the model's context for one reply:
-    the token ``budget``, the ``tokens`` sent (the provider's count when it
-    reported one, else the estimate) and how many earlier messages were
-    ``omitted`` to fit (oldest first)."""
+    the token ``budget``, the ``tokens`` sent by the estimate (calibrated by the
+    model's earlier counts; its own count of this request is ``usage``) and how
+    many earlier messages were ``omitted`` to fit (oldest first)."""
 
     budget: int
     tokens: int

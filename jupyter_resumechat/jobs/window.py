@@ -28,10 +28,14 @@ from ..providers.tokens import PER_MESSAGE, estimate
 __all__ = ["DEFAULT_BUDGET", "PER_MESSAGE", "Fitted", "budget_for", "calibration", "estimate", "fit"]
 
 DEFAULT_BUDGET = 16_384
-"""Tokens for a model no entry of ``context_tokens`` names: small enough for a
-local model's default context (Ollama, llama.cpp), large enough for a long chat."""
+"""Tokens for a model no entry of ``context_tokens`` names.  Hosted models read
+far more; a local server's default is often smaller (Ollama's ``num_ctx``,
+llama.cpp's ``-c``: 2048–8192), so name those models in ``context_tokens``."""
 
-_CALIBRATION = (0.5, 3.0)  # a provider's count outside this is a miscount, not a tokenizer
+# The scale only ever grows the estimate: a count below it is as likely a prompt the
+# server truncated (Ollama reports what it kept) or cached tokens left out as a
+# tokenizer thriftier than bytes / 4, and believing it would send more, not less.
+_CALIBRATION = (1.0, 3.0)
 
 
 def budget_for(model: str, table: Mapping[str, int]) -> int:

@@ -38,6 +38,7 @@ ITEM_CHARS = 8_000
 """Characters per item, as the server's default ``context_item_chars``."""
 
 ROWS = 5  # first rows of a table
+MAX_COLUMNS = 60  # columns a schema lists
 _CELL = re.compile(r"(?:cell:|In\[)\s*(\d+)\]?")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -89,8 +90,11 @@ def variables(namespace: Mapping[str, Any] | None = None) -> list[dict[str, str]
     hidden = {"In", "Out", "exit", "quit", "get_ipython", "open"}
     found = []
     for name, value in ns.items():
-        if name.startswith("_") or name in hidden or _is_code(value):
-            continue
+        try:
+            if name.startswith("_") or name in hidden or _is_code(value):
+                continue
+        except Exception:  # an object whose type checks raise is still a variable
+            pass
         found.append({"name": name, "type": type(value).__name__, "summary": _summary(value)})
     return found
 
@@ -153,20 +157,24 @@ def _last_error() -> Context:
     if error is None:
         raise ContextError("no error so far in this kernel")
     lines = traceback.format_exception(type(error), error, getattr(sys, "last_traceback", None))
-    return Context("error", f"{type(error).__name__}", _ANSI.sub("", "".join(lines)))
+    return Context("error", f"{type(error).__name__}: {error}"[:200], _ANSI.sub("", "".join(lines)))
 
 
 def _file(name: str, limit: int) -> Context:
     path = Path(name)
     if not name or not path.is_file():
         raise ContextError(f"no file {name!r} in {Path.cwd()}")
-    with path.open("rb") as handle:
-        head = handle.read(limit * 4 + 1)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(limit * 4 + 1)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ContextError(f"{name!r} could not be read: {exc.strerror or exc}") from None
     if b"\x00" in head:
         raise ContextError(f"{name!r} is not a text file")
     text = head.decode("utf-8", "replace")
-    if path.stat().st_size > len(head):
-        text += f"\n… (the file has {path.stat().st_size} bytes)"
+    if size > len(head):
+        text += f"\n… (the file has {size} bytes)"
     return Context("file", name, text)
 
 
@@ -178,16 +186,23 @@ def _name_of(value: Any, ns: Mapping[str, Any]) -> str:
 
 
 def _summary(value: Any) -> str:
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
-        return "×".join(str(n) for n in shape)
+    """A shape or a length, where either is cheap: ``len()`` of a lazy frame (dask)
+    would compute it, so only builtin containers are measured."""
     try:
-        return f"{len(value)} items" if hasattr(value, "__len__") and not isinstance(value, str) else ""
-    except Exception:
-        return ""
+        shape = getattr(value, "shape", None)
+        if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+            return "×".join(str(n) for n in shape)
+        if isinstance(value, (list, tuple, dict, set, frozenset)):
+            return f"{len(value)} items"
+    except Exception:  # a property that raises: no summary, still listed
+        pass
+    return ""
 
 
 def _repr(value: Any, limit: int) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):  # reprlib would build the whole repr first
+        head = bytes(value[:limit])
+        return f"{type(value).__name__} of {len(value)} bytes: {head!r}"
     short = reprlib.Repr()
     short.maxstring = short.maxother = min(limit, 2_000)
     short.maxlist = short.maxtuple = short.maxset = short.maxdict = 30
@@ -197,9 +212,15 @@ def _repr(value: Any, limit: int) -> str:
         return f"<{type(value).__qualname__}: repr failed: {exc}>"
 
 
+def _schema(columns: list[tuple[Any, Any]]) -> str:
+    shown = "\n".join(f"  {name}: {dtype}" for name, dtype in columns[:MAX_COLUMNS])
+    more = len(columns) - MAX_COLUMNS
+    return shown + (f"\n  … and {more} more columns" if more > 0 else "")
+
+
 def _pandas_frame(frame: Any) -> str:
     rows, columns = frame.shape
-    schema = "\n".join(f"  {name}: {dtype}" for name, dtype in frame.dtypes.items())
+    schema = _schema(list(frame.dtypes.items()))
     return (
         f"pandas.DataFrame: {rows} rows × {columns} columns\ncolumns:\n{schema}\n\n"
         f"first {min(ROWS, rows)} rows:\n{frame.head(ROWS).to_string()}"
@@ -208,7 +229,7 @@ def _pandas_frame(frame: Any) -> str:
 
 def _polars_frame(frame: Any) -> str:
     rows, columns = frame.shape
-    schema = "\n".join(f"  {name}: {dtype}" for name, dtype in frame.schema.items())
+    schema = _schema(list(frame.schema.items()))
     return (
         f"polars.DataFrame: {rows} rows × {columns} columns\ncolumns:\n{schema}\n\n"
         f"first {min(ROWS, rows)} rows:\n{frame.head(ROWS)}"

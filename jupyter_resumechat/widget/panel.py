@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +149,13 @@ class ChatPanel(anywidget.AnyWidget):
         """The conversation's messages, oldest first (a streaming reply shows its text so far)."""
         return self.client.messages(self._ensure_conversation())
 
-    def ask(self, text: str, *, model: str | None = None, context: Iterable[Any] = ()) -> str:
-        """Send ``text`` with ``context`` attached (variables, ``"cell:3"``,
+    def ask(self, text: str, *, model: str | None = None, context: Any = ()) -> str:
+        """Send ``text`` with ``context`` attached (an item or a list of them: variables, ``"cell:3"``,
         ``"error"``, ``"file:name"``; see ``context.py``); the panel shows the reply
         as it streams.  Returns the stream id.  Raises ContextError for a
         reference that names nothing."""
+        if isinstance(context, str) or not isinstance(context, (list, tuple)):
+            context = [context]  # one item, not an iterable of items (a DataFrame iterates its columns)
         items, problems = render_all(context)
         if problems:
             raise ContextError("; ".join(problems))
@@ -165,9 +166,7 @@ class ChatPanel(anywidget.AnyWidget):
         self._last_stream = sent.stream_id
         return sent.stream_id
 
-    def send(
-        self, content: Any, buffers: Any = None, *, model: str | None = None, context: Iterable[Any] = ()
-    ) -> Any:
+    def send(self, content: Any, buffers: Any = None, *, model: str | None = None, context: Any = ()) -> Any:
         """ipywidgets' ``send`` (a dict to the view, as ``focus()`` uses it); a
         string is a chat message, as ``ask`` (kept for notebooks that call it so)."""
         if isinstance(content, str):
@@ -181,12 +180,15 @@ class ChatPanel(anywidget.AnyWidget):
         if not isinstance(content, dict) or content.get("type") not in ("variables", "context"):
             return
         answer: dict[str, Any] = {"type": content["type"], "request": content.get("request")}
-        if content["type"] == "variables":
-            answer["variables"] = variables()
-        else:
-            refs = [str(ref) for ref in content.get("refs") or []][:20]
-            items, problems = render_all(refs)
-            answer["items"], answer["problems"] = [item.to_json() for item in items], problems
+        try:
+            if content["type"] == "variables":
+                answer["variables"] = variables()
+            else:  # the view asks only for variables; files and cells it reads itself
+                refs = [str(ref) for ref in content.get("refs") or [] if str(ref).startswith("var:")][:20]
+                items, problems = render_all(refs)
+                answer["items"], answer["problems"] = [item.to_json() for item in items], problems
+        except Exception as exc:  # always answer: silence would read as a busy kernel
+            answer.update(variables=[], items=[], problems=[f"the kernel could not render it: {exc!r}"[:300]])
         super().send(answer)
 
     def wait(self, stream_id: str | None = None) -> Message:

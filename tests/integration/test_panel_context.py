@@ -65,7 +65,7 @@ def test_a_dataframe_a_cell_and_the_last_error_reach_the_model(server, fake_open
     user, reply = json.loads(out)
     assert reply["status"] == "complete", reply
     kinds = [(c["kind"], c["name"]) for c in user["context"]]
-    assert kinds == [("variable", "sales"), ("cell", "In [2]"), ("error", "KeyError")]
+    assert kinds == [("variable", "sales"), ("cell", "In [2]"), ("error", "KeyError: 'profit'")]
     frame, cell, error = (c["content"] for c in user["context"])
     assert frame.startswith("pandas.DataFrame: 3 rows × 2 columns") and "east" in frame and "143.25" in frame
     assert cell.startswith("In [2]:\nsales.revenue.sum()\n\nOut [2]:\n") and "361.75" in cell

@@ -65,7 +65,7 @@ def test_the_last_error_with_its_traceback(monkeypatch) -> None:
         monkeypatch.setattr(sys, "last_value", exc, raising=False)
         monkeypatch.setattr(sys, "last_traceback", exc.__traceback__, raising=False)
     item = render("error", namespace={})
-    assert item.kind == "error" and item.name == "KeyError"
+    assert item.kind == "error" and item.name == "KeyError: 'missing'"
     assert "Traceback (most recent call last)" in item.content and "KeyError: 'missing'" in item.content
 
 
@@ -115,3 +115,33 @@ def test_a_value_whose_rendering_fails_still_says_what_it_is() -> None:
     Broken.__name__ = "DataFrame"
     text = describe(Broken())
     assert "could not be summarised: boom" in text and "<broken>" in text
+
+
+def test_an_errors_end_survives_its_bound() -> None:
+    """The last line of a traceback is the exception: a long one keeps its end."""
+    trace = (
+        "Traceback (most recent call last):\n" + "  frame\n" * 2_000 + "KeyError: 'the_column_you_asked_for'"
+    )
+    item = Context("error", "KeyError: 'the_column_you_asked_for'", trace).bounded(1_000)
+    assert len(item.content) <= 1_000
+    assert item.content.startswith("Traceback") and item.content.endswith(
+        "KeyError: 'the_column_you_asked_for'"
+    )
+    assert "more characters left out" in item.content
+
+
+def test_objects_that_fight_back_are_listed_and_described_without_failing() -> None:
+    class Lazy:
+        @property
+        def shape(self):
+            raise RuntimeError("would compute")
+
+        def __len__(self):
+            raise AssertionError("len() must not be called on a lazy object")
+
+    ns = {"lazy": Lazy(), "blob": b"\x00" * 50_000_000}
+    assert [v["name"] for v in variables(ns)] == ["lazy", "blob"]
+    text = render("var:blob", namespace=ns).content
+    assert text.startswith("builtins.bytes\nbytes of 50000000 bytes: b'\\x00") and len(text) <= 8_000
+    wide = pandas.DataFrame({f"c{i}": [i] for i in range(500)})
+    assert "… and 440 more columns" in describe(wide)

@@ -95,7 +95,9 @@ def test_calibration_follows_the_models_own_count_and_converges() -> None:
     # the next window was made with scale 1.5 (150 estimated tokens): the same truth keeps 1.5
     assert calibration([reply(100, 150), reply(150, 150)]) == 1.5
     assert calibration([reply(100, 100_000)]) == 3.0  # a miscount is bounded
-    assert calibration([reply(100, 1)]) == 0.5
+    # a count below the estimate (a truncated prompt, cached tokens) never makes it send more
+    assert calibration([reply(100, 1)]) == 1.0
+    assert calibration([reply(100, 150), reply(150, 75)]) == 1.0
 
 
 def test_cut_bounds_an_item_and_says_how_much_went() -> None:
