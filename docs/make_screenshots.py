@@ -152,7 +152,14 @@ def shoot_context() -> None:
     a new cell below (unrun), the context meter, and the @ list open again."""
     root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
     server = start_frontend(root, "lab", demo_delay=0.01, context_tokens="demo=4096")
-    data = {"cell_type": "code", "execution_count": None, "id": "sales", "metadata": {}, "outputs": [], "source": SALES}
+    data = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "sales",
+        "metadata": {},
+        "outputs": [],
+        "source": SALES,
+    }
     folder = root / "analysis"  # the notebook's folder: its files are what @ lists
     folder.mkdir()
     (folder / "chat.ipynb").write_text(json.dumps({**NOTEBOOK, "cells": [*NOTEBOOK["cells"], data]}))
@@ -180,7 +187,9 @@ def shoot_context() -> None:
             box.click()
             box.type("@")
             notebook.panel().locator(".rc-mentions li").first.wait_for(timeout=120_000)
-            page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()  # fold the file browser
+            page.locator(
+                ".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current"
+            ).click()  # fold the file browser
             page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / "notebook-context.png"))
             browser.close()
     finally:
