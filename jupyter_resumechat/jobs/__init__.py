@@ -8,5 +8,17 @@ conclusion → job, table, text.  See ARCHITECTURE.md for the races that end a j
 from .fanout import Chunk
 from .job import Ending, Job, JobSettings, JobState, Subscription
 from .manager import JobManager
+from .multiplex import Batch, Gone, Multiplex
 
-__all__ = ["Chunk", "Ending", "Job", "JobManager", "JobSettings", "JobState", "Subscription"]
+__all__ = [
+    "Batch",
+    "Chunk",
+    "Ending",
+    "Gone",
+    "Job",
+    "JobManager",
+    "JobSettings",
+    "JobState",
+    "Multiplex",
+    "Subscription",
+]
