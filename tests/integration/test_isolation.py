@@ -74,5 +74,7 @@ async def test_another_users_stream_is_gone_on_a_shared_connection(users):
     alices = await alice.send((await alice.conversation())["id"], "/pace 0.01 /repeat 30 a")
     bobs = await bob.send((await bob.conversation())["id"], "/pace 0.01 /repeat 30 b")
     read = await bob.multiplexed({alices["stream_id"]: None, bobs["stream_id"]: 0})
-    assert read.gone == {alices["stream_id"]: "unknown"}  # as its 404: nothing of it, not even that it streams
+    assert read.gone == {
+        alices["stream_id"]: "unknown"
+    }  # as its 404: nothing of it, not even that it streams
     assert list(read.events) == [bobs["stream_id"]] and read.text(bobs["stream_id"]) == "b" * 30

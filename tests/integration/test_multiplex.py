@@ -15,6 +15,7 @@ import pytest
 
 from jupyter_resumechat.eventstream import MAX_STREAMS
 from tests.integration.test_bad_input import assert_error
+from tests.integration.test_resume import until
 
 PIECES = ["é😀中", "ab", "x\ny"]
 
@@ -178,3 +179,16 @@ async def test_needs_credentials(api):
     async with httpx.AsyncClient() as anonymous:
         response = await anonymous.get(api.url("streams/events"), params={"streams": "a"})
     assert_error(response, 403)
+
+
+async def test_a_reader_that_leaves_releases_every_stream_at_once(api, extension):
+    sent = await start(api, 0.05, 200)
+    manager, sids = extension.manager, [s["stream_id"] for s in sent]
+    query = ",".join(sids)
+    async with api.client.stream("GET", api.url("streams/events"), params={"streams": query}) as response:
+        assert response.status_code == 200
+        await until(lambda: all(manager.subscriber_count(sid) == 1 for sid in sids))
+    await until(lambda: all(manager.subscriber_count(sid) == 0 for sid in sids))
+    assert manager.active_jobs == len(sids)  # the generations go on without their reader
+    for sid in sids:
+        await api.request("POST", f"streams/{sid}/abort")
