@@ -156,13 +156,14 @@ class MultiplexHandler(_EventStream):
         while not self._gone and merged.open:
             if not await self._drained("a multiplexed connection"):
                 return
-            item = await merged.next(self.heartbeat_interval)
-            if item is None:
+            items = await merged.next(self.heartbeat_interval)
+            if not items:
                 self.write(b": keepalive\n\n")
-            elif isinstance(item, Batch):
-                self.write(tag_events(item.chunk.body, item.stream_id))
-                self.write(tag_events(item.chunk.final, item.stream_id))
-            else:
-                self.write(encode_gone(item.stream_id, item.reason))
+            for item in items:
+                if isinstance(item, Batch):
+                    self.write(tag_events(item.chunk.body, item.stream_id))
+                    self.write(tag_events(item.chunk.final, item.stream_id))
+                else:
+                    self.write(encode_gone(item.stream_id, item.reason))
         if not self._gone:
             await self._drained("a multiplexed connection")

@@ -65,21 +65,32 @@ class Multiplex:
         self.open = len(positions)
         """Streams that have not ended yet (neither their final nor a ``Gone`` taken)."""
 
-    async def next(self, timeout: float) -> Item | None:
-        """The next batch or ``Gone``; None when nothing came in ``timeout`` seconds.
+    async def next(self, timeout: float) -> list[Item]:
+        """Every batch and ``Gone`` queued now, waiting up to ``timeout`` seconds for
+        the first; empty when nothing came.  All of them, so the writer sends the
+        streams' news in one write, not one flush per stream.
 
         Raises what a read raised other than ``NotFound`` (``Unavailable``: the
         store is down; the reader reconnects with its last ids).
         """
-        try:
-            item = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
-        if isinstance(item, Exception):
-            raise item
-        if isinstance(item, Gone) or item.chunk.done:
-            self.open -= 1
-        return item
+        if self._queue.empty():
+            try:
+                first = await asyncio.wait_for(self._queue.get(), timeout)
+            except asyncio.TimeoutError:
+                return []
+            found = [first]
+        else:
+            found = []
+        while not self._queue.empty():
+            found.append(self._queue.get_nowait())
+        items = []
+        for item in found:
+            if isinstance(item, Exception):
+                raise item
+            if isinstance(item, Gone) or item.chunk.done:
+                self.open -= 1
+            items.append(item)
+        return items
 
     async def close(self) -> None:
         for task in self._tasks:
