@@ -52,6 +52,11 @@ class _EventStream(ResumeChatHandler):
         self.set_header(HEARTBEAT_HEADER, f"{self.heartbeat_interval:g}")
         self.write(encode_retry(self.retry_ms))
         self._task = asyncio.current_task()
+        # small writes go at once: Nagle would hold each behind the previous one's
+        # (delayed) ACK, up to 40 ms, and a multiplexed response writes often
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:
+            stream.set_nodelay(True)
 
     def _uncancel(self) -> None:
         """``on_connection_close`` cancelled the pump: not an error, the handler ends normally."""
