@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from . import scale
+from . import page, scale
 from .common import fast_stream_rate, new_stream, row
 from .servers import BACKEND, HEADERS, bare, jupyter
 from .sse_client import read_sse
@@ -526,6 +526,11 @@ ALL = [
     Scenario("B6", "database writes while generating", b6),
     Scenario("B7", "what users do today: printing from a kernel cell", b7),
     Scenario("B8", "fan-out: 1,000 readers of one live reply", scale.fan_out),
+    Scenario(
+        "B10",
+        "a page of panels: N streams over one multiplexed connection vs N connections",
+        page.page_of_panels,
+    ),
 ]
 
 

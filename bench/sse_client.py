@@ -24,9 +24,10 @@ class Received:
 
 
 async def read_sse(
-    url: str, headers: dict[str, str], *, stop_after: int | None = None, keep: bool = True
+    url: str, headers: dict[str, str], *, stop_after: int | None = None, keep: bool = True, finals: int = 1
 ) -> Received:
-    """GET ``url`` and collect event blocks until ``final`` or ``stop_after``."""
+    """GET ``url`` and collect event blocks until ``finals`` finals (a multiplexed
+    response carries one per stream) or ``stop_after`` events."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     result = Received(connected_at=time.perf_counter())
@@ -61,7 +62,8 @@ async def read_sse(
                 if keep:
                     result.blocks.append(block)
                 result.times.append(now)
-                if b"event: final" in block or (stop_after and len(result.times) >= stop_after):
+                finals -= b"event: final" in block
+                if finals <= 0 or (stop_after and len(result.times) >= stop_after):
                     return result
     finally:
         writer.close()

@@ -1,12 +1,13 @@
 // @ts-check
 /**
  * The server's REST + SSE API from the browser (the page's base URL, cookie +
- * _xsrf auth), and the reconnect policy of a stream reader: resume with the
- * last id after a network error or a silence of 2.5 heartbeats (DESIGN §4.2,
- * §4.10), with exponential backoff and jitter.
+ * _xsrf auth), and an event-stream reader that takes a silence of 2.5
+ * heartbeats for a dead connection (DESIGN §4.10).  Streams are followed
+ * through the page's one connection (hub.js), which owns the reconnect
+ * policy: resume with the last ids, exponential backoff and jitter (§4.2).
  */
+import { pageHub } from './hub.js';
 import { readEvents } from './sse.js';
-import { backoff } from './state.js';
 
 /** Silence for this many heartbeat intervals is a dead connection (DESIGN §4.10). */
 export const SILENCE_FACTOR = 2.5;
@@ -125,12 +126,12 @@ export class Api {
   models(signal) { return this.call('GET', 'models', undefined, signal); }
 
   /**
-   * The events of one connection after `lastId`.  Throws ApiError(404) when the
-   * stream is gone, ApiError(204) when there is nothing after `lastId` (it was
-   * the final's), Silence when no byte came for 2.5 heartbeats.
-   * @param {string} sid @param {number | null} lastId @param {AbortSignal} signal
+   * The events of one event-stream response at `path`.  Throws ApiError for an
+   * answer other than 200 (with 204 for "nothing more": the stream has ended),
+   * Silence when no byte came for 2.5 heartbeats.
+   * @param {string} path @param {AbortSignal} signal @param {Record<string, string>} [extra] headers
    */
-  async *events(sid, lastId, signal) {
+  async *stream(path, signal, extra = {}) {
     const connection = new AbortController();
     const stop = () => connection.abort();
     signal.addEventListener('abort', stop);
@@ -143,9 +144,8 @@ export class Api {
     };
     try {
       arm();
-      const headers = this.headers(lastId === null ? {} : { 'Last-Event-ID': String(lastId) });
-      const response = await fetch(`${this.root}streams/${sid}/events`,
-        { signal: connection.signal, headers, credentials: 'same-origin' });
+      const response = await fetch(this.root + path,
+        { signal: connection.signal, headers: this.headers(extra), credentials: 'same-origin' });
       if (response.status === 204) throw new ApiError(204, { detail: 'the stream has ended' });
       if (!response.ok || !response.body) {
         let body = null;
@@ -169,42 +169,15 @@ export class Api {
   /**
    * Read a stream to its final, resuming with the last id as often as needed.
    * `onEvent` gets each event; `onReconnect(attempt)` before each new attempt;
-   * returns 'final', or 'gone' for a 404 or 204 (the caller reloads, DESIGN §4.3), or
-   * 'stopped' when `signal` aborted or `keepGoing()` turned false.  A 4xx other
-   * than 404 is thrown.
+   * returns 'final', or 'gone' for a stream the server no longer has or that
+   * has nothing more (the caller reloads, DESIGN §4.3), or 'stopped' when
+   * `signal` aborted or `keepGoing()` turned false.  A 4xx other than 404 is
+   * thrown.  Every stream of the page shares one connection (hub.js).
    * @param {string} sid
-   * @param {{lastId: () => number | null, onEvent: (sse: import('./state.js').SSE) => void,
-   *          onReconnect: (attempt: number) => void, keepGoing: () => boolean, signal: AbortSignal}} how
+   * @param {import('./hub.js').Follower} how
    * @returns {Promise<'final' | 'gone' | 'stopped'>}
    */
-  async follow(sid, { lastId, onEvent, onReconnect, keepGoing, signal }) {
-    let attempt = 0;
-    while (!signal.aborted && keepGoing()) {
-      try {
-        for await (const sse of this.events(sid, lastId(), signal)) {
-          attempt = 0;
-          onEvent(sse);
-          if (sse.event === 'final') return 'final';
-          if (!keepGoing()) return 'stopped';
-        }
-      } catch (error) {
-        if (signal.aborted) return 'stopped';
-        if (error instanceof ApiError && (error.status === 404 || error.status === 204)) return 'gone';
-        if (error instanceof ApiError && error.status < 500 && error.status !== 429) throw error;
-      }
-      attempt += 1;
-      onReconnect(attempt);
-      await sleep(backoff(attempt), signal);
-    }
-    return 'stopped';
+  follow(sid, how) {
+    return pageHub(this).follow(sid, how);
   }
-}
-
-/** @param {number} ms @param {AbortSignal} signal */
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(undefined); }
-    signal.addEventListener('abort', done);
-  });
 }

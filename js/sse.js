@@ -2,9 +2,12 @@
 /** Server-sent events over fetch: pure line parsing plus a reader of a Response body. */
 
 /**
- * Split a text buffer into complete SSE blocks; returns [events, rest].
+ * Split a text buffer into complete SSE blocks; returns [events, rest].  An id
+ * of digits is a number (one stream's sequence); any other id is kept as
+ * text (`<sid>:<seq>` on the multiplexed endpoint), and a block with data but
+ * no id (its `gone`) has the id null.
  * @param {string} buffer
- * @returns {[{id: number, event: string, data: any}[], string]}
+ * @returns {[{id: any, event: string, data: any}[], string]}
  */
 export function parseBlocks(buffer) {
   const normalised = buffer.replace(/\r\n?/g, '\n');
@@ -12,17 +15,19 @@ export function parseBlocks(buffer) {
   const rest = blocks.pop() || '';
   const events = [];
   for (const block of blocks) {
+    /** @type {string | null} */
     let id = null; let event = 'message'; const data = [];
     for (const line of block.split('\n')) {
       if (line.startsWith(':')) continue;
       const colon = line.indexOf(':');
       const field = colon < 0 ? line : line.slice(0, colon);
       const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'id') id = Number(value);
+      if (field === 'id') id = value;
       else if (field === 'event') event = value;
       else if (field === 'data') data.push(value);
     }
-    if (id !== null && data.length) events.push({ id, event, data: JSON.parse(data.join('\n')) });
+    if (!data.length) continue;
+    events.push({ id: id !== null && /^\d+$/.test(id) ? Number(id) : id, event, data: JSON.parse(data.join('\n')) });
   }
   return [events, rest];
 }

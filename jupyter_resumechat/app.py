@@ -30,7 +30,7 @@ from .handlers import (
 from .jobs import JobManager, JobSettings
 from .parts import REDIS_SCHEMES, Parts
 from .providers import ProviderSettings, choose_provider
-from .sse import EventStreamHandler
+from .sse import EventStreamHandler, MultiplexHandler
 from .store import async_url
 from .store.url import shown as _shown
 from .traits import JsonList
@@ -309,6 +309,7 @@ class ResumeChat(ExtensionApp):
             ("conversations/([^/]+)", ConversationHandler),
             ("conversations/([^/]+)/messages", MessagesHandler),
             ("conversations/([^/]+)/stream", StreamStatusHandler),
+            ("streams/events", MultiplexHandler),
             ("streams/([^/]+)/events", EventStreamHandler),
             ("streams/([^/]+)/abort", StreamAbortHandler),
             ("models", ModelsHandler),

@@ -11,6 +11,7 @@ neither tornado nor httpx, so it is tested byte for byte with strings.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from .errors import InvalidRequest
@@ -19,6 +20,7 @@ from .models import Event, EventKind, Message
 __all__ = [
     "HEARTBEAT_HEADER",
     "MAX_EVENT_ID",
+    "MAX_STREAMS",
     "SILENCE_FACTOR",
     "Reply",
     "StreamEvent",
@@ -26,8 +28,12 @@ __all__ = [
     "decode_event",
     "encode_comment",
     "encode_event",
+    "encode_gone",
     "encode_retry",
     "parse_last_id",
+    "parse_positions",
+    "split_tagged_id",
+    "tag_events",
 ]
 
 HEARTBEAT_HEADER = "X-ResumeChat-Heartbeat"
@@ -36,11 +42,42 @@ SILENCE_FACTOR = 2.5
 """No byte for this many heartbeat intervals means the connection is dead (DESIGN §4.10)."""
 
 MAX_EVENT_ID = 2**53 - 1
+MAX_STREAMS = 64
+"""Streams one multiplexed connection may read (``GET streams/events``); more is a 400."""
+_STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def encode_event(event: Event) -> bytes:
-    """``id``, ``event`` and one ``data`` line (the JSON has no raw newlines)."""
-    return f"id: {event.id}\nevent: {event.kind.value}\ndata: {event.data_json()}\n\n".encode()
+def encode_event(event: Event, stream_id: str = "") -> bytes:
+    """``id``, ``event`` and one ``data`` line (the JSON has no raw newlines).
+
+    With a ``stream_id`` (the multiplexed endpoint) the id is ``<stream_id>:<seq>``.
+    """
+    tag = f"{stream_id}:" if stream_id else ""
+    return f"id: {tag}{event.id}\nevent: {event.kind.value}\ndata: {event.data_json()}\n\n".encode()
+
+
+def tag_events(body: bytes, stream_id: str) -> bytes:
+    """Bytes of ``encode_event`` events as ``encode_event(event, stream_id)`` gives them.
+
+    Every block starts with its ``id`` line and no data line holds a raw
+    newline, so the blocks' starts are exactly the start and each ``\n\nid: ``:
+    the bytes a stream's readers share are re-tagged without decoding them.
+    """
+    if not body:
+        return b""
+    tag = f"id: {stream_id}:".encode()
+    return tag + body[4:].replace(b"\n\nid: ", b"\n\n" + tag)
+
+
+def encode_gone(stream_id: str, reason: str) -> bytes:
+    """The multiplexed endpoint's word that a stream has nothing for this reader.
+
+    ``reason`` is ``unknown`` (unknown, expired or not yours: the single-stream
+    endpoint's 404) or ``ended`` (resumed at the final: its 204).  No ``id``:
+    it is no position in the stream.
+    """
+    data = json.dumps({"stream_id": stream_id, "reason": reason}, separators=(",", ":"))
+    return f"event: gone\ndata: {data}\n\n".encode()
 
 
 def encode_retry(milliseconds: int) -> bytes:
@@ -65,6 +102,35 @@ def parse_last_id(header: str | None, query: str | None) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
         raise InvalidRequest("Last-Event-ID / last_event_id must be a non-negative integer")
     return int(raw)
+
+
+def parse_positions(values: list[str]) -> dict[str, int | None]:
+    """The ``streams`` query of ``GET streams/events``: each value a comma-separated
+    list of ``<stream_id>`` or ``<stream_id>:<last_id>`` (no last id: a snapshot).
+
+    Raises ``InvalidRequest`` for an empty list, a malformed id or last id, a
+    stream named twice, or more than ``MAX_STREAMS`` streams.
+    """
+    positions: dict[str, int | None] = {}
+    items = [item for value in values for item in value.split(",")]
+    if not values or len(items) > MAX_STREAMS:
+        raise InvalidRequest(f"'streams' must name from 1 to {MAX_STREAMS} streams")
+    for item in items:
+        stream_id, _, last = item.strip().partition(":")
+        if not _STREAM_ID.fullmatch(stream_id):
+            raise InvalidRequest("each of 'streams' must be <stream_id> or <stream_id>:<last_id>")
+        if stream_id in positions:
+            raise InvalidRequest(f"stream {stream_id!r} is named twice in 'streams'")
+        positions[stream_id] = parse_last_id(None, last)
+    return positions
+
+
+def split_tagged_id(event_id: str) -> tuple[str, int]:
+    """``<stream_id>:<seq>`` (a multiplexed event's id) as its two parts; ValueError if malformed."""
+    stream_id, colon, seq = event_id.rpartition(":")
+    if not colon or not _STREAM_ID.fullmatch(stream_id):
+        raise ValueError(f"not a multiplexed event id: {event_id!r}")
+    return stream_id, int(seq)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The event-stream handler: moves batches from a ``Subscription`` to the socket.
+"""The event-stream handlers: move batches from a ``Subscription`` (or, for a
+page's one connection, a ``Multiplex`` of several) to the socket.
 
 The wire format itself is ``eventstream.py`` (pure, no tornado).
 """
@@ -13,15 +14,23 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .errors import NotFound, Unavailable
-from .eventstream import HEARTBEAT_HEADER, encode_retry, parse_last_id
+from .eventstream import (
+    HEARTBEAT_HEADER,
+    encode_gone,
+    encode_retry,
+    parse_last_id,
+    parse_positions,
+    tag_events,
+)
 from .handlers import ResumeChatHandler
-from .jobs import Chunk, Subscription
+from .jobs import Batch, Chunk, Multiplex, Subscription
 
-__all__ = ["EventStreamHandler"]
+__all__ = ["EventStreamHandler", "MultiplexHandler"]
 
 
-class EventStreamHandler(ResumeChatHandler):
-    """``GET streams/{sid}/events``: replay, then live, until the final.
+class _EventStream(ResumeChatHandler):
+    """What both event streams share: the response's headers, a bounded wait
+    for the socket, and letting go at once when the client leaves.
 
     Every write waits at most ``write_timeout`` for the socket to drain: a
     reader that does not read is dropped (it can resume with its last id),
@@ -33,33 +42,8 @@ class EventStreamHandler(ResumeChatHandler):
     _task: asyncio.Task[Any] | None = None
     _gone = False
 
-    @web.authenticated
-    @authorized
-    async def get(self, stream_id: str) -> None:
-        last_id = parse_last_id(
-            self.request.headers.get("Last-Event-ID"), self.get_query_argument("last_event_id", None)
-        )
-        async with self.manager.subscribe(self.user, self.valid_id(stream_id)) as subscription:
-            first = await subscription.read(last_id, 0)
-            if first.done and not first.events:  # resumed at the final: nothing more, ever
-                self.set_status(204)
-                self.finish()
-                return
-            self._task = asyncio.current_task()
-            try:
-                await self._pump(subscription, first, last_id)
-            except asyncio.CancelledError:
-                if not self._gone:
-                    raise
-                task = asyncio.current_task()
-                if task is not None and hasattr(task, "uncancel"):
-                    task.uncancel()
-            except (StreamClosedError, NotFound, Unavailable):
-                pass  # the client resumes with its last id (or reloads on 404)
-        if not self._finished and not self._gone:
-            self.finish(set_content_type="text/event-stream; charset=utf-8")
-
-    async def _pump(self, subscription: Subscription, batch: Chunk, last_id: int | None) -> None:
+    def _open(self) -> None:
+        """Status, headers and the ``retry`` line of an event stream."""
         self.set_status(200)
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
@@ -67,21 +51,22 @@ class EventStreamHandler(ResumeChatHandler):
         # clients take 2.5 times this much silence for a dead connection (DESIGN §4.10)
         self.set_header(HEARTBEAT_HEADER, f"{self.heartbeat_interval:g}")
         self.write(encode_retry(self.retry_ms))
-        while not self._gone:
-            # bytes encoded once per batch and shared by every reader of the stream
-            if batch.body and batch.final:
-                # the final repeats the whole message: let what comes before it go out first
-                self.write(batch.body)
-                if not await self._drained(subscription.stream_id):
-                    return
-            if batch.events:
-                self.write(batch.final or batch.body)
-                last_id = batch.events[-1].id
-            elif not batch.done:
-                self.write(b": keepalive\n\n")
-            if not await self._drained(subscription.stream_id) or batch.done:
-                return
-            batch = await subscription.read(last_id, self.heartbeat_interval)
+        self._task = asyncio.current_task()
+        # small writes go at once: Nagle would hold each behind the previous one's
+        # (delayed) ACK, up to 40 ms, and a multiplexed response writes often
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:
+            stream.set_nodelay(True)
+
+    def _uncancel(self) -> None:
+        """``on_connection_close`` cancelled the pump: not an error, the handler ends normally."""
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()
+
+    def _end(self) -> None:
+        if not self._finished and not self._gone:
+            self.finish(set_content_type="text/event-stream; charset=utf-8")
 
     async def _drained(self, stream_id: str) -> bool:
         """Flush, waiting at most ``write_timeout``; False when the reader was dropped."""
@@ -100,7 +85,90 @@ class EventStreamHandler(ResumeChatHandler):
             return False
 
     def on_connection_close(self) -> None:
-        """The client went away: release its subscription at once."""
+        """The client went away: release its subscriptions at once."""
         self._gone = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
+
+
+class EventStreamHandler(_EventStream):
+    """``GET streams/{sid}/events``: replay, then live, until the final."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, stream_id: str) -> None:
+        last_id = parse_last_id(
+            self.request.headers.get("Last-Event-ID"), self.get_query_argument("last_event_id", None)
+        )
+        async with self.manager.subscribe(self.user, self.valid_id(stream_id)) as subscription:
+            first = await subscription.read(last_id, 0)
+            if first.done and not first.events:  # resumed at the final: nothing more, ever
+                self.set_status(204)
+                self.finish()
+                return
+            try:
+                await self._pump(subscription, first, last_id)
+            except asyncio.CancelledError:
+                if not self._gone:
+                    raise
+                self._uncancel()
+            except (StreamClosedError, NotFound, Unavailable):
+                pass  # the client resumes with its last id (or reloads on 404)
+        self._end()
+
+    async def _pump(self, subscription: Subscription, batch: Chunk, last_id: int | None) -> None:
+        self._open()
+        while not self._gone:
+            # bytes encoded once per batch and shared by every reader of the stream
+            if batch.body and batch.final:
+                # the final repeats the whole message: let what comes before it go out first
+                self.write(batch.body)
+                if not await self._drained(subscription.stream_id):
+                    return
+            if batch.events:
+                self.write(batch.final or batch.body)
+                last_id = batch.events[-1].id
+            elif not batch.done:
+                self.write(b": keepalive\n\n")
+            if not await self._drained(subscription.stream_id) or batch.done:
+                return
+            batch = await subscription.read(last_id, self.heartbeat_interval)
+
+
+class MultiplexHandler(_EventStream):
+    """``GET streams/events?streams=<sid>:<last_id>,…``: several streams on one
+    response, each as ``GET streams/{sid}/events`` would send it, its events'
+    ids tagged ``<sid>:<seq>``; a stream gone for this reader is a ``gone``
+    event for it alone.  Ends when every stream has ended."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        positions = parse_positions(self.get_query_arguments("streams"))
+        async with self.manager.subscribe_many(self.user, positions, self.heartbeat_interval) as merged:
+            self._open()
+            try:
+                await self._pump(merged)
+            except asyncio.CancelledError:
+                if not self._gone:
+                    raise
+                self._uncancel()
+            except (StreamClosedError, Unavailable):
+                pass  # the client resumes with its last ids
+        self._end()
+
+    async def _pump(self, merged: Multiplex) -> None:
+        while not self._gone and merged.open:
+            if not await self._drained("a multiplexed connection"):
+                return
+            items = await merged.next(self.heartbeat_interval)
+            if not items:
+                self.write(b": keepalive\n\n")
+            for item in items:
+                if isinstance(item, Batch):
+                    self.write(tag_events(item.chunk.body, item.stream_id))
+                    self.write(tag_events(item.chunk.final, item.stream_id))
+                else:
+                    self.write(encode_gone(item.stream_id, item.reason))
+        if not self._gone:
+            await self._drained("a multiplexed connection")

@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 from ..errors import (
@@ -45,6 +45,7 @@ from ..streams import StreamInfo, StreamStore
 from .conclusion import Concluder
 from .fanout import FanOut
 from .job import Ending, Job, JobSettings, JobState, Subscription
+from .multiplex import Multiplex, multiplex
 from .recovery import Recovery
 from .runner import JobRunner
 from .supervisor import Supervisor
@@ -407,6 +408,13 @@ class JobManager:
             yield Subscription(feed)
         finally:
             self.fanout.leave(feed)
+
+    def subscribe_many(
+        self, user: str, positions: Mapping[str, int | None], timeout: float
+    ) -> contextlib.AbstractAsyncContextManager[Multiplex]:
+        """Readers of several streams merged for one connection (``jobs/multiplex.py``),
+        each read as ``subscribe`` reads it; a stream unknown to ``user`` ends alone."""
+        return multiplex(functools.partial(self.subscribe, user), positions, timeout)
 
     async def abort(self, user: str, stream_id: str) -> Message:
         """Stop the generation, keep its partial text, return the committed message.

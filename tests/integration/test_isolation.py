@@ -67,3 +67,14 @@ async def test_another_user_sees_nothing_of_yours(users):
 async def test_unknown_token_is_refused(api):
     async with httpx.AsyncClient(headers={"Authorization": "token mallory"}) as mallory:
         assert (await mallory.get(api.url("conversations"))).status_code == 403
+
+
+async def test_another_users_stream_is_gone_on_a_shared_connection(users):
+    alice, bob = users["alice"], users["bob"]
+    alices = await alice.send((await alice.conversation())["id"], "/pace 0.01 /repeat 30 a")
+    bobs = await bob.send((await bob.conversation())["id"], "/pace 0.01 /repeat 30 b")
+    read = await bob.multiplexed({alices["stream_id"]: None, bobs["stream_id"]: 0})
+    assert read.gone == {
+        alices["stream_id"]: "unknown"
+    }  # as its 404: nothing of it, not even that it streams
+    assert list(read.events) == [bobs["stream_id"]] and read.text(bobs["stream_id"]) == "b" * 30

@@ -36,3 +36,31 @@ async def test_a_stuck_reader_is_dropped_and_the_job_goes_on(api, extension, jp_
     final = await api.wait_final(sid)
     assert final["status"] == "complete" and len(final["content"]) == 20000 * len(PIECE)
     writer.close()
+
+
+async def test_a_stuck_reader_of_several_streams_is_dropped_and_releases_them(api, extension, jp_auth_header):
+    sids = []
+    for _ in range(3):  # about 1 MB/s each, for longer than the test: none ends while it runs
+        conv = await api.conversation()
+        sids.append((await api.send(conv["id"], f"/pace 0.001 /repeat 100000 {PIECE}"))["stream_id"])
+    manager = extension.manager
+    url = urlsplit(api.url("streams/events"))
+    _reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    query = "%2C".join(f"{sid}%3A0" for sid in sids)
+    writer.write(
+        (
+            f"GET {url.path}?streams={query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: {jp_auth_header['Authorization']}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    await until(lambda: all(manager.subscriber_count(sid) == 1 for sid in sids))
+    # never read: the server's flush stalls, the connection and all its streams are let go
+    await until(lambda: all(manager.subscriber_count(sid) == 0 for sid in sids), timeout=60)
+    assert manager.active_jobs == len(sids)  # the replies go on without their reader
+    for sid in sids:
+        stopped = (await api.request("POST", f"streams/{sid}/abort")).json()
+        assert stopped["status"] == "aborted" and stopped["content"] == PIECE * (
+            len(stopped["content"]) // 1000
+        )
+    writer.close()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from jupyter_resumechat.eventstream import Reply, decode_event
+from jupyter_resumechat.eventstream import Reply, decode_event, split_tagged_id
 
 from .openapi import check_answer
 
@@ -75,6 +75,24 @@ class EventRead:
     def text(self) -> str:
         """The content rebuilt by DESIGN §2.1: snapshot then the deltas after it."""
         return rebuild(self.events)
+
+
+@dataclass
+class MultiplexRead:
+    """What one connection to ``GET streams/events`` received, per stream."""
+
+    status: int
+    headers: dict[str, str]
+    events: dict[str, list[SSEEvent]] = field(default_factory=dict)
+    gone: dict[str, str] = field(default_factory=dict)  # stream id → reason
+    order: list[str] = field(default_factory=list)  # the stream of each event, in arrival order
+    ended: bool = False  # the server closed the response
+
+    def text(self, sid: str) -> str:
+        return rebuild(self.events.get(sid, []))
+
+    def last_ids(self) -> dict[str, int]:
+        return {sid: events[-1].id for sid, events in self.events.items() if events}
 
 
 def rebuild(events: list[SSEEvent], start: str = "") -> str:
@@ -162,6 +180,37 @@ class Api:
                 read.events.append(SSEEvent(int(sse.id), sse.event, json.loads(sse.data)))
                 if sse.event == "final" or (stop_after and len(read.events) >= stop_after):
                     break
+        return read
+
+    async def multiplexed(
+        self, positions: dict[str, int | None], *, stop_after: int | None = None
+    ) -> MultiplexRead:
+        """Read several streams over one ``GET streams/events`` connection until the
+        server ends it, or until ``stop_after`` events (then hang up)."""
+        query = ",".join(sid if last is None else f"{sid}:{last}" for sid, last in positions.items())
+        async with aconnect_sse(
+            self.client, "GET", self.url("streams/events"), params={"streams": query}
+        ) as source:
+            read = MultiplexRead(source.response.status_code, dict(source.response.headers))
+            if read.status != 200:
+                await source.response.aread()
+                if self.check:
+                    content_type = source.response.headers.get("content-type", "")
+                    check_answer("GET", "streams/events", read.status, source.response.content, content_type)
+                return read
+            async for sse in source.aiter_sse():
+                if sse.event == "gone":
+                    gone = json.loads(sse.data)
+                    read.gone[gone["stream_id"]] = gone["reason"]
+                    continue
+                if not sse.data:
+                    continue
+                sid, seq = split_tagged_id(sse.id)
+                read.events.setdefault(sid, []).append(SSEEvent(seq, sse.event, json.loads(sse.data)))
+                read.order.append(sid)
+                if stop_after and len(read.order) >= stop_after:
+                    return read
+            read.ended = True
         return read
 
     async def wait_final(self, sid: str) -> dict[str, Any]:

@@ -4,11 +4,16 @@ import pytest
 
 from jupyter_resumechat.errors import InvalidRequest
 from jupyter_resumechat.eventstream import (
+    MAX_STREAMS,
     decode_block,
     encode_comment,
     encode_event,
+    encode_gone,
     encode_retry,
     parse_last_id,
+    parse_positions,
+    split_tagged_id,
+    tag_events,
 )
 from jupyter_resumechat.models import Event, EventKind
 
@@ -112,3 +117,70 @@ def test_every_encoded_event_decodes_to_itself() -> None:
             event.data.get("text", ""),
             event.data.get("reasoning", ""),
         )
+
+
+@pytest.mark.parametrize(
+    ("events", "stream_id"),
+    [
+        ([Event(1, EventKind.DELTA, {"text": "hi"})], "s1"),
+        (
+            [Event(1, EventKind.DELTA, {"text": "a\n\nid: 7"}), Event(2, EventKind.DELTA, {"text": "b"})],
+            "abc_-9",
+        ),
+        (
+            [Event(4, EventKind.SNAPSHOT, {"content": "x\r\n"}), Event(5, EventKind.FINAL, {"message": {}})],
+            "z",
+        ),
+        ([], "s"),
+    ],
+)
+def test_tagging_shared_bytes_is_encoding_with_the_stream(events: list[Event], stream_id: str) -> None:
+    body = b"".join(map(encode_event, events))
+    assert tag_events(body, stream_id) == b"".join(encode_event(e, stream_id) for e in events)
+
+
+def test_tagged_ids_and_gone() -> None:
+    assert (
+        encode_event(Event(3, EventKind.DELTA, {"text": "x"}), "s9")
+        == b'id: s9:3\nevent: delta\ndata: {"text":"x"}\n\n'
+    )
+    assert split_tagged_id("s9:3") == ("s9", 3)
+    for bad in ("3", ":3", "a b:3", "s9:x"):
+        with pytest.raises(ValueError):
+            split_tagged_id(bad)
+    assert encode_gone("s9", "ended") == b'event: gone\ndata: {"stream_id":"s9","reason":"ended"}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["a"], {"a": None}),
+        (["a:", "b:0"], {"a": None, "b": 0}),
+        (["a:3,b_-C:9007199254740991"], {"a": 3, "b_-C": 2**53 - 1}),
+        ([" a:1 , b"], {"a": 1, "b": None}),
+        ([",".join(f"s{i}" for i in range(MAX_STREAMS))], {f"s{i}": None for i in range(MAX_STREAMS)}),
+    ],
+)
+def test_parse_positions(values: list[str], expected: dict[str, int | None]) -> None:
+    assert parse_positions(values) == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [""],
+        ["a,"],
+        ["a b"],
+        ["a/b"],
+        ["a:x"],
+        ["a:-1"],
+        ["a:9007199254740992"],
+        ["a", "a:1"],
+        ["x" * 65],
+        [",".join(f"s{i}" for i in range(MAX_STREAMS + 1))],
+    ],
+)
+def test_parse_positions_refuses(values: list[str]) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_positions(values)
