@@ -19,7 +19,7 @@ import httpx
 from tests.browser.conftest import NOTEBOOK
 from tests.browser.notebook import TIMEOUT, Notebook
 
-PACE, REPEAT = 0.04, 200  # eight seconds a reply: with a connection each, a save would wait for them
+PACE, REPEAT = 0.04, 300  # twelve seconds a reply: with a connection each, a save would wait for them
 SINGLE_STREAM = re.compile(r"/resumechat/api/streams/[^/?]+/events")
 MULTIPLEXED = re.compile(r"/resumechat/api/streams/events\?")
 
