@@ -160,7 +160,7 @@ export class ContextSource {
   async kernelItems(refs, wanted, items, problems) {
     const names = wanted.map((i) => refs[i].label).join(', ');
     if (!this.askKernel) {
-      problems.push(`no kernel: sent without ${names}`);
+      problems.push(`${names} (${NO_KERNEL})`);
       return;
     }
     try {
@@ -173,7 +173,7 @@ export class ContextSource {
       problems.push(...(answer.problems || []));
     } catch (error) {
       const why = /** @type {any} */ (error).message === NO_KERNEL ? NO_KERNEL : 'the kernel did not answer (busy or gone)';
-      problems.push(`${why}: sent without ${names}`);
+      problems.push(`${names} (${why})`);
     }
   }
 }
