@@ -175,8 +175,9 @@ class ChatPanel(anywidget.AnyWidget):
 
     def _answer_view(self, _widget: Any, content: Any, _buffers: Any) -> None:
         """The view's questions to the kernel: which variables there are (``@``
-        completion) and what the mentioned ones hold, at send time.  A busy kernel
-        answers late or never; the view then sends without them and says so."""
+        completion) and what the mentioned ones hold, at send time.  Over a kernel
+        subshell (JupyterLab 4.6, ipykernel 7) this runs while a cell does; a kernel
+        that cannot answer within 3 s is sent without, and the view says so."""
         if not isinstance(content, dict) or content.get("type") not in ("variables", "context"):
             return
         answer: dict[str, Any] = {"type": content["type"], "request": content.get("request")}
