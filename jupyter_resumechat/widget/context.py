@@ -26,7 +26,7 @@ import re
 import reprlib
 import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +110,11 @@ def describe(value: Any, limit: int = ITEM_CHARS) -> str:
     kind = type(value).__name__
     try:
         if module == "pandas" and kind == "DataFrame":
-            return _pandas_frame(value)
+            return _frame("pandas", value, lambda: value.dtypes.items(), lambda: value.head(ROWS).to_string())
         if module == "pandas" and kind == "Series":
             return f"pandas.Series {value.name!r}: {len(value)} values, dtype {value.dtype}\n{value.head(ROWS * 2).to_string()}"
         if module == "polars" and kind == "DataFrame":
-            return _polars_frame(value)
+            return _frame("polars", value, lambda: value.schema.items(), lambda: value.head(ROWS))
         if module == "numpy" and kind == "ndarray":
             return _array(value)
     except Exception as exc:  # a library whose rendering fails: say so, fall back to repr
@@ -218,21 +218,12 @@ def _schema(columns: list[tuple[Any, Any]]) -> str:
     return shown + (f"\n  … and {more} more columns" if more > 0 else "")
 
 
-def _pandas_frame(frame: Any) -> str:
+def _frame(library: str, frame: Any, schema: Callable[[], Any], head: Callable[[], Any]) -> str:
+    """A table of either library: its size, its columns' types, its first rows."""
     rows, columns = frame.shape
-    schema = _schema(list(frame.dtypes.items()))
     return (
-        f"pandas.DataFrame: {rows} rows × {columns} columns\ncolumns:\n{schema}\n\n"
-        f"first {min(ROWS, rows)} rows:\n{frame.head(ROWS).to_string()}"
-    )
-
-
-def _polars_frame(frame: Any) -> str:
-    rows, columns = frame.shape
-    schema = _schema(list(frame.schema.items()))
-    return (
-        f"polars.DataFrame: {rows} rows × {columns} columns\ncolumns:\n{schema}\n\n"
-        f"first {min(ROWS, rows)} rows:\n{frame.head(ROWS)}"
+        f"{library}.DataFrame: {rows} rows × {columns} columns\ncolumns:\n{_schema(list(schema()))}\n\n"
+        f"first {min(ROWS, rows)} rows:\n{head()}"
     )
 
 

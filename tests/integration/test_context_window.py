@@ -6,16 +6,9 @@ from __future__ import annotations
 import pytest
 
 from jupyter_resumechat.jobs.window import PER_MESSAGE, estimate
-from tests.support.fake_openai import BEHAVIOURS, FakeOpenAI
+from tests.support.fake_openai import BEHAVIOURS
 
 BUDGET = 120
-
-
-@pytest.fixture
-def fake_openai(jp_asyncio_loop):
-    server = FakeOpenAI()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -50,13 +50,6 @@ READ_TIMEOUT = 30.0  # seconds for any one wait: generous for a loaded 2-core ma
 
 
 @pytest.fixture
-def fake_openai(jp_asyncio_loop: Any) -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def resumechat_config(resumechat_config: dict[str, Any], fake_openai: FakeOpenAI) -> dict[str, Any]:
     return {
         **resumechat_config,
@@ -278,13 +271,6 @@ async def test_a_malformed_chunk_is_an_upstream_protocol_error(api, model, caplo
 
 
 # real server processes (2. freezes, and 3. the server's own log)
-
-
-@pytest.fixture
-def threaded_fake() -> Iterator[ThreadedFakeOpenAI]:
-    fake = ThreadedFakeOpenAI()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.fake_openai import BEHAVIOURS, FakeOpenAI
-
-
-@pytest.fixture
-def fake_openai(jp_asyncio_loop):
-    server = FakeOpenAI()
-    yield server
-    server.stop()
+from tests.support.fake_openai import BEHAVIOURS
 
 
 @pytest.fixture

@@ -10,24 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.fake_openai import BEHAVIOURS, ThreadedFakeOpenAI
+from tests.support.fake_openai import BEHAVIOURS
 from tests.support.kernel import execute, start_kernel
 from tests.support.server_process import ServerProcess
 
 
 @pytest.fixture
-def fake_openai() -> Iterator[ThreadedFakeOpenAI]:
-    fake = ThreadedFakeOpenAI()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def server(tmp_path, fake_openai) -> Iterator[ServerProcess]:
+def server(tmp_path, threaded_fake) -> Iterator[ServerProcess]:
     process = ServerProcess(
         tmp_path,
         provider="openai",
-        base_url=fake_openai.url,
+        base_url=threaded_fake.url,
         api_key="sk-test",
         model="gpt-ok",
         models=json.dumps(BEHAVIOURS),
@@ -53,7 +46,7 @@ ASK = (
 )
 
 
-def test_a_dataframe_a_cell_and_the_last_error_reach_the_model(server, fake_openai):
+def test_a_dataframe_a_cell_and_the_last_error_reach_the_model(server, threaded_fake):
     async def main():
         kernel = await start_kernel(server.base, server.headers)
         for code in CELLS:
@@ -70,12 +63,12 @@ def test_a_dataframe_a_cell_and_the_last_error_reach_the_model(server, fake_open
     assert frame.startswith("pandas.DataFrame: 3 rows × 2 columns") and "east" in frame and "143.25" in frame
     assert cell.startswith("In [2]:\nsales.revenue.sum()\n\nOut [2]:\n") and "361.75" in cell
     assert "Traceback" in error and "KeyError: 'profit'" in error
-    sent = fake_openai.seen[-1]["messages"][-1]["content"]
+    sent = threaded_fake.seen[-1]["messages"][-1]["content"]
     assert sent.startswith('<context kind="variable" name="sales">\npandas.DataFrame: 3 rows × 2 columns')
     assert sent.endswith("</context>\n\nWhich region earns most?")
 
 
-def test_a_reference_that_names_nothing_sends_nothing(server, fake_openai):
+def test_a_reference_that_names_nothing_sends_nothing(server, threaded_fake):
     async def main():
         kernel = await start_kernel(server.base, server.headers)
         code = (
@@ -96,4 +89,4 @@ def test_a_reference_that_names_nothing_sends_nothing(server, fake_openai):
         "refused: no variable named 'nope' in the kernel; no cell In [99] in this kernel (cells run so far: 0)",
         "0",
     ]
-    assert fake_openai.seen == []
+    assert threaded_fake.seen == []

@@ -13,12 +13,29 @@ from httpx_sse import aconnect_sse
 
 from jupyter_resumechat.eventstream import Reply, decode_event, split_tagged_id
 
+from .fake_openai import FakeOpenAI, ThreadedFakeOpenAI
 from .openapi import check_answer
 
 TOKEN_HEADER = "Authorization"
 
 
 BACKENDS = ["memory+sqlite", "redis+postgresql"]
+
+
+@pytest.fixture
+def fake_openai(jp_asyncio_loop: Any) -> Iterator[FakeOpenAI]:
+    """A local server speaking OpenAI's chat API, on the test server's loop."""
+    server = FakeOpenAI()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def threaded_fake() -> Iterator[ThreadedFakeOpenAI]:
+    """The same on a thread of its own: for server processes and a stopped loop."""
+    fake = ThreadedFakeOpenAI()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture(params=BACKENDS)
