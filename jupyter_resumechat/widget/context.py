@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import Context
+from .shell import user_namespace
 
 __all__ = ["ITEM_CHARS", "ContextError", "render", "render_all", "variables"]
 
@@ -48,13 +49,8 @@ class ContextError(ValueError):
 
 
 def _namespace() -> dict[str, Any]:
-    try:
-        from IPython.core.getipython import get_ipython
-
-        shell = get_ipython()  # type: ignore[no-untyped-call]
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        shell = None
-    return dict(shell.user_ns) if shell is not None else {}
+    namespace = user_namespace()
+    return dict(namespace) if namespace is not None else {}
 
 
 def render(item: Any, *, namespace: Mapping[str, Any] | None = None, limit: int = ITEM_CHARS) -> Context:

@@ -26,6 +26,7 @@ from ..client import SyncClient
 from ..errors import ResumeChatError
 from ..models import Message
 from .context import ContextError, render_all, variables
+from .shell import user_namespace
 from .transcript import MIME_TYPE, saved_conversation_id, transcript
 
 __all__ = ["ChatPanel", "notebook_key"]
@@ -35,13 +36,8 @@ STATIC = Path(__file__).parent / "static"
 
 def notebook_key() -> str | None:
     """The notebook's path, as the kernel knows it (``__session__``, ``JPY_SESSION_NAME``)."""
-    try:
-        from IPython.core.getipython import get_ipython
-
-        shell = get_ipython()  # type: ignore[no-untyped-call]
-        session = shell.user_ns.get("__session__") if shell is not None else None
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        session = None
+    namespace = user_namespace()
+    session = namespace.get("__session__") if namespace is not None else None
     return session or os.environ.get("JPY_SESSION_NAME") or None
 
 
