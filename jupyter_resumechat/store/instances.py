@@ -3,14 +3,14 @@
 Every server process registers an instance with a lease and renews it
 (``heartbeat``); each streaming reply records its owner instance.  Only
 replies whose owner's lease lapsed, or whose owner ran on this host and its
-process is gone, are recovered (DESIGN §2.3).
+process is gone, are recovered (DESIGN §2.3).  Deadlines are written and
+compared on the database's clock (``clock.py``), never this host's.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..models import MessageStatus, utcnow
+from .clock import database_now, now_expression
 from .engine import guarded
 from .schema import instances, messages
 
@@ -46,7 +47,7 @@ class Instances:
     @guarded
     async def register(self, lease: float) -> None:
         """This instance's row; idempotent, so a start retried after a lost answer works."""
-        now = time.time()
+        now = now_expression(self.engine.dialect.name)
         async with self.engine.begin() as conn:
             await conn.execute(delete(instances).where(instances.c.id == self.instance_id))
             await conn.execute(
@@ -67,7 +68,7 @@ class Instances:
             result = await conn.execute(
                 update(instances)
                 .where(instances.c.id == self.instance_id)
-                .values(lease_until=time.time() + lease)
+                .values(lease_until=now_expression(self.engine.dialect.name) + lease)
             )
         if not result.rowcount:
             await self.register(lease)
@@ -91,8 +92,8 @@ class Instances:
     async def lapsed_replies(self) -> list[LapsedReply]:
         """Streaming replies of other instances whose lease lapsed (or that died on
         this host: same host name, process gone), and replies with no owner."""
-        now = time.time()
         async with self.engine.connect() as conn:
+            now = await database_now(conn)
             alive = (await conn.execute(select(instances))).mappings().all()
             live = {row["id"] for row in alive if row["lease_until"] >= now and not _dead_here(row)}
             live.add(self.instance_id)

@@ -8,7 +8,7 @@ Keys, with a ``{stream id}`` hash tag so a stream's keys share a cluster slot::
     {p}{sid}:reason   the reasoning so far (APPEND)    }
     {p}{sid}:meta     hash: conversation, message, owner, started, seq, final, gen
     {p}conv:{cid}     the conversation's open stream (SET NX: one per conversation)
-    {p}leases         sorted set: stream id -> owner's lease deadline (ms)
+    {p}leases         sorted set: stream id -> owner's lease deadline (ms, Redis's TIME)
     {p}abort          pub/sub channel: stream ids some server wants aborted
 
 Appends and the final are Lua scripts, so the sequence number, the snapshot
@@ -30,7 +30,6 @@ import dataclasses
 import functools
 import json
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, TypeVar
 from urllib.parse import urlsplit
@@ -47,6 +46,7 @@ from ..errors import GenerationActive, LeaseLost, NotFound, ResumeChatError, Una
 from ..models import Event, EventKind, format_time, parse_time
 from .base import ReadResult, StreamInfo
 from .batcher import AppendBatcher, Batch, Outcome
+from .clock import redis_now_ms
 from .redislog import APPEND, batch_args, batch_events, entry_events
 from .watcher import StreamWatcher
 
@@ -175,7 +175,7 @@ class RedisStreamStore:
             info.owner,
             format_time(info.started_at),
             info.token,
-            int((time.time() + self.lease) * 1000),
+            await redis_now_ms(self.redis) + int(self.lease * 1000),
         ]
         current = (await self._open(keys=keys, args=args)).decode()
         if current:
@@ -382,7 +382,7 @@ class RedisStreamStore:
             for sid in sids:
                 pipe.hget(self._keys(sid)[3], "gen")
             gens = await pipe.execute()
-        deadline = (time.time() + lease) * 1000
+        deadline = await redis_now_ms(self.redis) + lease * 1000
         ours = {
             sid: deadline
             for sid, gen in zip(sids, gens, strict=True)
@@ -396,7 +396,7 @@ class RedisStreamStore:
         """A claim re-scores the lease to the claimer's deadline (it does not remove
         it): should the adoption fail, the lease lapses again and another retries."""
         key = f"{self.prefix}leases"
-        now = time.time() * 1000
+        now = await redis_now_ms(self.redis)
         claimed = []
         for raw in await self.redis.zrangebyscore(key, "-inf", now):
             sid = raw.decode()
