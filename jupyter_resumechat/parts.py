@@ -117,6 +117,7 @@ class Parts:
             await self.manager.start()
         except Unavailable as exc:
             raise Unavailable(self.start_failure(exc)) from None
+        self.manager.messages.versions.refuse()  # the database moved past this server
         return self.manager
 
     def start_failure(self, exc: Unavailable) -> str:

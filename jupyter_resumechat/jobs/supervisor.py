@@ -126,10 +126,13 @@ class Supervisor:
 
     async def heartbeat(self) -> None:
         """This instance's lease in the database, every third of a lease; a step of
-        its own, so Redis being down does not also let the database lease lapse."""
+        its own, so Redis being down does not also let the database lease lapse.
+        The schema version is checked again with it: a database a newer server
+        moved past this one makes every endpoint refuse (DESIGN §2.13)."""
         now = asyncio.get_running_loop().time()
         if now >= self._next_heartbeat:
             await self.messages.instances.heartbeat(self.settings.owner_lease)
+            await self.messages.versions.check()
             self._next_heartbeat = now + self.settings.owner_lease / 3
 
     async def _adopt(self, info: StreamInfo) -> None:

@@ -4,6 +4,7 @@ from .instances import Instances, LapsedReply
 from .messages import Commit, CommitResult, MessageStore, NewTurn, Restart, new_id
 from .spool import Spool, SpooledFinal
 from .url import async_url
+from .versions import SchemaState, Versions
 
 __all__ = [
     "Commit",
@@ -13,8 +14,10 @@ __all__ = [
     "MessageStore",
     "NewTurn",
     "Restart",
+    "SchemaState",
     "Spool",
     "SpooledFinal",
+    "Versions",
     "async_url",
     "new_id",
 ]

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..models import MessageStatus, utcnow
 from .clock import database_now, now_expression
 from .engine import guarded
-from .schema import instances, messages
+from .schema import SCHEMA_VERSION, instances, messages
 
 __all__ = ["Instances", "LapsedReply"]
 
@@ -57,6 +57,7 @@ class Instances:
                     pid=os.getpid(),
                     started_at=now,
                     lease_until=now + lease,
+                    version=SCHEMA_VERSION,
                 )
             )
 

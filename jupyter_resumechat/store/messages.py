@@ -33,6 +33,7 @@ from .engine import DATABASE_ERRORS, guarded, make_engine, reason
 from .instances import Instances, LapsedReply
 from .schema import conversations, messages
 from .setup import prepare_schema
+from .versions import Versions
 
 __all__ = ["Commit", "CommitResult", "MessageStore", "NewTurn", "Restart", "new_id"]
 
@@ -107,6 +108,7 @@ class MessageStore:
         self.instance_id = instance_id or new_id()
         self.engine = make_engine(url, echo)
         self.instances = Instances(self.engine, self.instance_id)
+        self.versions = Versions(self.engine)
 
     @property
     def backend(self) -> str:
@@ -115,8 +117,10 @@ class MessageStore:
 
     @guarded
     async def start(self, lease: float = 10.0) -> None:
-        """Create or upgrade the schema and register this instance with a lease."""
+        """Create or upgrade the schema (or refuse one too new) and register this
+        instance with a lease."""
         await prepare_schema(self.engine)
+        await self.versions.check()
         await self.instances.register(lease)
 
     async def close(self) -> None:

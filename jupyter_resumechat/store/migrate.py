@@ -1,8 +1,10 @@
 """Create or upgrade the message store's schema: the migration story.
 
-The server creates a missing schema itself and refuses a database newer than
-it understands. Shared databases (PostgreSQL for several servers) are best
-upgraded on purpose, once, before the new servers start::
+The server creates a missing schema itself, upgrades an older one in place
+while older servers keep serving (additive steps; on PostgreSQL one server at
+a time, under an advisory lock), and refuses a newer one that its
+``readable_by`` does not allow (``versions.py``).  The same upgrade can be run
+on purpose, for instance before a rolling restart::
 
     python -m jupyter_resumechat.store.migrate postgresql+asyncpg://user@host/db
 

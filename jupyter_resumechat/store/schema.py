@@ -12,7 +12,17 @@ reply (``messages.owner_instance``),
 the servers' heartbeats (``resumechat_instances``) and a partial unique index
 that allows one ``streaming`` reply per conversation across every server
 sharing the database (DESIGN §2.3, §2.6).  Version 3 adds the context window
-each reply was generated in (``messages.context_window``, JSON).
+each reply was generated in (``messages.context_window``, JSON).  Version 4
+records which schema version each server runs (``resumechat_instances.version``;
+NULL: version 3 or older) and which versions may share the database
+(``resumechat_schema.readable_by``, see ``versions.py``).
+
+A change is expand-then-contract (DESIGN §2.13): a version only adds (a
+nullable column, a table, an index built without a long lock), so servers of
+the previous version go on reading and writing it during a rolling upgrade,
+and ``READABLE_BY`` says so; a new kind of data is written only once
+``Versions.oldest_live`` says no older server remains; what older servers
+needed is dropped only in a later version, whose ``READABLE_BY`` then moves up.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from sqlalchemy import (
 
 __all__ = [
     "MIGRATIONS",
+    "READABLE_BY",
     "SCHEMA_VERSION",
     "conversations",
     "instances",
@@ -41,7 +52,11 @@ __all__ = [
     "schema_version",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+# version -> the oldest schema version whose servers still use it correctly
+# (3 reads and writes version 4 unchanged: 4 only adds two nullable columns)
+READABLE_BY: dict[int, int] = {4: 3}
 
 metadata = MetaData()
 
@@ -49,6 +64,7 @@ schema_version = Table(
     "resumechat_schema",
     metadata,
     Column("version", Integer, nullable=False),
+    Column("readable_by", Integer, nullable=True),  # NULL: only servers of ``version``
 )
 
 conversations = Table(
@@ -114,7 +130,8 @@ instances = Table(
     Column("host", String(255), nullable=False, default=""),
     Column("pid", Integer, nullable=False, default=0),
     Column("started_at", Float, nullable=False),
-    Column("lease_until", Float, nullable=False),  # seconds since the epoch
+    Column("lease_until", Float, nullable=False),  # seconds since the epoch, the database's clock
+    Column("version", Integer, nullable=True),  # the schema version it runs; NULL: 3 or older
 )
 
 # version -> statements that bring version - 1 up to it (version 1 is create_all).
@@ -130,4 +147,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "ON resumechat_messages (conversation_id) WHERE status = 'streaming'",
     ],
     3: ["ALTER TABLE resumechat_messages ADD COLUMN context_window TEXT"],
+    # nullable, no default: PostgreSQL and SQLite change only the catalogue, no rewrite
+    4: [
+        "ALTER TABLE resumechat_instances ADD COLUMN version INTEGER",
+        "ALTER TABLE resumechat_schema ADD COLUMN readable_by INTEGER",
+    ],
 }

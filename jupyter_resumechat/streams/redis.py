@@ -10,6 +10,7 @@ Keys, with a ``{stream id}`` hash tag so a stream's keys share a cluster slot::
     {p}conv:{cid}     the conversation's open stream (SET NX: one per conversation)
     {p}leases         sorted set: stream id -> owner's lease deadline (ms, Redis's TIME)
     {p}abort          pub/sub channel: stream ids some server wants aborted
+    {p}format         hash: the log format written here and the oldest that reads it
 
 Appends and the final are Lua scripts, so the sequence number, the snapshot
 and the log never disagree.  Both are fenced by ``gen``, the lease generation
@@ -47,6 +48,7 @@ from ..models import Event, EventKind, format_time, parse_time
 from .base import ReadResult, StreamInfo
 from .batcher import AppendBatcher, Batch, Outcome
 from .clock import redis_now_ms
+from .logformat import LogFormat
 from .redislog import APPEND, batch_args, batch_events, entry_events
 from .watcher import StreamWatcher
 
@@ -149,6 +151,7 @@ class RedisStreamStore:
         self._watcher = StreamWatcher(
             self.redis, lambda sid: self._keys(sid)[0], local=self._flushed.__contains__
         )
+        self._format = LogFormat(self.redis, f"{prefix}format", self.where)  # checked on opens and reads
         self._abort_callback: Callable[[str], None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._closing = False
@@ -165,6 +168,7 @@ class RedisStreamStore:
         """One script: take the conversation (or a key left by a stream that ended
         or expired), create the stream, and start its lease, so a stream whose
         owner dies at once is still found and adopted."""
+        await self._format.check()
         _, text, reason, meta = self._keys(info.stream_id)
         keys = [self._conv(info.conversation_id), meta, text, reason, f"{self.prefix}leases"]
         args: list[str | int] = [
@@ -270,6 +274,7 @@ class RedisStreamStore:
 
     @_guarded
     async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
+        await self._format.check()
         if self._batcher is not None and self._batcher.pending(stream_id):
             with contextlib.suppress(ResumeChatError):  # what this server accepted reads back at once
                 await self._batcher.drain(stream_id)

@@ -10,7 +10,9 @@ holding the next event.  Fields::
     f   the final message (JSON); the entry is the final event
 
 (Entries written before batching, fields ``t``/``r`` with one piece each,
-still read.)  The log is trimmed by id (``MINID``, exact: batched entries
+still read.)  An entry with a field or a piece kind not listed here was
+written by a newer format (``logformat.py``): reading it raises
+``Unavailable`` naming the field, never a guess.  The log is trimmed by id (``MINID``, exact: batched entries
 are few) to the entries holding the last ``replay_window`` events; a batch
 holds at most ``replay_window`` pieces.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..errors import Unavailable
 from ..models import Event, EventKind
 from .batcher import Batch
 
@@ -74,6 +77,7 @@ def entry_events(entry: tuple[bytes, dict[bytes, Any]]) -> list[Event]:
     """The events of one log entry, in order."""
     raw_id, fields = entry
     last = int(raw_id.split(b"-")[0])
+    _refuse_unknown(fields)
     if b"f" in fields:
         return [Event(last, EventKind.FINAL, {"message": json.loads(fields[b"f"])})]
     if b"p" in fields:
@@ -90,6 +94,21 @@ def entry_events(entry: tuple[bytes, dict[bytes, Any]]) -> list[Event]:
     if text:
         return [Event(last, EventKind.DELTA, {"text": text.decode()})]
     return [Event(last, EventKind.DELTA, {"reasoning": fields.get(b"r", b"").decode()})]
+
+
+_FIELDS = {b"f", b"p", b"k", b"t", b"r"}
+
+
+def _refuse_unknown(fields: dict[bytes, Any]) -> None:
+    unknown = sorted(set(fields) - _FIELDS) or (
+        sorted({bytes([k]) for k in fields.get(b"k", b"")} - {b"t", b"r"}) if b"p" in fields else []
+    )
+    if unknown or not set(fields) & {b"f", b"p", b"t", b"r"}:
+        shown = ", ".join(u.decode(errors="replace") for u in unknown) or "none known"
+        raise Unavailable(
+            f"the Redis event log holds an entry this server cannot read (fields or kinds: {shown}); "
+            "a newer jupyter-resumechat wrote it: upgrade this server"
+        )
 
 
 def batch_events(batch: Batch) -> list[Event]:

@@ -201,7 +201,7 @@ def test_a_newer_schema_is_refused(db_url) -> None:
         from jupyter_resumechat.store.schema import schema_version
 
         async with store.engine.begin() as conn:
-            await conn.execute(update(schema_version).values(version=99))
+            await conn.execute(update(schema_version).values(version=99, readable_by=None))
         with pytest.raises(Unavailable, match="schema version 99"):
             await store.start()
 
