@@ -133,7 +133,21 @@ class Supervisor:
         if now >= self._next_heartbeat:
             await self.messages.instances.heartbeat(self.settings.owner_lease)
             await self.messages.versions.check()
+            await self._give_up_taken()
             self._next_heartbeat = now + self.settings.owner_lease / 3
+
+    async def _give_up_taken(self) -> None:
+        """Jobs whose reply another server recovered while our lease had lapsed
+        stop; their final is refused (``Commit.TAKEN``) and the recoverer's ending
+        is announced to their readers instead: one generation per conversation."""
+        running = {job.message.id: job for job in self.table if job.state is JobState.GENERATING}
+        for message_id in await self.messages.instances.taken(list(running)):
+            log.warning(
+                "resumechat: stream %s was recovered by another server while this one's lease "
+                "had lapsed; stopping it",
+                running[message_id].info.stream_id,
+            )
+            running[message_id].stop(MessageStatus.INTERRUPTED)
 
     async def _adopt(self, info: StreamInfo) -> None:
         """A reply whose server died: keep every word the stream holds, as interrupted."""

@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..models import MessageStatus, utcnow
@@ -22,7 +22,7 @@ from .clock import database_now, now_expression
 from .engine import guarded
 from .schema import SCHEMA_VERSION, instances, messages
 
-__all__ = ["Instances", "LapsedReply"]
+__all__ = ["Instances", "LapsedReply", "spooled_fence"]
 
 _STREAMING = MessageStatus.STREAMING.value
 _INTERRUPTED = MessageStatus.INTERRUPTED.value
@@ -115,8 +115,10 @@ class Instances:
     async def recover(self, reply: LapsedReply) -> bool:
         """Mark a lapsed reply ``interrupted``, keeping its text; False if it moved on.
 
-        The owner stays recorded: should it come back, it may still commit its
-        full text over this (nobody announced another ending in between).
+        This instance becomes its owner: the adopter's ending is final.  Should
+        the old owner wake up (a paused process, a partition), its checkpoints
+        and its final match no row of its own and write nothing, and it stops
+        the job when it sees the reply ``taken`` (DESIGN §2.3, §2.13).
         """
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -126,9 +128,41 @@ class Instances:
                     messages.c.status == _STREAMING,
                     _same_owner(reply.owner_instance),
                 )
-                .values(status=_INTERRUPTED, updated_at=utcnow())
+                .values(status=_INTERRUPTED, owner_instance=self.instance_id, updated_at=utcnow())
             )
         return bool(result.rowcount)
+
+    @guarded
+    async def taken(self, message_ids: list[str]) -> set[str]:
+        """Which of this instance's running replies are no longer its own: recovered
+        by another server while this one's lease had lapsed (or deleted)."""
+        if not message_ids:
+            return set()
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                select(messages.c.id).where(
+                    messages.c.id.in_(message_ids),
+                    messages.c.status == _STREAMING,
+                    messages.c.owner_instance == self.instance_id,
+                )
+            )
+            return set(message_ids) - set(found.scalars())
+
+
+def spooled_fence(owner: str, content: str) -> Any:
+    """Where a final kept in the spool may still land: its owner's reply, streaming
+    or interrupted, or one a peer recovered (``interrupted``, the checkpoint's text)
+    that nobody moved past: no later message, and no more text than the spool's."""
+    later = messages.alias("later")
+    moved_on = exists().where(
+        later.c.conversation_id == messages.c.conversation_id, later.c.pk > messages.c.pk
+    )
+    recovered = (
+        (messages.c.status == _INTERRUPTED) & ~moved_on & (func.length(messages.c.content) <= len(content))
+    )
+    return (
+        (messages.c.owner_instance == owner) & messages.c.status.in_((_STREAMING, _INTERRUPTED))
+    ) | recovered
 
 
 def _same_owner(owner: str | None) -> Any:

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
 from ..models import Context, Conversation, Message, MessageStatus, Role, Usage, Window, utcnow
 from .engine import DATABASE_ERRORS, guarded, make_engine, reason
-from .instances import Instances, LapsedReply
+from .instances import Instances, LapsedReply, spooled_fence
 from .schema import conversations, messages
 from .setup import prepare_schema
 from .versions import Versions
@@ -507,16 +507,22 @@ class MessageStore:
         """Commit the final state of a reply, fenced by its owner.
 
         The owner (this instance, or ``owner`` when replaying a spooled final)
-        may conclude its reply while it is ``streaming`` or was marked
-        ``interrupted`` by a recovery.  With ``adopt`` this instance takes over
+        may conclude its reply while it is ``streaming`` or ``interrupted`` by
+        itself; a reply another server recovered is theirs (``TAKEN``), except
+        for a spooled final, which may still land on it (``spooled_fence``).
+        With ``adopt`` this instance takes over
         a ``streaming`` reply of a server whose lease lapsed.  A retried commit
         whose first attempt did land is recognised and reported as done.
         """
-        owner = owner or self.instance_id
         if adopt:
             fence = messages.c.status == _STREAMING
+        elif owner is not None and owner != self.instance_id:  # a spooled final, replayed
+            fence = spooled_fence(owner, message.content)
         else:
-            fence = (messages.c.owner_instance == owner) & messages.c.status.in_((_STREAMING, _INTERRUPTED))
+            fence = (messages.c.owner_instance == self.instance_id) & messages.c.status.in_(
+                (_STREAMING, _INTERRUPTED)
+            )
+        owner = owner or self.instance_id
         now, error = utcnow(), message.error or {}
         async with self.engine.begin() as conn:
             result = await conn.execute(

@@ -142,11 +142,17 @@ def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
         got = (await observer.list_messages(None, other.id))[1]
         assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
         assert (await observer.list_messages(None, conv.id))[1].status is MessageStatus.STREAMING
-        # the owner comes back: it may still commit all its text over the recovery
+        # the owner comes back: the recoverer's ending is final, its commit writes nothing
+        assert await dying.instances.taken([dead_reply.id]) == {dead_reply.id}
         back = await dying.finish_message(
             dead_reply.replace(content="checkpointed text and more", status=MessageStatus.COMPLETE)
         )
-        assert back.outcome is Commit.DONE
+        assert back.outcome is Commit.TAKEN and back.message is not None
+        assert (back.message.status, back.message.content) == (MessageStatus.INTERRUPTED, "checkpointed text")
+        # a final spooled at its stop may still land: nobody moved past the reply
+        spooled = dead_reply.replace(content="checkpointed text and more", status=MessageStatus.INTERRUPTED)
+        replayed = await observer.finish_message(spooled, owner=dying.instance_id)
+        assert replayed.outcome is Commit.DONE
         for store in (alive, dying, observer):
             await store.close()
 
