@@ -170,8 +170,8 @@ class MemoryStreamStore:
 
     async def read_after(self, stream_id: str, last_id: int | None, timeout: float) -> ReadResult:
         log = self._log(stream_id)
-        if log.final is not None and last_id is not None and last_id >= log.final.id:
-            return ReadResult([], True)
+        if log.final is not None and last_id == log.final.id:
+            return ReadResult([], True)  # past it: the snapshot and the final, as Redis answers
         events = log.read_after(last_id)
         if not events and log.final is None and timeout > 0:
             if log.waiter is None:

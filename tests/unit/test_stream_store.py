@@ -185,6 +185,23 @@ def test_finish_then_read_then_expire(run, make_store) -> None:
     run(main())
 
 
+def test_a_last_id_past_the_final_gets_the_snapshot_and_the_final(run, make_store) -> None:
+    """An id the stream never gave (a client's bug, another stream's id): every
+    store answers the same, the whole reply again, never "nothing more" (204)."""
+
+    async def main():
+        store = make_store()
+        text = await filled(store, 3)
+        final_id = await store.finish("s1", {"status": "complete", "content": text}, ttl=60)
+        past = await store.read_after("s1", final_id + 5, 0)
+        assert [e.kind for e in past.events] == [EventKind.SNAPSHOT, EventKind.FINAL] and past.done
+        assert past.events[0].data["content"] == text and past.events[-1].id == final_id
+        at = await store.read_after("s1", final_id, 0)  # the final's own id: nothing more, 204
+        assert at.events == [] and at.done
+
+    run(main())
+
+
 def test_one_open_stream_per_conversation(run, make_store) -> None:
     async def main():
         store = make_store()
