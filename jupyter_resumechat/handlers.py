@@ -20,6 +20,7 @@ from .errors import InvalidRequest, NotFound, ResumeChatError, TooLarge, Unavail
 from .jobs import JobManager
 from .models import CONTEXT_KINDS, Context, Models, StreamStatus, parse_time
 from .parts import Parts
+from .refusals import DRAIN_FACTOR, answer_after_body
 
 __all__ = [
     "ConversationHandler",
@@ -76,8 +77,16 @@ class ResumeChatHandler(APIHandler):
         self._chunks = []
         declared = self.request.headers.get("Content-Length", "0")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise TooLarge(f"the body has {declared} bytes; the limit is {self.max_body_bytes}")
-        await super().prepare()
+            too_large = TooLarge(f"the body has {declared} bytes; the limit is {self.max_body_bytes}")
+            if int(declared) > DRAIN_FACTOR * self.max_body_bytes:
+                raise too_large  # not worth reading: answered now, the connection closes
+            return answer_after_body(self, too_large)  # keeps a keep-alive connection
+        try:
+            await super().prepare()
+        except web.HTTPError as exc:  # 403 (XSRF, host), 404 (origin): after the body too
+            if exc.status_code >= 500:
+                raise
+            return answer_after_body(self, exc)
         if self.needs_manager:
             try:
                 self._manager = await self.parts.start()
