@@ -107,8 +107,8 @@ def _schema_finding(where: str, url: str, version: int | None) -> Finding:
             "database",
             Level.WARN,
             f"{where}: schema version {version}, migrations to {SCHEMA_VERSION} pending "
-            "(a starting server applies them)",
-            f"with every server stopped: python -m jupyter_resumechat.store.migrate '{shown(url)}'",
+            "(a starting server applies them online, while older servers keep serving)",
+            f"or now: python -m jupyter_resumechat.store.migrate '{shown(url)}'",
         )
     return Finding("database", Level.OK, f"{where}: reachable, schema version {version} (current)")
 
