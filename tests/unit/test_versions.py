@@ -115,3 +115,32 @@ def test_servers_starting_together_upgrade_a_version_3_database_once(postgres_ur
         await store.close()
 
     asyncio.run(main())
+
+
+def test_an_upgrade_queued_behind_an_older_servers_transaction_gives_up_and_is_retried(postgres_url) -> None:
+    """ALTER TABLE waits for every open transaction on the table, and every query
+    queues behind it: an upgrade must not hold the older servers up for as long as
+    one of their transactions lasts.  It gives up after ``LOCK_TIMEOUT``; the start
+    fails (503, retried by the next request) and succeeds once the way is clear."""
+
+    async def main():
+        engine = make_engine(postgres_url)
+        await prepare_schema(engine)
+        async with engine.begin() as conn:  # a database of schema 3
+            await conn.execute(text("ALTER TABLE resumechat_instances DROP COLUMN version"))
+            await conn.execute(text("ALTER TABLE resumechat_schema DROP COLUMN readable_by"))
+            await conn.execute(text("UPDATE resumechat_schema SET version = 3"))
+        store = MessageStore(postgres_url)
+        try:
+            async with engine.connect() as older:  # an older server's transaction, still open
+                await older.execute(text("SELECT count(*) FROM resumechat_instances"))
+                with pytest.raises(Unavailable, match="lock timeout"):
+                    await asyncio.wait_for(store.start(), 120)
+                await older.rollback()
+            await store.start()
+            assert await store.versions.oldest_live() == SCHEMA_VERSION
+        finally:
+            await store.close()
+            await engine.dispose()
+
+    asyncio.run(main())
