@@ -7,7 +7,7 @@ Leaf of the core: imports nothing of jobs, stores or providers; the run loop
 from __future__ import annotations
 
 from .arguments import BadArguments, check_arguments, parse_arguments
-from .base import RunsOn, ServerTool, ToolFailed, ToolSpec
+from .base import OutcomeUnknown, RunsOn, ServerTool, ToolFailed, ToolSpec
 from .files import file_tools
 from .lifecycle import ENDED, CallStatus, IllegalMove, advance, can_move
 from .page import PAGE_TOOLS
@@ -22,6 +22,7 @@ __all__ = [
     "CallStatus",
     "Effect",
     "IllegalMove",
+    "OutcomeUnknown",
     "RunsOn",
     "ServerTool",
     "ToolFailed",

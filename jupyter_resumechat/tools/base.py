@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from .policy import Approval, Effect
 
-__all__ = ["NAME", "RunsOn", "ServerTool", "ToolFailed", "ToolSpec"]
+__all__ = ["NAME", "OutcomeUnknown", "RunsOn", "ServerTool", "ToolFailed", "ToolSpec"]
 
 # What every model API accepts as a function name (OpenAI's rule is the narrowest).
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -68,6 +68,13 @@ class ToolFailed(Exception):
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+
+
+class OutcomeUnknown(ToolFailed):
+    """The call was sent and its executor vanished or went silent: it may or may not have acted.
+
+    The call ends ``unknown`` and is never re-run by itself; the model is told.
+    """
 
 
 class ServerTool(Protocol):
