@@ -26,7 +26,7 @@ _COMMON = {
 _HEARTBEAT = {
     "X-ResumeChat-Heartbeat": {
         "description": "Seconds between keepalive comments; 2.5 times this much silence "
-        "means the connection is dead",
+        "means the connection is dead (docs/protocol.md#silence)",
         "schema": {"type": "string"},
     }
 }
