@@ -5,6 +5,7 @@ on what a request may carry are the handlers' own constants, so the document
 cannot promise a limit the server does not keep.  Every operation can also
 answer 400, 403, 413 and 503 (``_COMMON``): a bad query, missing
 credentials, a body over the limit, a dependency down or a misconfiguration.
+A little over 300 lines: every operation is here, in one table's order.
 """
 
 from __future__ import annotations
@@ -84,16 +85,10 @@ def _links(parameter: str, source: str, *operation_ids: str) -> dict[str, Any]:
     }
 
 
-_CONVERSATION_LINKS = _links(
-    "cid",
-    "id",
-    "getConversation",
-    "renameConversation",
-    "deleteConversation",
-    "listMessages",
-    "sendMessage",
-    "streamStatus",
+_CONVERSATION_OPERATIONS = (
+    "getConversation renameConversation deleteConversation listMessages sendMessage streamStatus"
 )
+_CONVERSATION_LINKS = _links("cid", "id", *_CONVERSATION_OPERATIONS.split())
 
 
 def _send_body() -> dict[str, Any]:
@@ -224,7 +219,8 @@ def _event_streams() -> dict[str, Any]:
     resume = {"type": "integer", "minimum": 0}
     single = _answer(
         "text/event-stream; events snapshot {message_id, content, reasoning, status}, "
-        "delta {text}|{reasoning}, final {message}",
+        "delta {text}|{reasoning}, final {message}; their data's schemas are the components "
+        "SnapshotEvent, DeltaEvent and FinalEvent",
         content=stream,
         headers=_HEARTBEAT,
     )
@@ -232,7 +228,7 @@ def _event_streams() -> dict[str, Any]:
         "text/event-stream; each stream's events as GET streams/{sid}/events sends them, with id "
         "<sid>:<seq>; event gone {stream_id, reason: unknown|ended} for a stream that is unknown, "
         "expired or not yours (404 there) or resumed at its final (204 there); the response ends "
-        "once every stream has ended",
+        "once every stream has ended (its data's schema: the component GoneEvent)",
         content=stream,
         headers=_HEARTBEAT,
     )

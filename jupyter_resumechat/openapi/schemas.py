@@ -6,8 +6,9 @@ schema (``str | None`` is a nullable string, ``list[Context]`` an array of
 type cannot (a description, a field left out when empty, a dict's keys).
 Every object is closed (``additionalProperties: false``), so a field the
 server sends but no class declares, or one it no longer sends, fails the
-check of every answer the tests see.  The few answers that are not a
-model (errors, health) are declared here, just as closed.
+check of every answer the tests see.  The few shapes that are not a model
+(errors, health, the data of the stream's events) are declared here, just
+as closed.
 """
 
 from __future__ import annotations
@@ -179,7 +180,35 @@ def _health() -> dict[str, Any]:
     return {"StoreHealth": store, "Health": health}
 
 
+def _events() -> dict[str, Any]:
+    """The ``data`` of each event-stream event (OpenAPI cannot attach them to
+    ``text/event-stream``; clients and the tests read them from here)."""
+    text = {"type": "string"}
+    snapshot = closed(
+        {
+            "message_id": text,
+            "content": text,
+            "reasoning": text,
+            "status": {"type": "string", "enum": [status.value for status in models.MessageStatus]},
+        },
+        ["message_id", "content", "reasoning", "status"],
+        "event: snapshot. The reply so far; its id is the last event it covers (0: none)",
+    )
+    pieces = [closed({key: text}, [key]) for key in ("text", "reasoning")]
+    delta = {"description": "event: delta. The next piece of the reply or of its reasoning", "oneOf": pieces}
+    final = closed(
+        {"message": ref("Message")}, ["message"], "event: final. The committed message; then the end"
+    )
+    gone = closed(
+        {"stream_id": text, "reason": {"type": "string", "enum": ["unknown", "ended"]}},
+        ["stream_id", "reason"],
+        "event: gone (GET streams/events only, no id). unknown: the stream's endpoint would "
+        "answer 404; ended: it would answer 204",
+    )
+    return {"SnapshotEvent": snapshot, "DeltaEvent": delta, "FinalEvent": final, "GoneEvent": gone}
+
+
 def component_schemas() -> dict[str, Any]:
-    """Every schema of ``components``: the wire classes, then errors and health."""
+    """Every schema of ``components``: the wire classes, errors, health, events."""
     schemas = {cls.__name__: schema_of(cls) for cls in WIRE_CLASSES}
-    return {**schemas, **_errors(), **_health()}
+    return {**schemas, **_errors(), **_health(), **_events()}
