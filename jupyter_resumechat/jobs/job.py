@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..models import Message, MessageStatus, Usage, Window
 from ..providers import Delta
+from ..redaction import Redactor
 from ..streams import StreamInfo
 from .fanout import Chunk, Feed
 from .text import TextNormalizer
@@ -42,6 +43,7 @@ class JobSettings:
     spool_dir: Path | None = None  # where finals wait when the database is down at stop
     stop_timeout: float = 5.0  # how long a stop waits for commits before spooling them
     context_tokens: Mapping[str, int] = field(default_factory=dict)  # model (or glob) -> token budget
+    redact: Redactor = field(default_factory=Redactor)  # what every stored error detail passes
 
 
 class JobState(enum.Enum):
