@@ -30,6 +30,7 @@ from .handlers import (
 from .jobs import JobManager, JobSettings
 from .parts import REDIS_SCHEMES, Parts
 from .providers import ProviderSettings, choose_provider
+from .redaction import RedactingFilter, Redactor, redactor_for
 from .sse import EventStreamHandler, MultiplexHandler
 from .store import async_url
 from .store.url import shown as _shown
@@ -157,6 +158,10 @@ class ResumeChat(ExtensionApp):
     config_problems = Dict(
         help="Trait -> why its configured value was refused (not configurable): the 503's detail."
     )
+    redact: Redactor
+    """What every error detail, log line of the extension and health answer passes
+    (``redaction``); a part that brings secrets of its own (an MCP server's
+    ``env``) registers them with ``redact.add(*values)``."""
 
     @default("db_url")
     def _default_db_url(self) -> str:
@@ -222,16 +227,31 @@ class ResumeChat(ExtensionApp):
     def initialize_settings(self) -> None:
         self._export_location()
         settings = self.provider_settings()
+        self.redact = self.redactor(settings)
         self.log.info("resumechat: provider %s, model %s", settings.provider, settings.model)
         try:
             manager: JobManager | None = self._manager(settings)
             problem = ""
         except Unavailable as exc:
-            manager, problem = None, exc.detail
+            manager, problem = None, self.redact(exc.detail)
             self.log.error("resumechat: the chat is off until this is fixed: %s", problem)
+        # after the parts are built: the modules they imported have made their loggers
+        RedactingFilter(self.redact).install()
         self.parts = Parts(
-            manager, problem, settings, backends=self._backends(), db_where=_shown(self.db_url)
+            manager,
+            problem,
+            settings,
+            backends=self._backends(),
+            db_where=_shown(self.db_url),
+            redact=self.redact,
         )
+
+    def redactor(self, settings: ProviderSettings | None = None) -> Redactor:
+        """The secrets of this configuration: the model key (trait or environment),
+        the passwords of the database, Redis and model URLs."""
+        settings = settings or self.provider_settings()
+        urls = [self.db_url, self.stream_backend, settings.base_url]
+        return redactor_for([self.api_key, settings.api_key], urls, os.environ)
 
     def _manager(self, settings: ProviderSettings) -> JobManager:
         if self.config_problems:
@@ -260,6 +280,7 @@ class ResumeChat(ExtensionApp):
                 isolate_users=self.isolate_users,
                 owner_lease=self.owner_lease,
                 spool_dir=self._spool_dir(),
+                redact=self.redact,
             ),
             on_activity=self._touch,
         )
@@ -330,7 +351,7 @@ class ResumeChat(ExtensionApp):
         try:
             await self.parts.start()
         except Unavailable as exc:  # every request retries the start
-            self.log.error("resumechat: the chat is off until this is fixed: %s", exc.detail)
+            self.log.error("resumechat: the chat is off until this is fixed: %s", self.redact(exc.detail))
 
     async def stop_extension(self) -> None:
         if self.parts.manager is not None:

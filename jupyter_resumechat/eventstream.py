@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import InvalidRequest
@@ -32,8 +33,10 @@ __all__ = [
     "encode_retry",
     "parse_last_id",
     "parse_positions",
+    "pieces",
     "split_tagged_id",
     "tag_events",
+    "tagged_pieces",
 ]
 
 HEARTBEAT_HEADER = "X-ResumeChat-Heartbeat"
@@ -67,6 +70,48 @@ def tag_events(body: bytes, stream_id: str) -> bytes:
         return b""
     tag = f"id: {stream_id}:".encode()
     return tag + body[4:].replace(b"\n\nid: ", b"\n\n" + tag)
+
+
+_BLOCK_START = b"\n\nid: "
+
+
+def pieces(body: bytes, size: int) -> Iterator[bytes]:
+    """``body`` in slices of at most ``size`` bytes; the writer drains each before
+    taking the next, so a reader that stops reading pins one slice of its own
+    beyond the bytes every reader shares, never a copy of the whole body."""
+    if len(body) <= size:
+        if body:
+            yield body
+        return
+    view = memoryview(body)
+    for start in range(0, len(body), size):
+        yield bytes(view[start : start + size])
+
+
+def tagged_pieces(body: bytes, stream_id: str, size: int) -> Iterator[bytes]:
+    """``tag_events(body, stream_id)`` as pieces of at most about ``2 * size`` bytes,
+    never the whole re-tagged copy at once: whole small blocks are re-tagged
+    together, and a block larger than ``size`` (a big snapshot) is its tagged
+    head followed by raw slices (a block has one ``id`` line, at its start)."""
+    if len(body) <= size:
+        if body:
+            yield tag_events(body, stream_id)
+        return
+    view, start = memoryview(body), 0
+    while start < len(body):
+        after = body.find(_BLOCK_START, start + size - 2)  # the first block from start + size on
+        end = len(body) if after < 0 else after + 2
+        last = body.rfind(_BLOCK_START, start, start + size + 3)  # the last block starting before
+        big = start if last < 0 else last + 2
+        if end - big <= size:  # only small blocks
+            yield tag_events(bytes(view[start:end]), stream_id)
+        else:
+            if big > start:
+                yield tag_events(bytes(view[start:big]), stream_id)
+            yield tag_events(bytes(view[big : big + size]), stream_id)
+            for cut in range(big + size, end, size):
+                yield bytes(view[cut : min(cut + size, end)])
+        start = end
 
 
 def encode_gone(stream_id: str, reason: str) -> bytes:

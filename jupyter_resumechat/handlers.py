@@ -149,11 +149,12 @@ class ResumeChatHandler(APIHandler):
         if isinstance(exc, ResumeChatError):
             self.set_status(exc.status)
             body: dict[str, Any] = exc.to_json()
-            self._unavailable = exc.detail if isinstance(exc, Unavailable) else ""
+            self._unavailable = self.parts.redact(exc.detail) if isinstance(exc, Unavailable) else ""
         elif isinstance(exc, web.HTTPError):
             body = {"error": code_for_status(status_code), "detail": exc.log_message or self._reason}
         else:
             body = {"error": code_for_status(status_code), "detail": self._reason}
+        body["detail"] = self.parts.redact(str(body["detail"]))
         self.clear_header("Content-Type")
         self.finish(json.dumps(body), set_content_type="application/json")
 
@@ -353,8 +354,8 @@ class HealthHandler(ResumeChatHandler):
     async def get(self) -> None:
         report = await self.parts.health()
         if not report.ok:
-            self._unavailable = report.detail
-        self.send_json(report.to_json(), 200 if report.ok else 503)
+            self._unavailable = self.parts.redact(report.detail)
+        self.send_json(self.parts.redact.json(report.to_json()), 200 if report.ok else 503)
 
 
 class OpenAPIHandler(ResumeChatHandler):

@@ -1,7 +1,11 @@
 """The data of the wire protocol (DESIGN §3), one class per concept.
 
 Server, client and tests share these classes and their single JSON encoding,
-so that what the server writes is exactly what the client reads back.
+so that what the server writes is exactly what the client reads back.  These
+classes are also where a wire field is declared: the OpenAPI document's
+schemas are generated from their fields (``python -m jupyter_resumechat.openapi``),
+and ``wire()`` metadata says what a field's type alone cannot.  Longer than
+300 lines because each wire concept keeps its one encoding beside its fields.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "format_time",
     "parse_time",
     "utcnow",
+    "wire",
 ]
 
 
@@ -53,6 +58,19 @@ def parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value
+
+
+def wire(
+    doc: str = "",
+    *,
+    omitted_when_empty: bool = False,
+    enum: tuple[str, ...] = (),
+    keys: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Field metadata for the generated schema: a description (``doc``), a field
+    ``to_json`` leaves out when it is empty (so not required), the values a
+    string may take (``enum``), the string ``keys`` a dict always has."""
+    return {"wire": {"doc": doc, "omitted_when_empty": omitted_when_empty, "enum": enum, "keys": keys}}
 
 
 _DELTA_KEYS = {"text": '{"text":', "reasoning": '{"reasoning":'}
@@ -120,7 +138,7 @@ CONTEXT_KINDS = ("cell", "selection", "output", "error", "variable", "file", "te
 class Context:
     """Something attached to a user message, already rendered to (bounded) text."""
 
-    kind: str  # one of CONTEXT_KINDS
+    kind: str = field(metadata=wire(enum=CONTEXT_KINDS))
     name: str
     content: str
 
@@ -197,11 +215,17 @@ class Message:
     created_at: datetime
     updated_at: datetime
     model: str | None = None
-    error: dict[str, str] | None = None
-    reasoning: str = ""
-    context: list[Context] = field(default_factory=list)
-    usage: Usage | None = None
-    window: Window | None = None
+    error: dict[str, str] | None = field(default=None, metadata=wire(keys=("type", "detail")))
+    reasoning: str = field(default="", metadata=wire(omitted_when_empty=True))
+    context: list[Context] = field(
+        default_factory=list, metadata=wire("User messages: what was attached, as sent")
+    )
+    usage: Usage | None = field(
+        default=None, metadata=wire("Assistant messages: tokens, when the provider reported them")
+    )
+    window: Window | None = field(
+        default=None, metadata=wire("Assistant messages: the context window the reply was made in")
+    )
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -325,7 +349,9 @@ class ModelInfo:
     id: str
     provider: str
     label: str
-    context_tokens: int = 0  # the budget the conversation is fitted into; 0: not said
+    context_tokens: int = field(
+        default=0, metadata=wire("The token budget the conversation is fitted into", omitted_when_empty=True)
+    )
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "provider": self.provider, "label": self.label}

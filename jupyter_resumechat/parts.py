@@ -14,6 +14,7 @@ from .errors import Unavailable
 from .jobs import JobManager
 from .jobs.health import Health, check_health
 from .providers import Provider, ProviderSettings, make_provider
+from .redaction import Redactor
 from .store import MessageStore, async_url
 from .store.url import shown
 from .streams import MemoryStreamStore, StreamStore
@@ -100,9 +101,11 @@ class Parts:
         *,
         backends: tuple[str, str] = ("", ""),
         db_where: str = "",
+        redact: Redactor | None = None,
     ) -> None:
         self.manager = manager
         self.problem = problem
+        self.redact = redact or Redactor()  # what every answered error detail passes
         self.settings = settings
         self.backends = backends  # (database dialect, stream backend): named even when unbuilt
         self.db_where = db_where  # db_url without its password

@@ -20,12 +20,18 @@ from .eventstream import (
     encode_retry,
     parse_last_id,
     parse_positions,
-    tag_events,
+    pieces,
+    tagged_pieces,
 )
 from .handlers import ResumeChatHandler
 from .jobs import Batch, Chunk, Multiplex, Subscription
 
 __all__ = ["EventStreamHandler", "MultiplexHandler"]
+
+WRITE_PIECE = 256 * 1024
+"""Bytes written before the writer waits for the socket: what a reader that does
+not read can pin beyond the bytes all readers share (about twice this: the
+piece, and tornado's chunk-framed copy of it)."""
 
 
 class _EventStream(ResumeChatHandler):
@@ -33,9 +39,12 @@ class _EventStream(ResumeChatHandler):
     for the socket, and letting go at once when the client leaves.
 
     Every write waits at most ``write_timeout`` for the socket to drain: a
-    reader that does not read is dropped (it can resume with its last id),
-    so no reader pins a reply's bytes in the server (issue: readers that never
-    read a finished 20 MB reply held 1.2 GB).
+    reader that does not read is dropped (it can resume with its last id).
+    Large batches go out ``WRITE_PIECE`` bytes at a time, each drained before
+    the next, and the batch's bytes are shared by the stream's readers
+    (``Feed``): until it is dropped, such a reader pins a piece or two of its
+    own, not a copy of the reply (30 sockets that never read a finished 20 MB
+    reply: 2.4 GB before, see ``bench/stuck_readers.py``).
     """
 
     retry_ms = 2000
@@ -84,6 +93,20 @@ class _EventStream(ResumeChatHandler):
                 self.request.connection.close()  # type: ignore[attr-defined]
             return False
 
+    async def _send(self, data: bytes, stream_id: str, tagged: bool = False) -> bool:
+        """Write ``data`` (re-tagged with ``stream_id`` when ``tagged``), a piece at a
+        time; every piece but a lone one is drained.  False when the reader was dropped."""
+        cut = tagged_pieces(data, stream_id, WRITE_PIECE) if tagged else pieces(data, WRITE_PIECE)
+        if len(data) <= WRITE_PIECE:
+            for piece in cut:
+                self.write(piece)
+            return True  # the caller drains, with whatever else it writes
+        for piece in cut:
+            self.write(piece)
+            if not await self._drained(stream_id):
+                return False
+        return True
+
     def on_connection_close(self) -> None:
         """The client went away: release its subscriptions at once."""
         self._gone = True
@@ -122,11 +145,13 @@ class EventStreamHandler(_EventStream):
             # bytes encoded once per batch and shared by every reader of the stream
             if batch.body and batch.final:
                 # the final repeats the whole message: let what comes before it go out first
-                self.write(batch.body)
+                if not await self._send(batch.body, subscription.stream_id):
+                    return
                 if not await self._drained(subscription.stream_id):
                     return
             if batch.events:
-                self.write(batch.final or batch.body)
+                if not await self._send(batch.final or batch.body, subscription.stream_id):
+                    return
                 last_id = batch.events[-1].id
             elif not batch.done:
                 self.write(b": keepalive\n\n")
@@ -166,8 +191,9 @@ class MultiplexHandler(_EventStream):
                 self.write(b": keepalive\n\n")
             for item in items:
                 if isinstance(item, Batch):
-                    self.write(tag_events(item.chunk.body, item.stream_id))
-                    self.write(tag_events(item.chunk.final, item.stream_id))
+                    for data in (item.chunk.body, item.chunk.final):
+                        if not await self._send(data, item.stream_id, tagged=True):
+                            return
                 else:
                     self.write(encode_gone(item.stream_id, item.reason))
         if not self._gone:

@@ -21,6 +21,7 @@ from traitlets.config import Application
 from traitlets.config.loader import ConfigFileNotFound
 
 from ..app import ResumeChat
+from ..redaction import Redactor
 from .checks import Finding, Level, check_database, check_model, check_streams
 
 __all__ = ["DoctorApp", "main", "run_checks"]
@@ -66,14 +67,15 @@ async def run_checks(chat: ResumeChat, timeout: float = TIMEOUT) -> list[Finding
     return [*refused, *found]
 
 
-def report(findings: list[Finding], files: list[str], out: Any) -> int:
-    """Print the findings; the exit status."""
+def report(findings: list[Finding], files: list[str], out: Any, redact: Redactor | None = None) -> int:
+    """Print the findings, without a secret (an endpoint may echo the key); the exit status."""
+    redact = redact or Redactor()
     print("jupyter-resumechat doctor", file=out)
     print(f"  config files: {', '.join(files) if files else 'none (defaults and command line)'}", file=out)
     for finding in findings:
-        print(f"  {finding.part:<14}{finding.level.value:<6}{finding.summary}", file=out)
+        print(f"  {finding.part:<14}{finding.level.value:<6}{redact(finding.summary)}", file=out)
         if finding.fix and finding.level is not Level.OK:
-            print(f"  {'':<14}{'fix:':<6}{finding.fix}", file=out)
+            print(f"  {'':<14}{'fix:':<6}{redact(finding.fix)}", file=out)
     failed = sum(f.level is Level.FAIL for f in findings)
     print(f"{failed} problem(s) to fix." if failed else "All good: the chat should work.", file=out)
     return 1 if failed else 0
@@ -89,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
     app.initialize(args[1:])
     chat = app.settings()
     findings = asyncio.run(run_checks(chat))
-    return report(findings, list(app.loaded_config_files), sys.stdout)
+    return report(findings, list(app.loaded_config_files), sys.stdout, chat.redactor())

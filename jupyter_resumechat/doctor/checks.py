@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from ..errors import ProviderError, ProviderTimeout
 from ..providers import ProviderSettings, make_provider
 from ..providers.base import ChatTurn
+from ..redaction import Redactor
 from ..store import async_url
 from ..store.engine import DATABASE_ERRORS, make_engine, reason
 from ..store.schema import SCHEMA_VERSION
@@ -191,9 +192,7 @@ async def _first_piece(provider: Any, model: str) -> str:
 def _explain(exc: BaseException, settings: ProviderSettings, timeout: float) -> tuple[str, str]:
     """What went wrong with the model endpoint, and what to change."""
     key = "OPENAI_API_KEY" if settings.provider == "openai" else "ANTHROPIC_API_KEY"
-    text = str(exc)
-    if settings.api_key and len(settings.api_key) >= 8:
-        text = text.replace(settings.api_key, "***")  # some proxies echo the key in their error
+    text = Redactor([settings.api_key])(str(exc))  # some proxies echo the key in their error
     if isinstance(exc, (asyncio.TimeoutError, ProviderTimeout)):
         return f"no answer within {timeout:g} s", "check ResumeChat.base_url, or the endpoint's load"
     if "answered 401" in text or "answered 403" in text:

@@ -4,7 +4,9 @@ Persist before announce (DESIGN §2.2): the ``final`` event goes out only
 after the database holds the message.  A commit that fails (database down,
 disk full, read-only) is retried with backoff until it succeeds or the
 server gives up at stop; readers meanwhile get keepalives, and the stream
-stays open, so it cannot expire.  Commits are fenced by the reply's owner:
+stays open, so it cannot expire.  Every ending passes here, so this is where
+an error's detail loses any secret an upstream echoed (``Redactor``) before
+it is stored or sent.  Commits are fenced by the reply's owner:
 a server that lost its reply to another writes nothing (§2.3).
 """
 
@@ -12,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 
 from ..errors import InvalidRequest, LeaseLost, NotFound, ResumeChatError, Unavailable
 from ..models import Message
+from ..redaction import Redactor
 from ..store import Commit, CommitResult, MessageStore
 from ..streams import StreamStore
 from .job import Ending
@@ -35,10 +39,17 @@ class Unsaved(ResumeChatError):
 class Concluder:
     """Commits and announces the final message of local and adopted replies alike."""
 
-    def __init__(self, messages: MessageStore, streams: StreamStore, stream_ttl: float) -> None:
+    def __init__(
+        self,
+        messages: MessageStore,
+        streams: StreamStore,
+        stream_ttl: float,
+        redact: Redactor | None = None,
+    ) -> None:
         self.messages = messages
         self.streams = streams
         self.stream_ttl = stream_ttl
+        self.redact = redact or Redactor()
         self.give_up = asyncio.Event()  # set at stop, once waiting longer is pointless
 
     async def conclude(self, ending: Ending) -> Message | None:
@@ -46,6 +57,7 @@ class Concluder:
 
         Raises ``Unsaved`` when ``give_up`` is set before the commit succeeded.
         """
+        ending = self.redacted(ending)
         result = await self._commit(ending)
         final = result.message or ending.message  # GONE: the readers still need a final
         if result.outcome is Commit.TAKEN and not ending.adopted:
@@ -56,6 +68,14 @@ class Concluder:
             )
         await self._announce(ending, final)
         return None if result.outcome is Commit.TAKEN and not ending.adopted else final
+
+    def redacted(self, ending: Ending) -> Ending:
+        """The ending with no secret in its error (a gateway may echo the key)."""
+        error = ending.message.error
+        if not error:
+            return ending
+        clean = {key: self.redact(str(value)) for key, value in error.items()}
+        return dataclasses.replace(ending, message=ending.message.replace(error=clean))
 
     async def _commit(self, ending: Ending) -> CommitResult:
         delay, attempt = FIRST_DELAY, 0

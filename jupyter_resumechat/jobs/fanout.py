@@ -14,7 +14,11 @@ that halves the socket writes or better, at the cost of text arriving in
 only appends to the store.
 
 A reader resuming from elsewhere, or asking without a last id (a snapshot),
-reads the store on its own.
+does not wait with the others; but readers that ask for the same position at
+the same time share one read, and the answer of a finished stream (which
+never changes) is kept while the stream has readers here: thirty readers of
+a finished 20 MB reply share one encoding of its snapshot and final, not
+thirty.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from dataclasses import dataclass
+from typing import Any
 
 from ..eventstream import encode_event
 from ..streams import ReadResult, StreamStore
@@ -58,13 +63,15 @@ class Chunk(ReadResult):
 class Feed:
     """The readers of one stream on this server (see module docstring)."""
 
-    def __init__(self, streams: StreamStore, stream_id: str, tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(self, streams: StreamStore, stream_id: str, tasks: set[asyncio.Task[Any]]) -> None:
         self.streams = streams
         self.stream_id = stream_id
         self.readers = 0
         self._tasks = tasks  # owned by the FanOut: cancelled at stop
         self._waiting: dict[int, list[asyncio.Future[Chunk]]] = {}
         self._recent: collections.OrderedDict[int, Chunk] = collections.OrderedDict()
+        self._finished: collections.OrderedDict[int | None, Chunk] = collections.OrderedDict()
+        self._reading: dict[int | None, asyncio.Task[Chunk]] = {}
 
     async def read(self, last_id: int | None, timeout: float) -> Chunk:
         """The next batch after ``last_id``, as ``StreamStore.read_after`` gives it."""
@@ -73,7 +80,7 @@ class Feed:
             if cached is not None:
                 return cached
         if last_id is None or timeout <= 0:
-            return Chunk.of(await self.streams.read_after(self.stream_id, last_id, timeout))
+            return await self._read_now(last_id)
         waiting = self._waiting.get(last_id)
         if waiting is None:
             waiting = self._waiting[last_id] = []
@@ -83,6 +90,32 @@ class Feed:
         waiter: asyncio.Future[Chunk] = asyncio.get_running_loop().create_future()
         waiting.append(waiter)
         return await waiter
+
+    async def _read_now(self, last_id: int | None) -> Chunk:
+        """A read that does not wait, shared with the readers asking for the same
+        position meanwhile; a finished stream's answer is kept for later readers."""
+        finished = self._finished.get(last_id)
+        if finished is not None:
+            return finished
+        reading = self._reading.get(last_id)
+        if reading is None:
+            reading = asyncio.get_running_loop().create_task(self._read_once(last_id))
+            self._reading[last_id] = reading
+            self._tasks.add(reading)
+            reading.add_done_callback(self._tasks.discard)
+            reading.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return await asyncio.shield(reading)
+
+    async def _read_once(self, last_id: int | None) -> Chunk:
+        try:
+            chunk = Chunk.of(await self.streams.read_after(self.stream_id, last_id, 0))
+        finally:
+            self._reading.pop(last_id, None)
+        if chunk.done:
+            self._finished[last_id] = chunk
+            while len(self._finished) > RECENT:
+                self._finished.popitem(last=False)
+        return chunk
 
     async def _fetch(self, last_id: int, timeout: float) -> None:
         """One read for every reader at ``last_id``; they are woken a slice per loop turn."""
@@ -117,7 +150,7 @@ class FanOut:
     def __init__(self, streams: StreamStore) -> None:
         self.streams = streams
         self._feeds: dict[str, Feed] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def join(self, stream_id: str) -> Feed:
         feed = self._feeds.get(stream_id)

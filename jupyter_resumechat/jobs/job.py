@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..models import Message, MessageStatus, Usage, Window
 from ..providers import Delta
+from ..redaction import Redactor
 from ..streams import StreamInfo
 from .fanout import Chunk, Feed
 from .text import TextNormalizer
@@ -41,6 +43,7 @@ class JobSettings:
     spool_dir: Path | None = None  # where finals wait when the database is down at stop
     stop_timeout: float = 5.0  # how long a stop waits for commits before spooling them
     context_tokens: Mapping[str, int] = field(default_factory=dict)  # model (or glob) -> token budget
+    redact: Redactor = field(default_factory=Redactor)  # what every stored error detail passes
 
 
 class JobState(enum.Enum):
@@ -156,11 +159,29 @@ class Subscription:
 
 def with_context(message: Message) -> str:
     """A user message as the model reads it: each attached item in a tagged
-    block before the text, so the model sees where the context ends."""
+    block before the text, so the model sees where the context ends.
+
+    An item is untrusted (a downloaded file, a web page in an output, a
+    traceback quoting input), so it cannot end its block early: its name is
+    an escaped attribute and any ``<context``/``</context`` tag in its content
+    (whatever its case or spacing) has its ``<`` escaped, so the only closing
+    tag the model reads is the one written here."""
     if not message.context:
         return message.content
     blocks = [
-        f'<context kind="{item.kind}" name="{item.name}">\n{item.content}\n</context>'
+        f'<context kind="{_attribute(item.kind)}" name="{_attribute(item.name)}">\n'
+        f"{_CONTEXT_TAG.sub('&lt;', item.content)}\n</context>"
         for item in message.context
     ]
     return "\n\n".join([*blocks, message.content])
+
+
+# the "<" of anything a model could take for a context tag: </context>, < / CONTEXT,
+# and the same with a full-width or small "<" (＜ ﹤) that reads alike
+_CONTEXT_TAG = re.compile(r"[<\uff1c\ufe64](?=\s*[/\uff0f]?\s*context)", re.IGNORECASE)
+_ATTRIBUTE = str.maketrans({"&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " "})
+
+
+def _attribute(value: str) -> str:
+    """``value`` as a double-quoted attribute: it cannot close the quote or the tag."""
+    return value.translate(_ATTRIBUTE)

@@ -75,7 +75,7 @@ class JobManager:
         self.settings = settings
         self.jobs = JobTable()
         self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
-        self.concluder = Concluder(messages, streams, settings.stream_ttl)
+        self.concluder = Concluder(messages, streams, settings.stream_ttl, settings.redact)
         self.recovery = Recovery(messages, streams, self.spool)
         self.runner = JobRunner(
             streams, messages, provider, self.concluder, self.spool, settings.context_tokens

@@ -158,6 +158,7 @@ class JobRunner:
 
     async def conclude(self, job: Job, ending: Ending) -> None:
         """Commit and announce, shielded from cancellation; spool if the server gave up."""
+        ending = self.concluder.redacted(ending)  # the spool keeps no secret either
         conclusion = asyncio.ensure_future(self.concluder.conclude(ending))
         while not conclusion.done():
             with contextlib.suppress(asyncio.CancelledError, Unsaved):

@@ -9,7 +9,11 @@ directives, which tests and benchmarks use to shape a stream:
 * ``/think TEXT`` — TEXT is streamed as reasoning before the reply;
 * ``/fail N`` — send N pieces, then fail like a broken endpoint;
 * ``/wait SECONDS`` — stay silent that long before the first piece;
-* ``/clock N`` — N pieces, each the wall-clock time it was sent (benchmarks).
+* ``/clock N`` — N pieces, each the wall-clock time it was sent (benchmarks);
+* ``/tool NAME {JSON}`` (a line of its own, when tools are offered) — call the
+  tool with those arguments; ``/then`` starts the next round's calls. Once
+  every round is done it answers with what each call returned: an offline
+  agent, so a run with tools can be shown and tested with no key.
 
 Asked to continue a reply (DESIGN §3 ``continue``), it sends the rest of the
 same reply, so a stopped and continued reply ends as the uninterrupted one.
@@ -24,17 +28,19 @@ import asyncio
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 
 from ..errors import ProviderError
 from ..models import ModelInfo, Usage
-from .base import CONTINUE_PROMPT, ChatTurn, Delta
+from .base import CONTINUE_PROMPT, CallDelta, ChatTurn, Delta, ToolOffer
 from .tokens import PER_MESSAGE, estimate
 
 __all__ = ["DemoProvider"]
 
 _BURST = 64  # pieces per event-loop turn when the pace is 0
 _CONTEXT = re.compile(r'<context kind="([^"]*)" name="([^"]*)">\n(.*?)\n</context>\n\n', re.S)
+_TOOL = re.compile(r"^/tool\s+([A-Za-z0-9_-]+)\s*(.*?)\s*$", re.M)
+_ARGUMENT_PIECE = 16  # a call's arguments stream in pieces this long, as a real model's do
 _DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail|wait|clock)\s+(\S+)(?:\s+(.*))?$", re.S)
 
 
@@ -50,7 +56,13 @@ class DemoProvider:
     def models(self) -> list[ModelInfo]:
         return [ModelInfo("demo", "demo", "Demo model (offline)")]
 
-    async def stream(self, model: str, turns: list[ChatTurn]) -> AsyncIterator[Delta]:
+    async def stream(
+        self, model: str, turns: list[ChatTurn], tools: Sequence[ToolOffer] = ()
+    ) -> AsyncIterator[Delta]:
+        if tools and (agent := _agent_round(turns)) is not None:
+            async for delta in self._agent(agent, turns):
+                yield delta
+            return
         done = ""  # a continue: the reply so far, then the request to go on
         if len(turns) >= 3 and turns[-1].content == CONTINUE_PROMPT and turns[-2].role == "assistant":
             done, turns = turns[-2].content, turns[:-2]
@@ -75,8 +87,43 @@ class DemoProvider:
             usage=Usage(sum(estimate(t.content) + PER_MESSAGE for t in turns), sent + len(plan.reasoning))
         )
 
+    async def _agent(self, calls: list[tuple[str, str]], turns: list[ChatTurn]) -> AsyncIterator[Delta]:
+        """One round of the offline agent: its calls, or (none left) what the calls returned."""
+        if not calls:
+            for piece in _words(_agent_answer(turns)):
+                yield Delta(text=piece)
+                await asyncio.sleep(self.delay)
+            return
+        rounds = sum(1 for t in turns if t.calls)
+        for index, (name, arguments) in enumerate(calls):
+            call_id = f"demo_{rounds}_{index}"
+            yield Delta(call=CallDelta(call_id, name, "", started=True))
+            for start in range(0, len(arguments), _ARGUMENT_PIECE):
+                yield Delta(call=CallDelta(call_id, name, arguments[start : start + _ARGUMENT_PIECE]))
+                await asyncio.sleep(self.delay)
+
     async def close(self) -> None:
         return None
+
+
+def _agent_round(turns: list[ChatTurn]) -> list[tuple[str, str]] | None:
+    """The calls of this round when the user's prompt scripts an agent (None when it does not)."""
+    asked = next((i for i in range(len(turns) - 1, -1, -1) if turns[i].role == "user"), None)
+    if asked is None or not _TOOL.search(turns[asked].content):
+        return None
+    rounds = [_TOOL.findall(block) for block in re.split(r"^/then\s*$", turns[asked].content, flags=re.M)]
+    done = sum(1 for t in turns[asked + 1 :] if t.calls)
+    return [(name, arguments or "{}") for name, arguments in rounds[done]] if done < len(rounds) else []
+
+
+def _agent_answer(turns: list[ChatTurn]) -> str:
+    called = {c.provider_id: c.name for t in turns for c in t.calls}
+    lines = [
+        f"- `{called.get(t.call_id or '', '?')}` {'failed' if t.is_error else 'answered'}: {_first_line(t.content)}"
+        for t in turns
+        if t.role == "tool"
+    ]
+    return "The **demo agent** called its tools:\n\n" + "\n".join(lines) + "\n\nDone."
 
 
 class _Plan:

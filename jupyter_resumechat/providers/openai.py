@@ -4,12 +4,15 @@ Covers OpenAI itself and every server speaking its Chat Completions API:
 Ollama, vLLM, llama.cpp server, LM Studio.  Reasoning text that such servers
 send as ``reasoning_content`` or ``reasoning`` is streamed as reasoning.  The
 reply's token counts are asked for (``stream_options.include_usage``) and
-kept on the message when the endpoint sends them.
+kept on the message when the endpoint sends them.  Offered tools go as
+``tools`` (functions); streamed ``tool_calls`` pieces are assembled by
+``toolcalls.ToolCallAssembler`` whatever the server's habits, and earlier
+calls and their results go back as ``tool_calls`` / ``role: tool`` messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -17,7 +20,8 @@ import openai
 
 from ..errors import ProviderError, ProviderTimeout
 from ..models import ModelInfo, Usage
-from .base import ChatTurn, Delta, silence_tolerant
+from .base import CallDelta, ChatTurn, Delta, ToolOffer, silence_tolerant
+from .toolcalls import ToolCallAssembler
 
 __all__ = ["OpenAIProvider"]
 
@@ -58,12 +62,19 @@ class OpenAIProvider:
     def models(self) -> list[ModelInfo]:
         return [ModelInfo(m, self.name, m) for m in [self.default_model, *self.extra_models]]
 
-    async def stream(self, model: str, turns: list[ChatTurn]) -> AsyncIterator[Delta]:
-        messages: Any = [{"role": t.role, "content": t.content} for t in turns]
+    async def stream(
+        self, model: str, turns: list[ChatTurn], tools: Sequence[ToolOffer] = ()
+    ) -> AsyncIterator[Delta]:
+        offered: Any = {"tools": [_function(tool) for tool in tools]} if tools else {}
+        calls = ToolCallAssembler()
         finished = False
         try:
             response = await self.client.chat.completions.create(
-                model=model, messages=messages, stream=True, stream_options={"include_usage": True}
+                model=model,
+                messages=_messages(turns),
+                stream=True,
+                stream_options={"include_usage": True},
+                **offered,
             )
             try:
                 async for chunk in response:
@@ -74,6 +85,8 @@ class OpenAIProvider:
                         delta = _delta(choice.delta)
                         if delta is not None:
                             yield delta
+                        for piece in _call_pieces(calls, choice.delta):
+                            yield Delta(call=piece)
                         finished = finished or choice.finish_reason is not None
             finally:
                 await response.close()
@@ -133,6 +146,46 @@ def _delta(delta: Any) -> Delta | None:
     if not text and not reasoning:
         return None
     return Delta(text=text, reasoning=reasoning if isinstance(reasoning, str) else "")
+
+
+def _function(tool: ToolOffer) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": dict(tool.schema)},
+    }
+
+
+def _messages(turns: list[ChatTurn]) -> Any:
+    """The turns in Chat Completions' shape: the model's calls as ``tool_calls``, results as ``tool``."""
+    messages: list[dict[str, Any]] = []
+    for turn in turns:
+        if turn.role == "tool":
+            messages.append({"role": "tool", "tool_call_id": turn.call_id, "content": turn.content})
+        elif turn.calls:
+            made = [
+                {
+                    "id": c.provider_id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments or "{}"},
+                }
+                for c in turn.calls
+            ]
+            messages.append({"role": "assistant", "content": turn.content or None, "tool_calls": made})
+        else:
+            messages.append({"role": turn.role, "content": turn.content})
+    return messages
+
+
+def _call_pieces(calls: ToolCallAssembler, delta: Any) -> Iterator[CallDelta]:
+    """The tool-call pieces in one chunk's delta, assembled across chunks."""
+    for piece in getattr(delta, "tool_calls", None) or []:
+        function = getattr(piece, "function", None)
+        name = getattr(function, "name", None)
+        arguments = getattr(function, "arguments", None)
+        if not isinstance(arguments, str | None) or not isinstance(name, str | None):
+            raise TypeError("a tool call's name and arguments must be strings")
+        call, added = calls.openai(getattr(piece, "index", None), getattr(piece, "id", None), name, arguments)
+        yield CallDelta(call.provider_id, call.name, added, started=call.pieces == 1)
 
 
 def _status_detail(exc: openai.APIStatusError) -> str:

@@ -13,8 +13,11 @@ References a string can make:
 * ``"cell:3"`` / ``"In[3]"``: the cell whose prompt shows ``[3]``, its input
   and output;
 * ``"error"``: the last error, with its traceback;
-* ``"file:data.csv"``: a text file, relative to the kernel's folder (the
-  notebook's);
+* ``"file:data.csv"``: a text file of the kernel's folder (the notebook's) or
+  a folder below it, confined as the contents API confines files: a path that
+  leads outside it (``..``, an absolute path, a symbolic link) or through a
+  hidden name (``.env``, ``.ssh/``) is refused; read such a file in a cell and
+  attach the variable instead;
 * ``"var:df"``: a variable by name (a bare object is found by identity);
 * anything else: attached as text.
 """
@@ -157,7 +160,7 @@ def _last_error() -> Context:
 
 
 def _file(name: str, limit: int) -> Context:
-    path = Path(name)
+    path = _confined(name)
     if not name or not path.is_file():
         raise ContextError(f"no file {name!r} in {Path.cwd()}")
     try:
@@ -172,6 +175,20 @@ def _file(name: str, limit: int) -> Context:
     if size > len(head):
         text += f"\n… (the file has {size} bytes)"
     return Context("file", name, text)
+
+
+def _confined(name: str) -> Path:
+    """``name`` inside the kernel's folder, resolved; ContextError when it leads
+    outside it or through a hidden name (what the contents API would not show)."""
+    root = Path.cwd().resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise ContextError(
+            f"{name!r} is outside the notebook's folder {root}: only its files can be attached"
+        )
+    if any(part.startswith(".") for part in path.relative_to(root).parts):
+        raise ContextError(f"{name!r} is a hidden file or folder: hidden files are not attached")
+    return path
 
 
 def _name_of(value: Any, ns: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.echo_endpoint import echo_in_a_thread
 from tests.support.fake_openai import ThreadedFakeOpenAI
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.services import REDIS_URL
@@ -94,6 +95,21 @@ def test_a_wrong_key_is_named(tmp_path: Path, fake_openai: ThreadedFakeOpenAI) -
     assert "FAIL" in line(out, "model") and "401" in line(out, "model"), out
     assert "set a valid OPENAI_API_KEY or ResumeChat.api_key" in out
     assert "sk-wrong" not in out
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_endpoint_that_echoes_the_key_does_not_get_it_printed(tmp_path: Path, provider: str) -> None:
+    secret = "sk-live-operator-9f8e7d6c5b4a3210"
+    with echo_in_a_thread() as echo:
+        code, out = doctor(
+            tmp_path,
+            f"--ResumeChat.provider={provider}",
+            f"--ResumeChat.base_url={echo.url(provider)}",
+            f"--ResumeChat.api_key={secret}",
+            "--ResumeChat.model=echo-401",
+        )
+    assert code == 1 and "401" in line(out, "model"), out
+    assert secret not in out and "***" in out, out
 
 
 def test_a_stopped_redis_is_named(tmp_path: Path, private_redis: RedisServer) -> None:

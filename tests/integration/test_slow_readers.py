@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bench.stuck_readers import measure
+from jupyter_resumechat.sse import WRITE_PIECE
 from tests.integration.test_resume import until
 
 PIECE = "x" * 1000
@@ -64,3 +66,17 @@ async def test_a_stuck_reader_of_several_streams_is_dropped_and_releases_them(ap
             len(stopped["content"]) // 1000
         )
     writer.close()
+
+
+def test_readers_that_never_read_a_finished_reply_pin_no_copy_of_it(tmp_path) -> None:
+    """Issue 26: 30 sockets that never read a finished 20 MB reply made the server
+    grow by 2.4 GB (81 MB each: the snapshot, the final and a framed copy, per
+    socket).  The readers share the reply's bytes; each pins a piece or two of
+    its own until it is dropped.  Here 10 sockets and a 10 MB reply, in a real
+    server process; the bound leaves room for the shared bytes and the garbage
+    of encoding them once (bench/stuck_readers.py measures the 30 x 20 MB case)."""
+    sockets, megabytes = 10, 10
+    found = measure(sockets, megabytes, timeout=5.0)
+    assert found["readers_seen"] == sockets, found
+    bound = 5 * megabytes * 1e6 + sockets * 4 * WRITE_PIECE
+    assert found["peak_growth_mb"] * 1e6 < bound, found

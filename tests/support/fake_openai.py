@@ -83,6 +83,52 @@ SLOW = {"gpt-slow": "", "gpt-slow-nul": "bad\x00 ", "gpt-steady": ""}
 FAULT_BEHAVIOURS = [*TEXT_FAULTS, "gpt-nul-reasoning", *[m for m in MALFORMED if m != "gpt-garbage"], *SLOW]
 
 
+# Tool-calling models: the first user message scripts the run, a line ``CALL name {json}`` a call,
+# a line ``THEN`` the next round; when the rounds are done the model answers "Results: " and the
+# tool results it was sent, joined by " | ".  How each streams its calls:
+#   gpt-tools        ids and names first, arguments in 5-character pieces, calls interleaved (OpenAI)
+#   gpt-tools-noid   the same without any id (some local servers)
+#   gpt-tools-whole  every call whole in one piece, all at index 0, each with its own id (Ollama-like)
+TOOL_MODELS = ["gpt-tools", "gpt-tools-noid", "gpt-tools-whole"]
+
+
+def tool_script(request: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """This round's calls, or None once every scripted round was made."""
+    first = next(m["content"] for m in request["messages"] if m["role"] == "user")
+    rounds = [
+        [
+            tuple(line[5:].split(" ", 1)) if " " in line[5:] else (line[5:], "{}")
+            for line in block.splitlines()
+            if line.startswith("CALL ")
+        ]
+        for block in re.split(r"^THEN$", first, flags=re.M)
+    ]
+    done = sum(1 for m in request["messages"] if m["role"] == "assistant" and m.get("tool_calls"))
+    return [(name, arguments) for name, arguments in rounds[done]] if done < len(rounds) else None
+
+
+def tool_call_chunks(model: str, calls: list[tuple[str, str]]) -> list[bytes]:
+    def piece(index: int, call_id: str | None, name: str | None, arguments: str) -> bytes:
+        function: dict[str, Any] = {"arguments": arguments}
+        if name is not None:
+            function["name"] = name
+        call: dict[str, Any] = {"index": index, "function": function}
+        if call_id is not None:
+            call.update(id=call_id, type="function")
+        return chunk(tool_calls=[call])
+
+    if model == "gpt-tools-whole":
+        return [piece(0, f"call_whole_{i}", name, arguments) for i, (name, arguments) in enumerate(calls)]
+    with_ids = model == "gpt-tools"
+    chunks = [piece(i, f"call_{i}" if with_ids else None, name, "") for i, (name, _) in enumerate(calls)]
+    longest = max((len(arguments) for _, arguments in calls), default=0)
+    for start in range(0, longest, 5):  # interleaved: a piece of each call in turn
+        for i, (_, arguments) in enumerate(calls):
+            if start < len(arguments):
+                chunks.append(piece(i, None, None, arguments[start : start + 5]))
+    return chunks
+
+
 def slow_text(count: int, bad: str = "") -> str:
     """What a slow model sends for ``count`` (before any normalisation)."""
     return "Echo: " + bad + "".join(f"w{i} " for i in range(count))
@@ -160,6 +206,9 @@ class Completions(web.RequestHandler):
             self.finish({"error": {"message": "upstream exploded", "type": "server_error"}})
             return
         self.set_header("Content-Type", "text/event-stream")
+        if model in TOOL_MODELS:
+            await self.tool_round(model, request)
+            return
         if model in TEXT_FAULTS or model == "gpt-nul-reasoning" or model in SLOW:
             await self.scripted(model, request)
             return
@@ -204,6 +253,22 @@ class Completions(web.RequestHandler):
                 await asyncio.sleep(pace)
                 await self.send(chunk(f"w{i} "))
         await self.send(chunk(finish="stop"))
+        await self.send(b"data: [DONE]\n\n")
+        self.record.finished = True
+        self.finish()
+
+    async def tool_round(self, model: str, request: dict[str, Any]) -> None:
+        """One round of a scripted agent (see ``tool_script``), streamed as ``model``'s server does."""
+        calls = tool_script(request)
+        if calls is None:
+            results = [m["content"] for m in request["messages"] if m["role"] == "tool"]
+            await self.send(chunk("Results: "))
+            await self.send(chunk(" | ".join(results)))
+            await self.send(chunk(finish="stop"))
+        else:
+            for piece in tool_call_chunks(model, calls):
+                await self.send(piece)
+            await self.send(chunk(finish="tool_calls"))
         await self.send(b"data: [DONE]\n\n")
         self.record.finished = True
         self.finish()

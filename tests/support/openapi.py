@@ -1,8 +1,10 @@
 """Every answer the integration suite sees is checked against the OpenAPI document.
 
-The document (``jupyter_resumechat/openapi.json``) is what fuzzers and client
-generators read; checking each response here keeps it true: a status it
-does not list, or a body its schema refuses, fails the test that saw it.
+The document (``jupyter_resumechat/openapi.json``, generated from the models by
+``python -m jupyter_resumechat.openapi``) is what fuzzers and client generators
+read; checking each response here keeps it true: a status it does not list,
+or a body its schema refuses (every object is closed: a field it does not
+name is refused too), fails the test that saw it.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from typing import Any
 
 import jsonschema
 
-__all__ = ["check_answer"]
+__all__ = ["check_answer", "check_shape", "document"]
 
 
 @cache
-def _document() -> dict[str, Any]:
+def document() -> dict[str, Any]:
+    """The checked-in document, as the server serves it."""
     return json.loads(files("jupyter_resumechat").joinpath("openapi.json").read_text(encoding="utf-8"))
 
 
 @cache
 def _routes() -> list[tuple[re.Pattern[str], dict[str, Any]]]:
     routes = []
-    for template, operations in _document()["paths"].items():
+    for template, operations in document()["paths"].items():
         pattern = re.sub(r"\{[^/]+\}", "[^/]+", template.lstrip("/"))
         routes.append((re.compile(f"{pattern}$"), operations))
     return routes
@@ -47,7 +50,7 @@ def _json_schema(schema: Any) -> Any:
 
 @cache
 def _components() -> dict[str, Any]:
-    return _json_schema(copy.deepcopy(_document()["components"]))
+    return _json_schema(copy.deepcopy(document()["components"]))
 
 
 def check_answer(method: str, path: str, status: int, body: bytes, content_type: str) -> None:
@@ -75,3 +78,9 @@ def check_answer(method: str, path: str, status: int, body: bytes, content_type:
         return
     assert content_type.startswith("application/json"), f"{method} {path} {status}: {content_type}"
     jsonschema.validate(json.loads(body), {**_json_schema(schema), "components": _components()})
+
+
+def check_shape(component: str, data: Any) -> None:
+    """Fail unless the document's schema ``component`` accepts ``data``."""
+    components = _components()
+    jsonschema.validate(data, {**components["schemas"][component], "components": components})

@@ -81,6 +81,34 @@ def test_files_of_the_notebooks_folder(tmp_path, monkeypatch) -> None:
             render(ref, namespace={})
 
 
+def test_a_file_is_confined_to_the_notebooks_folder_as_the_contents_api_confines_it(
+    tmp_path, monkeypatch
+) -> None:
+    folder, outside = tmp_path / "notebooks", tmp_path / "private"
+    (folder / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "key.txt").write_text("secret")
+    (folder / ".env").write_text("OPENAI_API_KEY=x")
+    (folder / ".ssh").mkdir()
+    (folder / ".ssh" / "id").write_text("key")
+    (folder / "sub" / "data.csv").write_text("a,b\n")
+    (folder / "link.txt").symlink_to(outside / "key.txt")
+    monkeypatch.chdir(folder)
+    assert render("file:sub/data.csv", namespace={}).content == "a,b\n"
+    assert render(f"file:{folder / 'sub' / 'data.csv'}", namespace={}).content == "a,b\n"
+    refused = {
+        "file:../private/key.txt": "outside the notebook's folder",
+        f"file:{outside / 'key.txt'}": "outside the notebook's folder",
+        "file:link.txt": "outside the notebook's folder",
+        "file:sub/../../private/key.txt": "outside the notebook's folder",
+        "file:.env": "hidden",
+        "file:.ssh/id": "hidden",
+    }
+    for ref, why in refused.items():
+        with pytest.raises(ContextError, match=why):
+            render(ref, namespace={})
+
+
 def test_variables_by_name_and_what_completion_lists(frame) -> None:
     ns = {
         "df": frame,

@@ -76,3 +76,32 @@ def test_a_thousand_readers_get_the_same_full_text(make_store) -> None:
         await store.close()
 
     asyncio.run(main())
+
+
+def test_readers_of_a_finished_stream_share_one_encoding_of_it(make_store) -> None:
+    """Thirty readers asking for a finished reply (a snapshot, or every delta) at
+    once or one after another hold one copy of its bytes between them, not thirty."""
+
+    async def main() -> None:
+        store = make_store()
+        fanout = FanOut(store)
+        await store.open(StreamInfo("s", "c", "m", utcnow()))
+        for i in range(50):
+            await store.append("s", text=f"piece {i} " * 100)
+        await store.finish("s", {"status": "complete"}, 60)
+        feeds = [fanout.join("s") for _ in range(30)]
+        for last_id in (None, 0):
+            together = await asyncio.gather(*(feed.read(last_id, 0) for feed in feeds[:15]))
+            later = [await feed.read(last_id, 0) for feed in feeds[15:]]
+            chunks = together + later
+            assert chunks[0].done and chunks[0].final and len(chunks[0].body) > 40_000
+            assert {id(c) for c in chunks} == {id(chunks[0])}, f"{len({id(c) for c in chunks})} encodings"
+        for feed in feeds:
+            fanout.leave(feed)
+        again = fanout.join("s")  # no reader was left: nothing kept, read afresh
+        assert (await again.read(0, 0)).body == chunks[0].body and again is not feeds[0]
+        fanout.leave(again)
+        await fanout.stop()
+        await store.close()
+
+    asyncio.run(main())

@@ -100,7 +100,7 @@ def test_the_output_carries_the_id_and_a_transcript_beside_the_widget() -> None:
         "bridge_id": panel.bridge_id,
         "notebook": False,
     }
-    assert "**User:**\n\nWhat is &lt;b>SSE&lt;/b>?" in data["text/markdown"]
+    assert "**User:**\n\n> What is &lt;b>SSE&lt;/b>?" in data["text/markdown"]
     assert "Assistant: Server-sent events." in data["text/plain"]
     assert "ChatPanel" not in data["text/plain"]
 

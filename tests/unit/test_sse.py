@@ -1,5 +1,7 @@
 """The SSE wire format, byte for byte."""
 
+import random
+
 import pytest
 
 from jupyter_resumechat.errors import InvalidRequest
@@ -12,8 +14,10 @@ from jupyter_resumechat.eventstream import (
     encode_retry,
     parse_last_id,
     parse_positions,
+    pieces,
     split_tagged_id,
     tag_events,
+    tagged_pieces,
 )
 from jupyter_resumechat.models import Event, EventKind
 
@@ -184,3 +188,31 @@ def test_parse_positions(values: list[str], expected: dict[str, int | None]) -> 
 def test_parse_positions_refuses(values: list[str]) -> None:
     with pytest.raises(InvalidRequest):
         parse_positions(values)
+
+
+def _body(rng: random.Random) -> tuple[list[Event], bytes]:
+    sizes = [0, 1, 3, 10, 50, 200, 1000, 5000]
+    events = [
+        Event(i + 1, EventKind.DELTA, {"text": "x" * rng.choice(sizes)}) for i in range(rng.randint(1, 12))
+    ]
+    return events, b"".join(map(encode_event, events))
+
+
+@pytest.mark.parametrize("size", [8, 16, 33, 64, 100, 500, 4096])
+def test_a_large_body_goes_out_in_bounded_pieces_that_add_up_to_it(size: int) -> None:
+    """What a reader that stops reading can pin of its own is a piece or two, not
+    a copy of the body; the pieces are the bytes (re-tagged) and nothing else."""
+    rng = random.Random(size)
+    for _ in range(300):
+        events, body = _body(rng)
+        cut = list(pieces(body, size))
+        assert b"".join(cut) == body and all(len(p) <= size for p in cut)
+        tagged = list(tagged_pieces(body, "s_-9", size))
+        assert b"".join(tagged) == b"".join(encode_event(e, "s_-9") for e in events)
+        assert all(len(p) <= 2 * size + len("s_-9:") for p in tagged), [len(p) for p in tagged]
+
+
+def test_a_small_body_is_one_piece_and_not_copied() -> None:
+    body = encode_event(Event(1, EventKind.DELTA, {"text": "hi"}))
+    assert list(pieces(body, 1024)) == [body] and next(pieces(body, 1024)) is body
+    assert list(pieces(b"", 1024)) == [] and list(tagged_pieces(b"", "s", 1024)) == []
