@@ -12,10 +12,11 @@ import contextlib
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from ..errors import InvalidRequest, TooLarge, TooManyGenerations, Unavailable
-from ..models import Context, Message, ModelInfo, SendResult, utcnow
+from ..models import Context, Conversation, Message, ModelInfo, SendResult, utcnow
 from ..providers import Provider
 from ..store import NewTurn, Restart, new_id
 from ..streams import StreamInfo
@@ -26,9 +27,17 @@ from .table import JobTable
 from .text import title_from
 from .window import budget_for
 
-__all__ = ["Starts"]
+__all__ = ["Opening", "Starts"]
 
 log = logging.getLogger("jupyter_resumechat.jobs")
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a start found under the conversation's lock: go on unless ``earlier``."""
+
+    conversation: Conversation
+    earlier: SendResult | None  # the answer a retried request already got
 
 
 class Starts(ConversationAccess):
@@ -72,12 +81,9 @@ class Starts(ConversationAccess):
         if not content.strip():
             raise InvalidRequest("'content' must not be empty")
         model = self._known_model(model)
-        async with self._lock(conversation_id):
-            conversation = await self.messages.get_conversation(self._owner(user), conversation_id)
-            earlier = await self._earlier(conversation_id, client_id)
-            if earlier is not None:
-                return earlier
-            self._check_cap(user)
+        async with self._opening(user, conversation_id, client_id) as opening:
+            if opening.earlier is not None:
+                return opening.earlier
             turn = NewTurn(
                 conversation_id,
                 content,
@@ -87,7 +93,7 @@ class Starts(ConversationAccess):
                 user_message_id=new_id(),
                 assistant_message_id=new_id(),
                 context=tuple(context),
-                title="" if conversation.title else title_from(content),
+                title="" if opening.conversation.title else title_from(content),
             )
             return await self._begin(user, turn)
 
@@ -107,16 +113,27 @@ class Starts(ConversationAccess):
         Raises NotFound, InvalidRequest (not the latest reply), GenerationActive,
         TooManyGenerations or Unavailable.
         """
-        async with self._lock(conversation_id):
-            await self.messages.get_conversation(self._owner(user), conversation_id)
-            earlier = await self._earlier(conversation_id, client_id)
-            if earlier is not None:
-                return earlier
-            self._check_cap(user)
+        async with self._opening(user, conversation_id, client_id) as opening:
+            if opening.earlier is not None:
+                return opening.earlier
             restart = Restart(
                 conversation_id, message_id, self._known_model(model), client_id, new_id(), keep_text
             )
             return await self._begin_again(user, restart)
+
+    @contextlib.asynccontextmanager
+    async def _opening(
+        self, user: str, conversation_id: str, client_id: str | None
+    ) -> AsyncIterator[Opening]:
+        """The prologue of every start, held until the job is spawned: the
+        conversation's lock, the conversation (NotFound), the answer an earlier
+        request with ``client_id`` got (then nothing starts), else the cap."""
+        async with self._lock(conversation_id):
+            conversation = await self.messages.get_conversation(self._owner(user), conversation_id)
+            earlier = await self._earlier(conversation_id, client_id)
+            if earlier is None:
+                self._check_cap(user)
+            yield Opening(conversation, earlier)
 
     def _known_model(self, model: str | None) -> str:
         model = model or self.provider.default_model
