@@ -17,20 +17,10 @@ from traitlets.config import Config
 from . import parts
 from .environment import export_location
 from .errors import Unavailable
-from .handlers import (
-    ConversationHandler,
-    ConversationsHandler,
-    HealthHandler,
-    MessagesHandler,
-    ModelsHandler,
-    OpenAPIHandler,
-    StreamAbortHandler,
-    StreamStatusHandler,
-)
+from .handlers import routes
 from .jobs import JobManager, JobSettings
 from .parts import REDIS_SCHEMES, Parts
 from .providers import ProviderSettings, choose_provider
-from .sse import EventStreamHandler, MultiplexHandler
 from .store import async_url
 from .store.url import shown as _shown
 from .traits import JsonList
@@ -304,19 +294,7 @@ class ResumeChat(ExtensionApp):
             "max_body_bytes": self.max_message_chars * 6 + 65_536,
             "write_timeout": self.slow_reader_timeout,
         }
-        routes = [
-            ("conversations", ConversationsHandler),
-            ("conversations/([^/]+)", ConversationHandler),
-            ("conversations/([^/]+)/messages", MessagesHandler),
-            ("conversations/([^/]+)/stream", StreamStatusHandler),
-            ("streams/events", MultiplexHandler),
-            ("streams/([^/]+)/events", EventStreamHandler),
-            ("streams/([^/]+)/abort", StreamAbortHandler),
-            ("models", ModelsHandler),
-            ("health", HealthHandler),
-            ("openapi.json", OpenAPIHandler),
-        ]
-        self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes)
+        self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes())
 
     def _export_location(self) -> None:
         """Tell kernels where this server is (they inherit its environment)."""
