@@ -7,7 +7,9 @@ dead server, goes through ``Concluder.conclude``; who ends a job is drawn in
 ARCHITECTURE.md.
 
 No HTTP and no SQL here: handlers call this, this calls the stores and the
-provider.  The manager owns every task it creates and awaits them in ``stop``.
+provider.  The manager owns every task: the jobs' (in its ``JobTable``) and
+the long-lived loops of its parts (in its ``TaskGroup``), and awaits them in
+``stop``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .runner import JobRunner
 from .starts import Starts
 from .supervisor import Supervisor
 from .table import JobTable
+from .tasks import TaskGroup
 
 __all__ = ["JobManager"]
 
@@ -70,7 +73,7 @@ class JobManager(Starts):
         )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.fanout = FanOut(streams)
-        self._supervisor: asyncio.Task[None] | None = None
+        self.tasks = TaskGroup()  # every long-lived task of this server: started, kept, awaited
         self._started: asyncio.Future[None] | None = None
         self._stopping = False
 
@@ -93,7 +96,8 @@ class JobManager(Starts):
                 self._started = None
                 raise
             self.streams.on_abort(self._abort_requested)
-            self._supervisor = asyncio.create_task(self.supervisor.run(), name="resumechat-supervisor")
+            for loop in (self.supervisor.loop(), *self.streams.loops()):
+                self.tasks.start(loop)
             self._started.set_result(None)
         await asyncio.shield(self._started)
 
@@ -117,14 +121,8 @@ class JobManager(Starts):
                 if pending:
                     log.error("resumechat: %d job(s) did not end at stop", len(pending))
                     break
-        self.supervisor.stop()
-        if self._supervisor is not None:
-            done, _ = await asyncio.wait(
-                {self._supervisor}, timeout=5 + 2 * self.settings.checkpoint_interval
-            )
-            if not done:
-                log.warning("resumechat: the supervisor did not stop in time; abandoning it")
-                self._supervisor.cancel()
+        # the supervisor's last checkpoint, the store's queued appends: then they end
+        await self.tasks.stop(timeout=5 + 2 * self.settings.checkpoint_interval)
         if self._started is not None and self._started.done():
             with contextlib.suppress(Unavailable):
                 await self.messages.instances.retire()

@@ -9,7 +9,6 @@ finish, read), leases and the abort channel (``redisleases.py``), the shared
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -17,6 +16,7 @@ from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
+from ..background import Loop
 from .batcher import AppendBatcher
 from .redisevents import FINISH, OPEN, RedisEventLog
 from .rediskeys import RETRIED, guarded
@@ -60,22 +60,25 @@ class RedisStreamStore(RedisEventLog, RedisLeases):
             self.redis, lambda sid: self._keys(sid)[0], local=self._flushed.__contains__
         )
         self._abort_callback: Callable[[str], None] | None = None
-        self._listener: asyncio.Task[None] | None = None
         self._closing = False
+
+    def loops(self) -> list[Loop]:
+        """The flusher of coalesced appends, the shared ``XREAD`` and the abort
+        channel: run by the owner (the JobManager), never by the store."""
+        found = [self._watcher.loop(), self.abort_loop()]
+        return found if self._batcher is None else [self._batcher.loop(), *found]
 
     @guarded
     async def ping(self) -> None:
         await self.redis.ping()
 
     async def close(self) -> None:
+        """Release the connections.  The owner stops ``loops()`` first: what the
+        flusher still had queued is sent by then."""
         self._closing = True
         if self._batcher is not None:
-            await self._batcher.close()
-        await self._watcher.close()
-        if self._listener is not None:
-            await asyncio.wait({self._listener}, timeout=5)
-            if not self._listener.done():
-                self._listener.cancel()
+            self._batcher.close()
+        self._watcher.stop()
         await self.redis.aclose()
 
 

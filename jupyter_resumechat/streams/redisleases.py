@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..background import Loop
 from ..errors import NotFound
 from .base import StreamInfo
 from .rediskeys import RedisKeys, guarded
@@ -42,8 +43,7 @@ class RedisLeases(RedisKeys):
 
     _claim: Any  # the CLAIM script
     _abort_callback: Callable[[str], None] | None
-    _listener: asyncio.Task[None] | None
-    _closing: bool
+    _closing: bool  # the abort channel's loop ends
 
     @guarded
     async def renew(self, tokens: dict[str, int], lease: float) -> None:
@@ -85,12 +85,18 @@ class RedisLeases(RedisKeys):
         await self.redis.publish(f"{self.prefix}abort", stream_id)
 
     def on_abort(self, callback: Callable[[str], None]) -> None:
+        """``callback`` hears the aborts the channel's loop (``abort_loop``) relays."""
         self._abort_callback = callback
-        if self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    def abort_loop(self) -> Loop:
+        """The abort channel's listener, for the owner to run."""
+        return Loop("resumechat-abort-channel", self._listen, self._stop_listening)
+
+    def _stop_listening(self) -> None:
+        self._closing = True
 
     async def _listen(self) -> None:
-        """Relay abort requests to the callback until ``close``.
+        """Relay abort requests to the callback until stopped.
 
         Polls with a timeout instead of being cancelled: redis-py's pub/sub
         can swallow a cancellation and hang the server's shutdown.
