@@ -1,11 +1,13 @@
-"""The ``ResumeChat`` server extension: configuration and wiring, no logic."""
+"""The ``ResumeChat`` server extension: configuration and wiring, no logic.
+
+A little over 300 lines because most of it is the traits' help texts (DESIGN
+§5); everything else it once held lives in ``parts``, ``lifecycle`` and
+``handlers``.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +19,12 @@ from traitlets.config import Config
 from . import parts
 from .environment import export_location
 from .errors import Unavailable
-from .handlers import (
-    ConversationHandler,
-    ConversationsHandler,
-    HealthHandler,
-    MessagesHandler,
-    ModelsHandler,
-    OpenAPIHandler,
-    StreamAbortHandler,
-    StreamStatusHandler,
-)
+from .handlers import routes
 from .jobs import JobManager, JobSettings
+from .lifecycle import record_activity, stop_cleanly_on_sigint
 from .parts import REDIS_SCHEMES, Parts
 from .providers import ProviderSettings, choose_provider
 from .redaction import RedactingFilter, Redactor, redactor_for
-from .sse import EventStreamHandler, MultiplexHandler
 from .store import async_url
 from .store.url import shown as _shown
 from .traits import JsonList
@@ -241,7 +234,7 @@ class ResumeChat(ExtensionApp):
             manager,
             problem,
             settings,
-            backends=self._backends(),
+            backends=parts.backends(self.db_url, self.stream_backend),
             db_where=_shown(self.db_url),
             redact=self.redact,
         )
@@ -279,21 +272,11 @@ class ResumeChat(ExtensionApp):
                 max_active_per_user=self.max_active_per_user,
                 isolate_users=self.isolate_users,
                 owner_lease=self.owner_lease,
-                spool_dir=self._spool_dir(),
+                spool_dir=parts.spool_dir(self.db_url),
                 redact=self.redact,
             ),
             on_activity=self._touch,
         )
-
-    def _backends(self) -> tuple[str, str]:
-        dialect = self.db_url.split(":", 1)[0].split("+", 1)[0]
-        return dialect, "memory" if self.stream_backend == "memory" else "redis"
-
-    def _spool_dir(self) -> Path:
-        """Where finals wait when the database is down at stop: one folder per
-        database, so a changed ``db_url`` never replays them into another."""
-        digest = hashlib.sha256(self.db_url.encode()).hexdigest()[:16]
-        return Path(jupyter_data_dir()) / "resumechat" / "unsaved" / digest
 
     def provider_settings(self) -> ProviderSettings:
         """The provider the traits and the environment choose (``auto`` resolved)."""
@@ -313,10 +296,7 @@ class ResumeChat(ExtensionApp):
 
     def _touch(self) -> None:
         """A running generation counts as activity for idle culling."""
-        from jupyter_server._tz import utcnow
-
-        if self.serverapp is not None:
-            self.serverapp.web_app.settings["resumechat_last_activity"] = utcnow()
+        record_activity(self.serverapp)
 
     def initialize_handlers(self) -> None:
         common = {
@@ -325,19 +305,7 @@ class ResumeChat(ExtensionApp):
             "max_body_bytes": self.max_message_chars * 6 + 65_536,
             "write_timeout": self.slow_reader_timeout,
         }
-        routes = [
-            ("conversations", ConversationsHandler),
-            ("conversations/([^/]+)", ConversationHandler),
-            ("conversations/([^/]+)/messages", MessagesHandler),
-            ("conversations/([^/]+)/stream", StreamStatusHandler),
-            ("streams/events", MultiplexHandler),
-            ("streams/([^/]+)/events", EventStreamHandler),
-            ("streams/([^/]+)/abort", StreamAbortHandler),
-            ("models", ModelsHandler),
-            ("health", HealthHandler),
-            ("openapi.json", OpenAPIHandler),
-        ]
-        self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes)
+        self.handlers.extend((f"/{API}/{path}", handler, common) for path, handler in routes())
 
     def _export_location(self) -> None:
         """Tell kernels where this server is (they inherit its environment)."""
@@ -345,7 +313,7 @@ class ResumeChat(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_location()  # the port is final only now (port_retries)
-        _stop_cleanly_on_sigint(serverapp)
+        stop_cleanly_on_sigint(serverapp)
         if self.parts.manager is None:
             return  # misconfigured: logged at load
         try:
@@ -361,17 +329,3 @@ class ResumeChat(ExtensionApp):
     def manager(self) -> JobManager | None:
         """The job manager; None when the extension is misconfigured."""
         return self.parts.manager
-
-
-def _stop_cleanly_on_sigint(serverapp: Any) -> None:
-    """SIGINT stops the server like SIGTERM (DESIGN §2.9).
-
-    Without a terminal jupyter_server leaves SIGINT to Python, whose
-    KeyboardInterrupt ends the process without stopping the extensions; that is
-    how JupyterHub's local spawners stop a server.  With a terminal the
-    server's own prompt ("Shut down this Jupyter server?") is kept.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, serverapp._signal_stop)

@@ -8,7 +8,11 @@ get: the job manager, or why there is none.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
 
 from .errors import Unavailable
 from .jobs import JobManager
@@ -19,7 +23,15 @@ from .store import MessageStore, async_url
 from .store.url import shown
 from .streams import MemoryStreamStore, StreamStore
 
-__all__ = ["Parts", "StreamSettings", "message_store", "provider", "stream_store"]
+__all__ = [
+    "Parts",
+    "StreamSettings",
+    "backends",
+    "message_store",
+    "provider",
+    "spool_dir",
+    "stream_store",
+]
 
 # the module a missing driver lives in -> the extra that installs it
 _EXTRAS = {"asyncpg": "postgres", "redis": "redis", "anthropic": "anthropic"}
@@ -80,6 +92,19 @@ def stream_store(settings: StreamSettings) -> StreamStore:
         lease=settings.lease,
         coalesce=settings.coalesce,
     )
+
+
+def backends(db_url: str, stream_backend: str) -> tuple[str, str]:
+    """(database dialect, stream backend) as health names them, even when unbuilt."""
+    dialect = db_url.split(":", 1)[0].split("+", 1)[0]
+    return dialect, "memory" if stream_backend == "memory" else "redis"
+
+
+def spool_dir(db_url: str) -> Path:
+    """Where finals wait when the database is down at stop: one folder per
+    database, so a changed ``db_url`` never replays them into another."""
+    digest = hashlib.sha256(db_url.encode()).hexdigest()[:16]
+    return Path(jupyter_data_dir()) / "resumechat" / "unsaved" / digest
 
 
 def provider(settings: ProviderSettings) -> Provider:

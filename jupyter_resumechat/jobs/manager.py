@@ -7,40 +7,24 @@ dead server, goes through ``Concluder.conclude``; who ends a job is drawn in
 ARCHITECTURE.md.
 
 No HTTP and no SQL here: handlers call this, this calls the stores and the
-provider.  The manager owns every task it creates and awaits them in ``stop``.
+provider.  The manager owns every task: the jobs' (in its ``JobTable``) and
+the long-lived loops of its parts (in its ``TaskGroup``), and awaits them in
+``stop``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Mapping
 
-from ..errors import (
-    InvalidRequest,
-    NotFound,
-    TooLarge,
-    TooManyGenerations,
-    Unavailable,
-)
-from ..models import (
-    Context,
-    Conversation,
-    EventKind,
-    Message,
-    MessageStatus,
-    ModelInfo,
-    SendResult,
-    StreamStatus,
-    utcnow,
-)
+from ..errors import NotFound, Unavailable
+from ..models import EventKind, Message, MessageStatus, StreamStatus
 from ..providers import Provider
-from ..store import MessageStore, NewTurn, Restart, Spool, new_id
+from ..store import MessageStore, Spool
 from ..streams import StreamInfo, StreamStore
 from .conclusion import Concluder
 from .fanout import FanOut
@@ -48,18 +32,22 @@ from .job import Ending, Job, JobSettings, JobState, Subscription
 from .multiplex import Multiplex, multiplex
 from .recovery import Recovery
 from .runner import JobRunner
+from .starts import Starts
 from .supervisor import Supervisor
 from .table import JobTable
-from .text import title_from
-from .window import budget_for
+from .tasks import TaskGroup
 
 __all__ = ["JobManager"]
 
 log = logging.getLogger("jupyter_resumechat.jobs")
 
 
-class JobManager:
-    """Starts, feeds, aborts and concludes generation jobs."""
+class JobManager(Starts):
+    """Starts, feeds, aborts and concludes generation jobs.
+
+    Its parts, one concept each: the conversations a user sees
+    (``conversations.py``) and the starts of replies (``starts.py``).
+    """
 
     def __init__(
         self,
@@ -85,7 +73,7 @@ class JobManager:
         )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.fanout = FanOut(streams)
-        self._supervisor: asyncio.Task[None] | None = None
+        self.tasks = TaskGroup()  # every long-lived task of this server: started, kept, awaited
         self._started: asyncio.Future[None] | None = None
         self._stopping = False
 
@@ -108,7 +96,8 @@ class JobManager:
                 self._started = None
                 raise
             self.streams.on_abort(self._abort_requested)
-            self._supervisor = asyncio.create_task(self.supervisor.run(), name="resumechat-supervisor")
+            for loop in (self.supervisor.loop(), *self.streams.loops()):
+                self.tasks.start(loop)
             self._started.set_result(None)
         await asyncio.shield(self._started)
 
@@ -132,14 +121,8 @@ class JobManager:
                 if pending:
                     log.error("resumechat: %d job(s) did not end at stop", len(pending))
                     break
-        self.supervisor.stop()
-        if self._supervisor is not None:
-            done, _ = await asyncio.wait(
-                {self._supervisor}, timeout=5 + 2 * self.settings.checkpoint_interval
-            )
-            if not done:
-                log.warning("resumechat: the supervisor did not stop in time; abandoning it")
-                self._supervisor.cancel()
+        # the supervisor's last checkpoint, the store's queued appends: then they end
+        await self.tasks.stop(timeout=5 + 2 * self.settings.checkpoint_interval)
         if self._started is not None and self._started.done():
             with contextlib.suppress(Unavailable):
                 await self.messages.instances.retire()
@@ -167,31 +150,6 @@ class JobManager:
         """How many readers hold ``stream_id`` open now."""
         return self.fanout.readers(stream_id)
 
-    # conversations
-
-    def _owner(self, user: str) -> str | None:
-        """Whose conversations ``user`` sees: their own, or all (``None``)."""
-        return user if self.settings.isolate_users else None
-
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        return lock
-
-    async def create_conversation(self, user: str, title: str, key: str | None) -> tuple[Conversation, bool]:
-        """Get-or-create by ``key``, within the user's own space when isolated."""
-        return await self.messages.create_conversation(self._owner(user) or "", title, key)
-
-    async def list_conversations(self, user: str, limit: int, before: datetime | None) -> list[Conversation]:
-        return await self.messages.list_conversations(self._owner(user), limit, before)
-
-    async def get_conversation(self, user: str, conversation_id: str) -> Conversation:
-        return await self.messages.get_conversation(self._owner(user), conversation_id)
-
-    async def rename_conversation(self, user: str, conversation_id: str, title: str) -> Conversation:
-        return await self.messages.rename_conversation(self._owner(user), conversation_id, title)
-
     async def delete_conversation(self, user: str, conversation_id: str) -> None:
         """Abort the conversation's active generation, then delete it all.
 
@@ -205,182 +163,6 @@ class JobManager:
                 await self.abort(user, active.stream_id)
                 await self.streams.expire(active.stream_id)
             await self.messages.delete_conversation(self._owner(user), conversation_id)
-
-    async def list_messages(self, user: str, conversation_id: str) -> list[Message]:
-        """Oldest first; a streaming message carries its live content.  With the
-        StreamStore down, the database's copy (history stays readable, §2.8)."""
-        found = await self.messages.list_messages(self._owner(user), conversation_id)
-        if not any(m.status is MessageStatus.STREAMING for m in found):
-            return found
-        try:
-            live = await self.streams.active(conversation_id)
-            if live is None:
-                return found
-            for index, message in enumerate(found):
-                if message.id == live.message_id and message.status is MessageStatus.STREAMING:
-                    found[index] = await self._live(live.stream_id, message)
-        except Unavailable as exc:
-            log.warning("resumechat: live text unavailable, answering from the database: %s", exc.detail)
-        return found
-
-    async def _live(self, stream_id: str, message: Message) -> Message:
-        with contextlib.suppress(NotFound):
-            batch = await self.streams.read_after(stream_id, None, 0)
-            if batch.events and "content" in batch.events[0].data:
-                data = batch.events[0].data
-                if len(data["content"]) < len(message.content):
-                    return message  # a continued reply whose stream has not got its earlier text yet
-                return message.replace(content=data["content"], reasoning=data["reasoning"])
-        return message
-
-    # generations
-
-    def models(self) -> list[ModelInfo]:
-        """The provider's models, each with the token budget its conversations are fitted into."""
-        budgets = self.settings.context_tokens
-        return [
-            dataclasses.replace(m, context_tokens=budget_for(m.id, budgets)) for m in self.provider.models()
-        ]
-
-    async def send(
-        self,
-        user: str,
-        conversation_id: str,
-        content: str,
-        model: str | None = None,
-        client_id: str | None = None,
-        context: Sequence[Context] = (),
-    ) -> SendResult:
-        """Store the user's message (with what is attached) and start the reply.
-
-        The same ``client_id`` again returns the first answer and starts nothing.
-        Raises NotFound, TooLarge, GenerationActive (409), TooManyGenerations or
-        Unavailable.
-        """
-        limit = self.settings.context_item_chars
-        context = [c.bounded(limit) for c in context]
-        size = len(content) + sum(len(c.content) for c in context)
-        if size > self.settings.max_message_chars:
-            raise TooLarge(
-                f"the message and its context have {size} characters; "
-                f"the limit is {self.settings.max_message_chars}"
-            )
-        if not content.strip():
-            raise InvalidRequest("'content' must not be empty")
-        model = self._known_model(model)
-        async with self._lock(conversation_id):
-            conversation = await self.messages.get_conversation(self._owner(user), conversation_id)
-            earlier = await self._earlier(conversation_id, client_id)
-            if earlier is not None:
-                return earlier
-            self._check_cap(user)
-            turn = NewTurn(
-                conversation_id,
-                content,
-                model,
-                client_id,
-                stream_id=new_id(),
-                user_message_id=new_id(),
-                assistant_message_id=new_id(),
-                context=tuple(context),
-                title="" if conversation.title else title_from(content),
-            )
-            return await self._begin(user, turn)
-
-    async def regenerate(
-        self,
-        user: str,
-        conversation_id: str,
-        message_id: str,
-        model: str | None = None,
-        client_id: str | None = None,
-        *,
-        keep_text: bool = False,
-    ) -> SendResult:
-        """Generate the latest reply again in place: replaced, or with ``keep_text``
-        continued from where it stopped.  No user turn is added (DESIGN §3).
-
-        Raises NotFound, InvalidRequest (not the latest reply), GenerationActive,
-        TooManyGenerations or Unavailable.
-        """
-        async with self._lock(conversation_id):
-            await self.messages.get_conversation(self._owner(user), conversation_id)
-            earlier = await self._earlier(conversation_id, client_id)
-            if earlier is not None:
-                return earlier
-            self._check_cap(user)
-            restart = Restart(
-                conversation_id, message_id, self._known_model(model), client_id, new_id(), keep_text
-            )
-            return await self._begin_again(user, restart)
-
-    def _known_model(self, model: str | None) -> str:
-        model = model or self.provider.default_model
-        if model not in {m.id for m in self.provider.models()}:
-            raise InvalidRequest(f"unknown model {model!r}; GET models lists them")
-        return model
-
-    async def _earlier(self, conversation_id: str, client_id: str | None) -> SendResult | None:
-        """The answer an earlier request with this ``client_id`` got (retries are safe)."""
-        if client_id is None:
-            return None
-        earlier = await self.messages.find_turn(conversation_id, client_id)
-        return None if earlier is None else SendResult(*earlier)
-
-    def _check_cap(self, user: str) -> None:
-        cap = self.settings.max_active_per_user
-        if self._stopping:
-            raise TooManyGenerations("the server is shutting down")
-        if cap and self.jobs.count_for(user) >= cap:
-            raise TooManyGenerations(f"{cap} generation(s) are already running for this user")
-
-    async def _begin(self, user: str, turn: NewTurn) -> SendResult:
-        info = StreamInfo(
-            turn.stream_id, turn.conversation_id, turn.assistant_message_id, started_at=utcnow(), owner=user
-        )
-        return await self._start(info, functools.partial(self.messages.add_turn, turn))
-
-    async def _begin_again(self, user: str, restart: Restart) -> SendResult:
-        info = StreamInfo(
-            restart.stream_id, restart.conversation_id, restart.message_id, started_at=utcnow(), owner=user
-        )
-        return await self._start(
-            info, functools.partial(self.messages.restart_reply, restart), continued=restart.keep_text
-        )
-
-    async def _start(
-        self,
-        info: StreamInfo,
-        store: Callable[[], Awaitable[tuple[Message, Message]]],
-        *,
-        continued: bool = False,
-    ) -> SendResult:
-        """Open the stream, store the turn, start the job; the stream is dropped
-        again if the database refuses the turn."""
-        await self.streams.open(info)
-        try:
-            user_message, reply = await store()
-        except BaseException:
-            with contextlib.suppress(Unavailable):
-                await self.streams.expire(info.stream_id)
-            raise
-        job = Job(info, reply, last_progress=asyncio.get_running_loop().time())
-        if continued:
-            job.start_from(reply.content, reply.reasoning)
-        self._spawn(job, self.runner.run(job))
-        return SendResult(user_message, reply, info.stream_id)
-
-    def _spawn(self, job: Job, work: object) -> None:
-        self.jobs.add(job)
-        job.task = asyncio.create_task(work, name=f"resumechat-job-{job.stream_id}")  # type: ignore[arg-type]
-        job.task.add_done_callback(lambda _: self._forget(job))  # even if it never ran
-
-    def _forget(self, job: Job) -> None:
-        if job.task is not None and not job.task.cancelled() and job.task.exception() is not None:
-            log.error("resumechat: job %s ended by an error", job.stream_id, exc_info=job.task.exception())
-        self.jobs.remove(job)
-        job.state = JobState.DONE
-        job.done.set()
 
     def _adopt(self, ending: Ending) -> None:
         """The supervisor found a dead server's reply: conclude it here, as a job."""

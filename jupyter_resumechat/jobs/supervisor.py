@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from ..background import Loop
 from ..errors import NotFound, ResumeChatError
 from ..models import MessageStatus
 from ..store import MessageStore
@@ -55,6 +56,10 @@ class Supervisor:
         self._stopping = asyncio.Event()
         self._next_heartbeat = 0.0
         self._next_sweep = 0.0
+
+    def loop(self) -> Loop:
+        """The supervisor's loop, for the manager's task group."""
+        return Loop("resumechat-supervisor", self.run, self.stop)
 
     def stop(self) -> None:
         """End the loop after its current tick (cooperative: a cancel landing inside

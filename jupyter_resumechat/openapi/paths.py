@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..handlers import MAX_CONTEXT_ITEMS, MAX_ID_CHARS, MAX_KEY_CHARS, MAX_TITLE_CHARS
+from ..handlers.fields import MAX_CONTEXT_ITEMS, MAX_ID_CHARS, MAX_KEY_CHARS, MAX_TITLE_CHARS
 from .schemas import ref
 
 __all__ = ["paths"]

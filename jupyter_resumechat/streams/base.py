@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..background import Loop
 from ..models import Event
 
 __all__ = ["ReadResult", "StreamInfo", "StreamStore"]
@@ -125,8 +126,13 @@ class StreamStore(Protocol):
     def on_abort(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(stream_id)`` when some server asks for an abort."""
 
+    def loops(self) -> list[Loop]:
+        """The long-lived loops the store needs (Redis: the flusher of coalesced
+        appends, the shared ``XREAD``, the abort channel), for its owner to run
+        from start to stop; the store starts no task itself."""
+
     async def ping(self) -> None:
         """One round trip to the backend; ``Unavailable`` when it does not answer."""
 
     async def close(self) -> None:
-        """Release connections and timers."""
+        """Release connections and timers, once the owner has stopped ``loops()``."""

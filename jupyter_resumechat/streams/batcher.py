@@ -2,7 +2,8 @@
 
 A writer's ``add`` numbers its piece at once (the next id of its stream) and
 returns without waiting for Redis: the piece joins its stream's open batch.
-One flusher task per store sends every stream's batches in one pipeline,
+One flusher loop per store (``loop()``, run by the store's owner, the
+JobManager) sends every stream's batches in one pipeline,
 one script call per batch, and while that round trip is in flight new
 pieces gather in the next batch.  ``window`` bounds how often it sends:
 the first piece after a quiet spell goes at once, later ones wait until
@@ -22,11 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..background import Loop
 from ..errors import LeaseLost, NotFound, ResumeChatError, Unavailable
 
 __all__ = ["AppendBatcher", "Batch", "Outcome"]
@@ -85,7 +86,6 @@ class AppendBatcher:
         self.max_pending = max_pending  # pieces a stream may have queued before add waits
         self._boxes: dict[str, _Outbox] = {}
         self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._last_send = -1e9
         self._closing = False
 
@@ -124,7 +124,7 @@ class AppendBatcher:
         box.open.reasons.append(reasoning)
         box.next_id += 1
         box.queued += 1
-        self._kick()
+        self._ready.set()
         return box.next_id - 1
 
     def pending(self, stream_id: str) -> bool:
@@ -140,7 +140,7 @@ class AppendBatcher:
                 raise box.error
             if box.settled is None:
                 box.settled = asyncio.get_running_loop().create_future()
-            self._kick()
+            self._ready.set()
             await asyncio.shield(box.settled)
             if self._boxes.get(stream_id) is not box:
                 return  # forgotten meanwhile: the stream ended or expired
@@ -155,25 +155,29 @@ class AppendBatcher:
         if box is not None:
             box.settle()
 
-    async def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (for up to ``timeout`` s), then stop the flusher."""
+    def loop(self) -> Loop:
+        """The flusher, for the owner to run: it sends what is queued until ``stop``."""
+        return Loop("resumechat-append-batches", self._run, self.stop)
+
+    def stop(self) -> None:
+        """The flusher sends what is queued (a failed send is not retried), then ends."""
         self._closing = True
         self._ready.set()
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=timeout)
-            if not self._task.done():
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+
+    def close(self) -> None:
+        """Stop, and release every ``drain`` still waiting (the flusher is gone)."""
+        self.stop()
         for box in self._boxes.values():
             box.settle()
 
-    def _kick(self) -> None:
-        self._ready.set()
-        if (self._task is None or self._task.done()) and not self._closing:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="resumechat-append-batches")
-
     async def _run(self) -> None:
+        try:
+            await self._flush_until_stopped()
+        finally:
+            for box in self._boxes.values():
+                box.settle()
+
+    async def _flush_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
         backoff = 0.0
         while True:

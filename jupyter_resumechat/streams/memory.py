@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
+from ..background import Loop
 from ..errors import GenerationActive, NotFound
 from ..models import Event, EventKind
 from .base import ReadResult, StreamInfo
@@ -203,6 +204,10 @@ class MemoryStreamStore:
 
     def on_abort(self, callback: Callable[[str], None]) -> None:
         return None
+
+    def loops(self) -> list[Loop]:
+        """None: this store needs no task of its own."""
+        return []
 
     async def ping(self) -> None:
         """Always there: it is this process."""

@@ -7,6 +7,9 @@ holds one connection for all its live readers, however many streams they
 read (a connection per stream exhausted the pool at about 100 streams).
 
 A stream newly watched joins the next ``XREAD``, within ``block`` seconds.
+The reading task is its owner's (``loop()``, run by the JobManager); the
+watcher starts none itself.  Without it readers wait out their timeout and
+read Redis themselves.
 
 Streams this server writes leave the ``XREAD``: the store hands their
 events to the watcher as each batch lands (``publish``), so their readers
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..background import Loop
 from ..models import Event
 from .redislog import entry_events
 
@@ -74,7 +78,6 @@ class StreamWatcher:
         self.local = local  # streams this server writes: their events come through publish
         self.block_ms = max(1, int(block * 1000))
         self._watched: dict[str, _Watch] = {}
-        self._task: asyncio.Task[None] | None = None
         self._more = asyncio.Event()
         self._closing = False
 
@@ -95,8 +98,6 @@ class StreamWatcher:
         if latest is not None and latest > last_id:
             return None
         watch.last_id = max(watch.last_id, last_id)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="resumechat-xread")
         watch.readers += 1
         try:
             await asyncio.wait((watch.waiter,), timeout=timeout)
@@ -116,13 +117,14 @@ class StreamWatcher:
         if watch is not None:
             watch.wake()
 
-    async def close(self) -> None:
+    def loop(self) -> Loop:
+        """The one reading task, for the owner to run."""
+        return Loop("resumechat-xread", self._run, self.stop)
+
+    def stop(self) -> None:
+        """End the reading loop and wake every reader (they read Redis themselves)."""
         self._closing = True
         self._more.set()
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=5)
-            if not self._task.done():
-                self._task.cancel()
         for watch in self._watched.values():
             watch.wake()
 

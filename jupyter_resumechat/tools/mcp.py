@@ -1,7 +1,8 @@
 """The MCP servers in ``mcp_servers``: connected with the official ``mcp`` SDK, their tools offered.
 
-One ``McpConnection`` per configured server. Its ``run()`` is a long-lived
-task that the job manager owns (started with the others, cancelled on stop);
+One ``McpConnection`` per configured server. Its ``loop()`` is a long-lived
+``Loop`` that the job manager's TaskGroup owns (started with the others, asked
+to stop, awaited);
 it connects only when a run first needs the server (lazily), and reconnects
 when the server died. An SDK client must be entered and left in one task, so
 calls reach it through a queue and each is answered in a task of its own
@@ -18,15 +19,18 @@ that died while idle is restarted before anything is sent to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..background import Loop
 from .base import OutcomeUnknown, RunsOn, ToolFailed, ToolSpec
 from .mcp_config import McpServerConfig, parse_servers
 from .policy import Effect
+from .results import mcp_text
 
 __all__ = ["McpConnection", "McpServerConfig", "parse_servers"]
 
@@ -63,6 +67,7 @@ class McpConnection:
         self.restarts = 0
         self._specs: list[ToolSpec] = []
         self._wanted = asyncio.Event()
+        self._stop = asyncio.Event()
         self._ready = asyncio.Event()
         self._connected = False
         self._calls: asyncio.Queue[_Call | _Lost] = asyncio.Queue()
@@ -114,15 +119,27 @@ class McpConnection:
 
     # --- the owner task -------------------------------------------------------------------
 
+    def loop(self) -> Loop:
+        """This connection as a ``Loop`` for the manager's TaskGroup."""
+        return Loop(f"resumechat-mcp-{self.config.name}", self.run, self.stop)
+
+    def stop(self) -> None:
+        """Ask ``run`` to end: the connection closes (the server process stops), queued calls are told."""
+        self._stop.set()
+        self._wanted.set()
+        self._calls.put_nowait(_Lost(self._generation))
+
     async def run(self) -> None:
-        """Connect when wanted, serve calls, reconnect after a failure (backing off); until cancelled.
+        """Connect when wanted, serve calls, reconnect after a failure (backing off); until stopped.
 
         Calls queued when a live connection ends wait for the next one (they were never sent);
-        calls queued when a start fails are told the server is not available.
+        calls queued when a start fails, or when the loop stops, are told the server is not available.
         """
         failures = 0
-        while True:
+        while not self._stop.is_set():
             await self._wanted.wait()
+            if self._stop.is_set():
+                break
             try:
                 await self._connection()
             except asyncio.CancelledError:
@@ -136,11 +153,16 @@ class McpConnection:
                 was_connected, self._connected = self._connected, False
                 self._ready.set()  # callers waiting for a start hear the outcome
             failures = 1 if was_connected else failures + 1
-            if not was_connected:
+            if not was_connected or self._stop.is_set():
                 self._fail_waiting()
-            await asyncio.sleep(min(0.25 * 2 ** min(failures, 7), 30.0))
+            if self._stop.is_set():
+                break
+            with contextlib.suppress(TimeoutError):  # a stop ends the back-off at once
+                await asyncio.wait_for(self._stop.wait(), min(0.25 * 2 ** min(failures, 7), 30.0))
             self._ready.clear()
             self.restarts += 1
+        self.error = "stopped"
+        self._fail_waiting()
 
     async def _connection(self) -> None:
         from mcp import Client  # the [mcp] extra; parse_servers ran without it
@@ -155,6 +177,8 @@ class McpConnection:
                 while True:
                     call = await self._calls.get()
                     if isinstance(call, _Lost):
+                        if self._stop.is_set():
+                            return  # asked to stop: leaving the block closes the server
                         if call.generation == self._generation:
                             raise ConnectionError("the server stopped during a call")
                         continue  # a connection already replaced
@@ -233,7 +257,7 @@ class McpConnection:
         except Exception as error:  # anything else the SDK raises: the model hears it, the server lives
             _settle(call, OutcomeUnknown("unknown", f"MCP server {self.config.name!r}: {_describe(error)}"))
             return
-        text = _render(result)
+        text = mcp_text(result)
         if getattr(result, "is_error", False):
             _settle(call, ToolFailed("tool_error", text or "the tool reported an error"))
         elif not call.answer.done():
@@ -272,24 +296,3 @@ def _describe(error: BaseException) -> str:
         return "; ".join(_describe(one) for one in inner)
     text = str(error) or type(error).__name__
     return text[:500]
-
-
-def _render(result: Any) -> str:
-    """A CallToolResult as plain text: text blocks as they are, anything else named, never live HTML."""
-    parts: list[str] = []
-    for block in getattr(result, "content", None) or []:
-        kind = getattr(block, "type", "")
-        if kind == "text":
-            parts.append(block.text)
-        elif kind in ("image", "audio"):
-            parts.append(f"[{block.mime_type}, {len(block.data) * 3 // 4:,} bytes]")
-        elif kind == "resource":
-            inner = block.resource
-            parts.append(getattr(inner, "text", None) or f"[resource {inner.uri}]")
-        else:
-            parts.append(f"[{kind or 'content'}]")
-    if not parts and getattr(result, "structured_content", None) is not None:
-        import json
-
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n".join(parts)

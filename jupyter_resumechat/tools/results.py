@@ -8,10 +8,11 @@ enormous result cannot fill the context window or the database.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ToolResult", "bound_result"]
+__all__ = ["ToolResult", "bound_result", "mcp_text"]
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,22 @@ def bound_result(text: str, limit: int) -> ToolResult:
 
 def _note(kept: int, whole: int) -> str:
     return f"\n[… cut: the first {kept:,} of {whole:,} characters]"
+
+
+def mcp_text(result: Any) -> str:
+    """A CallToolResult as plain text: text blocks as they are, anything else named, never live HTML."""
+    parts: list[str] = []
+    for block in getattr(result, "content", None) or []:
+        kind = getattr(block, "type", "")
+        if kind == "text":
+            parts.append(block.text)
+        elif kind in ("image", "audio"):
+            parts.append(f"[{block.mime_type}, {len(block.data) * 3 // 4:,} bytes]")
+        elif kind == "resource":
+            inner = block.resource
+            parts.append(getattr(inner, "text", None) or f"[resource {inner.uri}]")
+        else:
+            parts.append(f"[{kind or 'content'}]")
+    if not parts and getattr(result, "structured_content", None) is not None:
+        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
+    return "\n".join(parts)

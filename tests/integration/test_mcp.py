@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from jupyter_resumechat.jobs.tasks import TaskGroup
 from jupyter_resumechat.tools import Effect, OutcomeUnknown, ToolFailed
 from jupyter_resumechat.tools.mcp import McpConnection, McpServerConfig, parse_servers
 
@@ -67,14 +68,15 @@ def stdio(notes: Path, **env: str) -> McpServerConfig:
 
 @asynccontextmanager
 async def connected(config: McpServerConfig, **options: Any) -> AsyncIterator[McpConnection]:
-    """A connection whose owner task runs for the block (as the job manager runs it)."""
+    """A connection whose loop the manager's TaskGroup runs for the block."""
     connection = McpConnection(config, **options)
-    owner = asyncio.create_task(connection.run())
+    group = TaskGroup()
+    group.start(connection.loop())
     try:
         yield connection
     finally:
-        owner.cancel()
-        await asyncio.gather(owner, return_exceptions=True)
+        await group.stop(timeout=10)
+        assert not group.names
 
 
 async def call(connection: McpConnection, tool: str, **arguments: Any) -> str:
@@ -169,13 +171,14 @@ def test_a_stopped_call_is_cancelled_and_the_connection_lives_on(notes: Path) ->
     asyncio.run(main())
 
 
-def test_stopping_the_owner_task_stops_the_server_process(notes: Path) -> None:
-    async def main() -> int:
+def test_stopping_the_loop_stops_the_server_process_and_tells_waiting_calls(notes: Path) -> None:
+    async def main() -> tuple[int, McpConnection]:
         async with connected(stdio(notes)) as connection:
-            return int(await call(connection, "pid"))
+            return int(await call(connection, "pid")), connection
 
-    pid = asyncio.run(main())
+    pid, connection = asyncio.run(main())
     assert not alive(pid)
+    assert connection.health()["error"] == "stopped"
 
 
 def test_a_server_that_cannot_start_is_named_and_harms_nothing(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bench.stuck_readers import measure
-from jupyter_resumechat.sse import WRITE_PIECE
+from jupyter_resumechat.handlers.events import WRITE_PIECE
 from tests.integration.test_resume import until
 
 PIECE = "x" * 1000

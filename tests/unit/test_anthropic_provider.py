@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import socket
-from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from tornado import httpserver, web
+from tornado import web
 
 from jupyter_resumechat.models import Usage
 from jupyter_resumechat.providers import ChatTurn
+from tests.support.fake_anthropic import begin, ending, serve, sse, write_events
 
 anthropic = pytest.importorskip("anthropic")  # the [anthropic] extra; the test extras include it
 
 from jupyter_resumechat.providers.anthropic import AnthropicProvider  # noqa: E402
 
 
-def sse(kind: str, data: dict) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
-
-
 class Messages(web.RequestHandler):
     """POST /v1/messages with stream=true: thinking, text, then the usage, as Anthropic sends them."""
 
     async def post(self) -> None:
-        request = json.loads(self.request.body)
-        self.application.settings["seen"].append(request)
-        self.set_header("Content-Type", "text/event-stream")
-        message = {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": request["model"],
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 11, "output_tokens": 1},
-        }
+        _, started = begin(self, 11)
         events = [
-            sse("message_start", {"message": message}),
+            started,
             sse("content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
             sse("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "hmm"}}),
             sse("content_block_stop", {"index": 0}),
@@ -48,31 +30,13 @@ class Messages(web.RequestHandler):
             sse("content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": "Hello"}}),
             sse("content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": " there"}}),
             sse("content_block_stop", {"index": 1}),
-            sse(
-                "message_delta",
-                {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 7}},
-            ),
-            sse("message_stop", {}),
+            *ending("end_turn", 7),
         ]
-        for event in events:
-            self.write(event)
-            await self.flush()
-        self.finish()
+        await write_events(self, events)
 
 
-@contextlib.asynccontextmanager
-async def fake_anthropic() -> AsyncIterator[tuple[str, list[dict]]]:
-    """A local server on this test's loop."""
-    seen: list[dict] = []
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sock.setblocking(False)
-    server = httpserver.HTTPServer(web.Application([(r"/v1/messages", Messages)], seen=seen))
-    server.add_sockets([sock])
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", seen
-    server.stop()
-    await server.close_all_connections()
+def fake_anthropic() -> Any:
+    return serve(Messages)
 
 
 async def test_text_thinking_and_usage_through_the_sdk():

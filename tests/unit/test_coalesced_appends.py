@@ -15,6 +15,7 @@ from jupyter_resumechat.streams import StreamInfo
 from jupyter_resumechat.streams.batcher import Batch
 from jupyter_resumechat.streams.redis import RedisStreamStore
 from tests.support.services import REDIS_URL
+from tests.support.stores import owned
 
 
 def info(sid: str = "s1") -> StreamInfo:
@@ -41,8 +42,8 @@ async def read_all(store: RedisStreamStore, sid: str, last: int | None = 0) -> t
 @pytest.fixture
 def store(redis_prefix: str) -> Any:
     def make(**kwargs: Any) -> RedisStreamStore:
-        return RedisStreamStore(
-            REDIS_URL, prefix=redis_prefix, coalesce=kwargs.pop("coalesce", 0.01), **kwargs
+        return owned(
+            RedisStreamStore(REDIS_URL, prefix=redis_prefix, coalesce=kwargs.pop("coalesce", 0.01), **kwargs)
         )
 
     return make

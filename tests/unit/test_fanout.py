@@ -12,6 +12,7 @@ from jupyter_resumechat.eventstream import Reply, decode_block
 from jupyter_resumechat.jobs.fanout import FanOut
 from jupyter_resumechat.models import utcnow
 from jupyter_resumechat.streams import MemoryStreamStore, StreamInfo
+from tests.support.stores import owned
 
 READERS = 1000
 
@@ -24,7 +25,7 @@ def make_store(request) -> Any:
     from tests.support.services import REDIS_URL
 
     prefix = request.getfixturevalue("redis_prefix")
-    return lambda: RedisStreamStore(REDIS_URL, prefix=prefix, coalesce=0.01)
+    return lambda: owned(RedisStreamStore(REDIS_URL, prefix=prefix, coalesce=0.01))
 
 
 async def reader(fanout: FanOut, sid: str, bodies: dict[int, bytes]) -> tuple[list[int], str]:

@@ -3,19 +3,17 @@ tool calls as OpenAI-compatible servers and Anthropic do, and the demo's offline
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tornado import httpserver, web
+from tornado import web
 
 from jupyter_resumechat.providers import ChatTurn, Delta
 from jupyter_resumechat.providers.base import MadeCall, ToolOffer
 from jupyter_resumechat.providers.demo import DemoProvider
 from jupyter_resumechat.providers.openai import OpenAIProvider
+from tests.support.fake_anthropic import begin, ending, serve, sse, write_events
 from tests.support.fake_openai import FakeOpenAI
 
 OFFER = [
@@ -105,28 +103,14 @@ async def test_openai_without_tools_sends_no_tools_field(fake_openai: FakeOpenAI
 anthropic = pytest.importorskip("anthropic")
 
 
-def sse(kind: str, data: dict[str, Any]) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
-
-
 class ToolMessages(web.RequestHandler):
     """POST /v1/messages: text, then two tool_use blocks whose input streams in pieces."""
 
     async def post(self) -> None:
-        request = json.loads(self.request.body)
-        self.application.settings["seen"].append(request)
-        self.set_header("Content-Type", "text/event-stream")
-        message = {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": request["model"],
-            "content": [],
-        }
-        message.update(stop_reason=None, stop_sequence=None, usage={"input_tokens": 5, "output_tokens": 1})
+        _, started = begin(self, 5)
         big = json.dumps({"path": "out.txt", "content": "x" * 10_000})
         events = [
-            sse("message_start", {"message": message}),
+            started,
             sse("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
             sse("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "Let me look."}}),
             sse("content_block_stop", {"index": 0}),
@@ -161,30 +145,13 @@ class ToolMessages(web.RequestHandler):
                 for i in range(0, len(big), 700)
             ],
             sse("content_block_stop", {"index": 2}),
-            sse(
-                "message_delta",
-                {"delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": {"output_tokens": 9}},
-            ),
-            sse("message_stop", {}),
+            *ending("tool_use", 9),
         ]
-        for event in events:
-            self.write(event)
-            await self.flush()
-        self.finish()
+        await write_events(self, events)
 
 
-@contextlib.asynccontextmanager
-async def fake_anthropic() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    seen: list[dict[str, Any]] = []
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sock.setblocking(False)
-    server = httpserver.HTTPServer(web.Application([(r"/v1/messages", ToolMessages)], seen=seen))
-    server.add_sockets([sock])
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", seen
-    server.stop()
-    await server.close_all_connections()
+def fake_anthropic() -> Any:
+    return serve(ToolMessages)
 
 
 async def test_anthropic_tool_use_blocks_stream_their_input_and_results_go_back_as_one_user_turn() -> None:

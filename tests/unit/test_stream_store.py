@@ -11,6 +11,7 @@ from jupyter_resumechat.errors import GenerationActive, NotFound
 from jupyter_resumechat.eventstream import Reply, decode_block, encode_event
 from jupyter_resumechat.models import EventKind, utcnow
 from jupyter_resumechat.streams import MemoryStreamStore, StreamInfo
+from tests.support.stores import owned
 
 PIECES = ["a", "é", "😀", "中文", " ", "\n", "x" * 50, "\u2028"]
 
@@ -41,7 +42,9 @@ def make_store(request):
     prefix = request.getfixturevalue("redis_prefix")
     coalesce = 0.01 if request.param == "redis-coalesced" else 0.0
     return _Factory(
-        lambda window: RedisStreamStore(REDIS_URL, replay_window=window, prefix=prefix, coalesce=coalesce)
+        lambda window: owned(
+            RedisStreamStore(REDIS_URL, replay_window=window, prefix=prefix, coalesce=coalesce)
+        )
     )
 
 
@@ -276,7 +279,7 @@ def test_redis_leases_start_at_open_and_a_failed_adoption_is_retried(redis_prefi
     from tests.support.services import REDIS_URL
 
     async def main():
-        store = RedisStreamStore(REDIS_URL, prefix=redis_prefix, lease=0.05)
+        store = owned(RedisStreamStore(REDIS_URL, prefix=redis_prefix, lease=0.05))
         try:
             await store.open(info("s1", "c1"))  # and its owner dies: no renew ever
             await until_claimed(store, "s1", token=2)

@@ -13,8 +13,8 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .errors import NotFound, Unavailable
-from .eventstream import (
+from ..errors import NotFound, Unavailable
+from ..eventstream import (
     HEARTBEAT_HEADER,
     encode_gone,
     encode_retry,
@@ -23,8 +23,8 @@ from .eventstream import (
     pieces,
     tagged_pieces,
 )
-from .handlers import ResumeChatHandler
-from .jobs import Batch, Chunk, Multiplex, Subscription
+from ..jobs import Batch, Chunk, Multiplex, Subscription
+from .base import ResumeChatHandler
 
 __all__ = ["EventStreamHandler", "MultiplexHandler"]
 

@@ -1,0 +1,271 @@
+"""A reply's steps in the MessageStore: what happens to a reply after its turn.
+
+A reply is restarted (regenerate, continue), checkpointed while it streams,
+and committed once with its final state; every write is fenced by the
+reply's owner, so a server that lost a reply writes nothing to it.  The
+steps of agent runs (tool calls, decisions, results) belong here too.
+Guarantees: see ``messages.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import DataError, IntegrityError
+
+from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
+from ..models import Message, MessageStatus, Role, utcnow
+from .engine import DATABASE_ERRORS, guarded, reason
+from .instances import spooled_fence
+from .rows import INTERRUPTED, STREAMING, StoreBase, json_text, message_of
+from .schema import conversations, messages
+
+__all__ = ["Commit", "CommitResult", "ReplySteps", "Restart"]
+
+log = logging.getLogger("jupyter_resumechat.store.messages")
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A latest reply generated again: replaced (``keep_text`` false) or continued."""
+
+    conversation_id: str
+    message_id: str
+    model: str
+    client_id: str | None
+    stream_id: str
+    keep_text: bool
+
+
+class Commit(enum.Enum):
+    """How a final commit ended."""
+
+    DONE = "done"  # the row holds our final message
+    TAKEN = "taken"  # another server concluded or adopted it: the row holds theirs
+    GONE = "gone"  # the row no longer exists (its conversation was deleted)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """A commit's outcome and the message the database now holds (if any)."""
+
+    outcome: Commit
+    message: Message | None
+
+
+class ReplySteps(StoreBase):
+    """Restarts, checkpoints and final commits of replies, fenced by their owner."""
+
+    @guarded
+    async def restart_reply(self, restart: Restart) -> tuple[Message, Message]:
+        """Make the conversation's latest reply ``streaming`` again under a new stream,
+        owned by this instance: emptied, or with its text kept to be continued.
+
+        Returns (the user message it answers, the reply).  Raises ``NotFound`` for
+        an unknown message, ``InvalidRequest`` when it is not the latest reply and
+        ``GenerationActive`` when a reply streams in the conversation.
+        """
+        for attempt in range(2):
+            try:
+                return await self._restart(restart)
+            except (IntegrityError, _Raced):
+                blocking = await self._streaming_in(restart.conversation_id)
+                if blocking is not None:
+                    raise GenerationActive("a generation is already active", blocking.stream_id) from None
+                if attempt:
+                    raise Unavailable("the reply kept changing under this request; send it again") from None
+        raise AssertionError("unreachable")
+
+    async def _restart(self, restart: Restart) -> tuple[Message, Message]:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            latest = (
+                (
+                    await conn.execute(
+                        select(messages)
+                        .where(messages.c.conversation_id == restart.conversation_id)
+                        .order_by(messages.c.pk.desc())
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if latest is None or latest["id"] != restart.message_id:
+                known = await conn.execute(
+                    select(messages.c.id).where(
+                        messages.c.id == restart.message_id,
+                        messages.c.conversation_id == restart.conversation_id,
+                    )
+                )
+                if known.first() is None:
+                    raise NotFound(f"no message {restart.message_id!r} in this conversation")
+            _check_restartable(latest, restart)
+            assert latest is not None
+            values: dict[str, Any] = {
+                "status": STREAMING,
+                "stream_id": restart.stream_id,
+                "owner_instance": self.instance_id,
+                "model": restart.model,
+                "error_type": None,
+                "error_detail": None,
+                "usage": None,
+                "context_window": None,
+                "updated_at": now,
+            }
+            if not restart.keep_text:
+                values.update(content="", reasoning="")
+            if restart.client_id is not None:  # an earlier request's id keeps answering otherwise
+                values["client_id"] = restart.client_id
+            changed = await conn.execute(
+                update(messages)
+                .where(  # fenced: a second server restarting the same reply changes nothing
+                    messages.c.pk == latest["pk"],
+                    messages.c.status == latest["status"],
+                    messages.c.stream_id.is_not_distinct_from(latest["stream_id"]),
+                )
+                .values(**values)
+            )
+            if not changed.rowcount:
+                raise _Raced()
+            user = (
+                (await conn.execute(select(messages).where(messages.c.id == latest["reply_to"])))
+                .mappings()
+                .first()
+            )
+            reply = (
+                (await conn.execute(select(messages).where(messages.c.pk == latest["pk"]))).mappings().one()
+            )
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == restart.conversation_id)
+                .values(updated_at=now)
+            )
+        if user is None:
+            raise NotFound("the user message this reply answers is gone")
+        return message_of(user), message_of(reply)
+
+    async def checkpoint(self, partials: Iterable[tuple[str, str, str]]) -> set[str]:
+        """Save partial ``(message_id, content, reasoning)`` of this instance's
+        streaming replies; returns the ids that could not be saved.
+
+        One transaction for all.  If the database refuses the data, each reply is
+        written on its own, so one reply it refuses harms only itself (§2.7); if
+        the database is down, none is saved and no reply is tried on its own (a
+        connect timeout per reply would hold the supervisor up).
+        """
+        rows = [{"b_id": mid, "b_content": c, "b_reasoning": r} for mid, c, r in partials]
+        if not rows:
+            return set()
+        try:
+            await self._checkpoint(rows)
+            return set()
+        except (DataError, IntegrityError) as exc:
+            log.debug("resumechat: batch checkpoint refused (%s); writing one by one", reason(exc))
+        except DATABASE_ERRORS as exc:
+            log.debug("resumechat: checkpoint failed: %s", reason(exc))
+            return {row["b_id"] for row in rows}
+        failed = set()
+        for row in rows:
+            try:
+                await self._checkpoint([row])
+            except DATABASE_ERRORS as exc:
+                log.debug("resumechat: checkpoint of message %s failed: %s", row["b_id"], reason(exc))
+                failed.add(row["b_id"])
+        return failed
+
+    async def _checkpoint(self, rows: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        statement = (
+            update(messages)
+            .where(
+                messages.c.id == bindparam("b_id"),
+                messages.c.status == STREAMING,
+                messages.c.owner_instance == self.instance_id,
+            )
+            .values(content=bindparam("b_content"), reasoning=bindparam("b_reasoning"), updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement, rows)
+
+    @guarded
+    async def finish_message(
+        self, message: Message, *, adopt: bool = False, owner: str | None = None
+    ) -> CommitResult:
+        """Commit the final state of a reply, fenced by its owner.
+
+        The owner (this instance, or ``owner`` when replaying a spooled final)
+        may conclude its reply while it is ``streaming`` or ``interrupted`` by
+        itself; a reply another server recovered is theirs (``TAKEN``), except
+        for a spooled final, which may still land on it (``spooled_fence``).
+        With ``adopt`` this instance takes over a ``streaming`` reply of a
+        server whose lease lapsed.  A retried commit whose first attempt did
+        land is recognised and reported as done.
+        """
+        if adopt:
+            fence = messages.c.status == STREAMING
+        elif owner is not None and owner != self.instance_id:  # a spooled final, replayed
+            fence = spooled_fence(owner, message.content)
+        else:
+            fence = (messages.c.owner_instance == self.instance_id) & messages.c.status.in_(
+                (STREAMING, INTERRUPTED)
+            )
+        owner = owner or self.instance_id
+        now, error = utcnow(), message.error or {}
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(messages)
+                .where(messages.c.id == message.id, fence)
+                .values(
+                    content=message.content,
+                    reasoning=message.reasoning,
+                    status=message.status.value,
+                    error_type=error.get("type"),
+                    error_detail=error.get("detail"),
+                    usage=json_text(message.usage.to_json()) if message.usage else None,
+                    context_window=json_text(message.window.to_json()) if message.window else None,
+                    owner_instance=owner,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount:
+                await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == message.conversation_id)
+                    .values(updated_at=now)
+                )
+                return CommitResult(Commit.DONE, message.replace(updated_at=now))
+            row = (await conn.execute(select(messages).where(messages.c.id == message.id))).mappings().first()
+        if row is None:
+            return CommitResult(Commit.GONE, None)
+        held = message_of(row)
+        if (
+            row["owner_instance"] == owner
+            and held.status is message.status
+            and held.content == message.content
+            and held.reasoning == message.reasoning
+        ):
+            return CommitResult(Commit.DONE, held)  # an earlier attempt landed
+        return CommitResult(Commit.TAKEN, held)
+
+
+class _Raced(Exception):
+    """Another transaction changed the reply between our read and our write."""
+
+
+def _check_restartable(latest: Any, restart: Restart) -> None:
+    """Only the conversation's latest message, a reply not streaming, is generated again."""
+    if latest is None or latest["id"] != restart.message_id:
+        raise InvalidRequest(
+            f"message {restart.message_id!r} is not the latest reply of this conversation; "
+            "only the latest reply can be regenerated or continued"
+        )
+    if latest["role"] != Role.ASSISTANT.value:
+        raise InvalidRequest(f"message {restart.message_id!r} is not a reply")
+    if latest["status"] == MessageStatus.STREAMING.value:
+        raise GenerationActive("this reply is still streaming", latest["stream_id"] or "")
