@@ -34,7 +34,9 @@ CASES = [(60, "true"), (-60, "skewed")]
 
 @pytest.mark.parametrize(("skew", "owner"), CASES, ids=["other-ahead", "owner-behind"])
 def test_a_skewed_clock_adopts_nothing_alive(tmp_path, postgres_url, streams, skew, owner):
-    traits = dict(db_url=postgres_url, owner_lease=3.0, checkpoint_interval=0.1, **streams)
+    # a lease of 5 s: far below the skew, so host clocks would lapse it at once, and
+    # long enough that a loaded machine's slow tick does not lapse it for real
+    traits = dict(db_url=postgres_url, owner_lease=5.0, checkpoint_interval=0.1, **streams)
     true = ServerProcess(tmp_path / "true", **traits)
     skewed = ServerProcess(tmp_path / "skewed", env=skewed_env(skew), **traits)
     try:
