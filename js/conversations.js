@@ -13,11 +13,13 @@ import { ICommandPalette, InputDialog, MainAreaWidget, Dialog, showDialog } from
 import { ILabShell } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 import { Api } from './api.js';
 import { ChatRenderer, MIME_TYPE } from './mime.js';
 import { notebookPlugin } from './notebook-plugin.js';
 import { describe } from './session.js';
+import { SERVICE as SHORTCUTS, shortcutService } from './shortcuts.js';
 
 const ICON = new LabIcon({
   name: 'jupyter-resumechat:chats',
@@ -216,4 +218,17 @@ const plugin = {
   },
 };
 
-export default [plugin, notebookPlugin];
+/** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
+const shortcutsPlugin = {
+  id: 'jupyter-resumechat:shortcuts',
+  description: 'Hands the application\'s shortcuts typed in a chat panel to the application (Ctrl+S saves).',
+  autoStart: true,
+  activate: (app) => {
+    /** @type {any} */ (window)[SHORTCUTS] = shortcutService({
+      bindings: () => app.commands.keyBindings,
+      keystroke: (event) => CommandRegistry.keystrokeForKeydownEvent(event),
+    });
+  },
+};
+
+export default [plugin, notebookPlugin, shortcutsPlugin];

@@ -4,12 +4,14 @@
  * whole.  Only the live reply is rendered again as it grows (LiveMarkdown
  * keeps that linear); a committed message is rendered once per change.  The
  * scroll follows new text only while the reader is at the bottom.  Keys typed
- * in the panel stay in the panel (DESIGN §4.8).  No I/O here: user intents go
- * out through `handlers`.
+ * in the panel stay in the panel (DESIGN §4.8), but for the application's
+ * shortcuts (§4.13, shortcuts.js).  No I/O here: user intents go out through
+ * `handlers`.
  */
 import { Mentions } from './attach.js';
 import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
 import { contextMeter, meterText } from './meter.js';
+import { forwardShortcut } from './shortcuts.js';
 import { composer, replyActions, replyMeta, statusText } from './state.js';
 
 /** @typedef {import('./state.js').State} State @typedef {import('./state.js').Message} Message */
@@ -202,7 +204,8 @@ export class ChatView {
 
     this.root = h('div', 'rc-panel');
     // Lumino's key bindings skip anything under this attribute: Shift+Enter,
-    // Escape, Ctrl+C… typed here never reach the notebook (DESIGN §4.8).
+    // Escape, single letters typed here never reach the notebook (DESIGN §4.8);
+    // the application's shortcuts are handed on by forwardShortcut (§4.13).
     this.root.setAttribute('data-lm-suppress-shortcuts', 'true');
     const header = h('div', 'rc-header');
     this.title = h('span', 'rc-title', 'Chat');
@@ -256,7 +259,7 @@ export class ChatView {
 
     /** @type {[EventTarget, string, (event: any) => void][]} */
     this.listeners = [
-      [this.root, 'keydown', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
+      [this.root, 'keydown', (/** @type {KeyboardEvent} */ e) => { forwardShortcut(e, this.root); e.stopPropagation(); }],
       [this.root, 'keypress', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
       [this.root, 'keyup', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
       [this.input, 'keydown', (/** @type {KeyboardEvent} */ e) => this.onKey(e)],
