@@ -33,6 +33,7 @@ from .providers import ProviderSettings, choose_provider
 from .sse import EventStreamHandler, MultiplexHandler
 from .store import async_url
 from .store.url import shown as _shown
+from .store.url import sqlite_file
 from .traits import JsonList
 
 __all__ = ["ResumeChat"]
@@ -223,6 +224,8 @@ class ResumeChat(ExtensionApp):
         self._export_location()
         settings = self.provider_settings()
         self.log.info("resumechat: provider %s, model %s", settings.provider, settings.model)
+        # a relative SQLite path depends on the folder the server started in: say which file it is
+        self.log.info("resumechat: messages in %s", sqlite_file(self.db_url) or _shown(self.db_url))
         try:
             manager: JobManager | None = self._manager(settings)
             problem = ""
