@@ -16,7 +16,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 import { Api } from './api.js';
-import { ChatRenderer, MIME_TYPE } from './mime.js';
+import { ChatRenderer, DELETED_EVENT, MIME_TYPE } from './mime.js';
 import { notebookPlugin } from './notebook-plugin.js';
 import { describe } from './session.js';
 import { SERVICE as SHORTCUTS, shortcutService } from './shortcuts.js';
@@ -38,13 +38,16 @@ function h(tag, className, text) {
   return node;
 }
 
+/** How the front end shows chats: open one, close the one showing a conversation. @typedef {{open: (id: string, title: string) => void, close: (id: string) => void}} Opener */
+
 /** The side panel: the conversations, newest first, filtered by a title search. */
 export class ConversationList extends Widget {
-  /** @param {Api} api @param {(id: string, title: string) => void} open */
-  constructor(api, open) {
+  /** @param {Api} api @param {Opener} opener */
+  constructor(api, opener) {
     super();
     this.api = api;
-    this.open = open;
+    this.open = opener.open;
+    this.opener = opener;
     /** @type {{id: string, title: string, updated_at: string}[]} */
     this.all = [];
     this.addClass('rc-conversations');
@@ -105,7 +108,12 @@ export class ConversationList extends Widget {
       body: `"${conversation.title || 'Untitled'}" and all its messages will be deleted.`,
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })],
     });
-    if (answer.button.accept) await this.act(() => this.api.remove(conversation.id));
+    if (!answer.button.accept) return;
+    await this.act(async () => {
+      await this.api.remove(conversation.id);
+      this.opener.close(conversation.id); // its open chat goes, rather than say "not found"
+      window.dispatchEvent(new CustomEvent(DELETED_EVENT, { detail: { id: conversation.id } }));
+    });
   }
 
   /** @param {() => Promise<any>} request */
@@ -133,12 +141,13 @@ export function notebookConversation(notebookModel) {
 /**
  * JupyterLab: a chat opens in a tab of the main area (one per conversation).
  * @param {import('@jupyterlab/application').JupyterFrontEnd} app
- * @returns {(id: string, title: string) => void}
+ * @returns {Opener}
  */
 function inMainArea(app) {
-  return (id, title) => {
+  const find = (/** @type {string} */ id) => [...app.shell.widgets('main')].find((w) => w.id === `rc-chat-${id}`);
+  const open = (/** @type {string} */ id, /** @type {string} */ title) => {
     const existing = `rc-chat-${id}`;
-    for (const widget of app.shell.widgets('main')) if (widget.id === existing) { app.shell.activateById(existing); return; }
+    if (find(id)) { app.shell.activateById(existing); return; }
     const chat = new ChatRenderer({ mimeType: MIME_TYPE });
     chat.start({ conversation_id: id, title });
     const main = new MainAreaWidget({ content: chat });
@@ -149,6 +158,7 @@ function inMainArea(app) {
     app.shell.add(main, 'main');
     app.shell.activateById(main.id);
   };
+  return { open, close: (id) => find(id)?.dispose() };
 }
 
 /**
@@ -156,12 +166,13 @@ function inMainArea(app) {
  * sidebar, beside the list (View > Right Sidebar switches between them); opening
  * another conversation shows it there.
  * @param {import('@jupyterlab/application').JupyterFrontEnd} app
- * @returns {(id: string, title: string) => void}
+ * @param {() => string} listId the list's id, shown again when its chat is closed
+ * @returns {Opener}
  */
-function inSidebar(app) {
+function inSidebar(app, listId) {
   /** @type {ChatRenderer | null} */
   let chat = null;
-  return (id, title) => {
+  const open = (/** @type {string} */ id, /** @type {string} */ title) => {
     if (!chat || chat.isDisposed) {
       chat = new ChatRenderer({ mimeType: MIME_TYPE });
       chat.id = 'rc-sidebar-chat';
@@ -176,6 +187,12 @@ function inSidebar(app) {
     }
     app.shell.activateById(chat.id);
   };
+  const close = (/** @type {string} */ id) => {
+    if (!chat || chat.isDisposed || chat.data.conversation_id !== id) return;
+    chat.dispose();
+    app.shell.activateById(listId());
+  };
+  return { open, close };
 }
 
 /** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
@@ -186,9 +203,12 @@ const plugin = {
   optional: [INotebookTracker, ICommandPalette, ILabShell],
   activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette, /** @type {any} */ labShell) => {
     const api = Api.fromPage();
-    const open = labShell ? inMainArea(app) : inSidebar(app);
-    const list = new ConversationList(api, open);
-    list.id = 'rc-conversations';
+    const listId = 'rc-conversations';
+    /** @type {Opener} */
+    const opener = labShell ? inMainArea(app) : inSidebar(app, () => listId);
+    const open = opener.open;
+    const list = new ConversationList(api, opener);
+    list.id = listId;
     list.title.icon = ICON;
     list.title.caption = 'Chats';
     app.shell.add(list, labShell ? 'left' : 'right', { rank: 900 });

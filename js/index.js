@@ -45,6 +45,8 @@ function render({ model, el }) {
       try {
         const made = await api.conversation({}, session.signal);
         model.set('conversation_key', '');
+        model.set('title', made.title || ''); // not the previous conversation's title
+        view.setTitle(made.title);
         host.setConversationId(made.id);
       } catch (error) { session.dispatch({ type: 'notice', detail: describe(error) }); }
     },

@@ -303,6 +303,7 @@ export class ChatView {
     this.drawMessages(state);
     const tools = composer(state);
     this.root.dataset.phase = state.phase.kind;
+    this.root.toggleAttribute('data-reconnecting', state.phase.kind === 'streaming' && state.phase.reconnecting > 0);
     this.sendButton.disabled = !tools.enabled;
     this.sendButton.setAttribute('aria-busy', String(tools.busy));
     this.stopButton.disabled = tools.action !== 'stop';

@@ -261,8 +261,17 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
     items.first.locator(".rc-delete").click()
     page.locator(".jp-Dialog .jp-mod-accept").click()  # the confirmation
     page.wait_for_function("() => !document.querySelector('#rc-conversations .rc-conversation')")
+    # its chat tab is closed, and the notebook's output starts a new conversation: no "not found"
+    page.locator('[id^="rc-chat-"]').first.wait_for(state="detached", timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-Notebook .rc-panel .rc-assistant')", timeout=TIMEOUT
+    )
+    tab.wait_idle()
+    assert "not found" not in tab.panel().inner_text().lower()
+    tab.send("/repeat 2 again ")
+    tab.wait_reply("again again")
     with httpx.Client(headers=server.headers, timeout=30) as client:
-        assert client.get(server.url("conversations")).json()["conversations"] == []
+        assert len(client.get(server.url("conversations")).json()["conversations"]) == 1
 
 
 def test_notebook_7s_right_sidebar_lists_and_opens_chats(browser, pages, tmp_path):
