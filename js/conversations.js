@@ -179,6 +179,10 @@ function inSidebar(app, listId) {
       chat.title.icon = ICON;
       chat.title.caption = 'Chat';
       chat.start({ conversation_id: id, title });
+      const back = h('button', 'rc-back', '‹ All chats'); // the list shares the sidebar: the way back to it
+      back.setAttribute('aria-label', 'Back to the list of chats');
+      back.addEventListener('click', () => app.shell.activateById(listId()));
+      chat.node.prepend(back);
       app.shell.add(chat, 'right', { rank: 901 });
     } else if (chat.data.conversation_id !== id) {
       chat.heading = title || 'Chat';

@@ -12,6 +12,7 @@ import { Mentions } from './attach.js';
 import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
 import { contextMeter, meterText } from './meter.js';
 import { forwardShortcut } from './shortcuts.js';
+import { Switcher } from './switcher.js';
 import { composer, replyActions, replyMeta, statusText } from './state.js';
 
 /** @typedef {import('./state.js').State} State @typedef {import('./state.js').Message} Message */
@@ -27,7 +28,7 @@ import { composer, replyActions, replyMeta, statusText } from './state.js';
  * The header's conversation switcher: `onHistory` asks for the recent conversations
  * (answered with `showConversations`), `onSwitch` shows another one in this panel.
  * @typedef {{onHistory: () => void, onSwitch: (id: string) => void}} SwitchHandlers
- * @typedef {{id: string, title: string, updated_at: string}} ConversationInfo
+ * @typedef {import('./switcher.js').ConversationInfo} ConversationInfo
  */
 
 const ACTION_LABELS = { retry: 'Retry', continue: 'Continue', regenerate: 'Regenerate' };
@@ -180,13 +181,6 @@ class MessageNode {
 }
 
 /** @param {string} iso */
-function localDate(iso) {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? ''
-    : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-}
-
-/** @param {string} iso */
 function localTime(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -219,11 +213,8 @@ export class ChatView {
     // Lumino matches a binding's `:focus` selector on the focused element itself before it looks for
     // the root's attribute (Notebook 7 reads keys in the capture phase): the focusable parts carry it too.
     this.history.setAttribute('data-lm-suppress-shortcuts', 'true');
-    this.menu = h('div', 'rc-history-menu');
-    this.menu.setAttribute('role', 'menu');
-    this.menu.setAttribute('aria-label', 'Conversations');
-    this.menu.hidden = true;
-    header.append(this.title, this.picker, this.history, this.fresh, this.menu);
+    this.switcher = new Switcher(/** @type {HTMLButtonElement} */ (this.history), handlers);
+    header.append(this.title, this.picker, this.history, this.fresh);
     this.list = h('div', 'rc-messages');
     this.list.setAttribute('role', 'log');
     this.list.setAttribute('aria-label', 'Conversation');
@@ -269,10 +260,6 @@ export class ChatView {
       [this.sendButton, 'click', () => handlers.onSend(this.input.value, [...this.mentions.attached])],
       [this.stopButton, 'click', () => handlers.onStop()],
       [this.fresh, 'click', () => handlers.onNew()],
-      [this.history, 'click', () => this.toggleHistory()],
-      [this.menu, 'keydown', (/** @type {KeyboardEvent} */ e) => this.onMenuKey(e)],
-      [this.menu, 'focusout', (/** @type {FocusEvent} */ e) => this.onMenuFocusOut(e)],
-      [document, 'pointerdown', (/** @type {PointerEvent} */ e) => this.onPointerDown(e)],
       [this.picker, 'change', () => handlers.onModel(this.picker.value)],
       [this.dismiss, 'click', () => handlers.onDismiss()],
     ];
@@ -371,74 +358,11 @@ export class ChatView {
   /** @param {string} title */
   setTitle(title) { this.title.textContent = title || 'Chat'; }
 
-  /** Open the switcher (asking for the conversations) or close it. */
-  toggleHistory() {
-    if (!this.menu.hidden) { this.closeHistory(false); return; }
-    this.menu.hidden = false;
-    this.history.setAttribute('aria-expanded', 'true');
-    this.menu.replaceChildren(h('div', 'rc-history-note', 'Loading…'));
-    this.handlers.onHistory();
-  }
-
-  /** @param {boolean} refocus give the focus back to the Conversations button */
-  closeHistory(refocus) {
-    if (this.menu.hidden) return;
-    this.menu.hidden = true;
-    this.history.setAttribute('aria-expanded', 'false');
-    if (refocus) this.history.focus();
-  }
-
   /**
-   * The recent conversations, newest first, or why there are none; the one shown is checked.
+   * The conversations for the switcher (switcher.js), newest first; the one shown is checked.
    * @param {{conversations: ConversationInfo[], current: string, problem?: string}} recent
    */
-  showConversations({ conversations, current, problem }) {
-    if (this.menu.hidden) return; // closed before the answer came
-    const items = conversations.map((c) => {
-      const item = button('', 'rc-history-item');
-      item.setAttribute('role', 'menuitemradio');
-      item.setAttribute('data-lm-suppress-shortcuts', 'true');
-      item.setAttribute('aria-checked', String(c.id === current));
-      item.dataset.id = c.id;
-      item.append(h('span', 'rc-history-title', c.title || 'Untitled'), ' ', h('span', 'rc-history-when', localDate(c.updated_at)));
-      item.addEventListener('click', () => this.choose(c.id, current));
-      return item;
-    });
-    this.menu.replaceChildren(...(items.length ? items : [h('div', 'rc-history-note', problem || 'No conversations yet.')]));
-    (items.find((item) => item.dataset.id === current) || items[0])?.focus();
-  }
-
-  /** @param {string} id @param {string} current */
-  choose(id, current) {
-    this.closeHistory(true);
-    if (id !== current) this.handlers.onSwitch(id);
-  }
-
-  /** Arrows, Home and End move through the list; Escape closes it. @param {KeyboardEvent} event */
-  onMenuKey(event) {
-    const items = /** @type {HTMLElement[]} */ ([...this.menu.querySelectorAll('.rc-history-item')]);
-    const at = items.indexOf(/** @type {HTMLElement} */ (document.activeElement));
-    const next = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[event.key];
-    if (event.key === 'Escape') {
-      event.preventDefault();
-      this.closeHistory(true);
-    } else if (next !== undefined && items.length) {
-      event.preventDefault();
-      items[(next + items.length) % items.length].focus();
-    }
-  }
-
-  /** Tabbing out of the list closes it. @param {FocusEvent} event */
-  onMenuFocusOut(event) {
-    const to = /** @type {Node | null} */ (event.relatedTarget);
-    if (to && !this.menu.contains(to) && to !== this.history) this.closeHistory(false);
-  }
-
-  /** A click anywhere else closes the list. @param {PointerEvent} event */
-  onPointerDown(event) {
-    const target = /** @type {Node} */ (event.target);
-    if (!this.menu.hidden && !this.menu.contains(target) && !this.history.contains(target)) this.closeHistory(false);
-  }
+  showConversations(recent) { this.switcher.show(recent); }
 
   /** @param {{id: string, label: string, context_tokens?: number}[]} models @param {string} current */
   setModels(models, current) {
@@ -465,6 +389,7 @@ export class ChatView {
 
   destroy() {
     for (const [target, name, handler] of this.listeners) target.removeEventListener(name, handler);
+    this.switcher.destroy();
     this.root.remove();
   }
 }

@@ -304,5 +304,8 @@ def test_notebook_7s_right_sidebar_lists_and_opens_chats(browser, pages, tmp_pat
             timeout=TIMEOUT
         )
         assert kernels(server) == []
+        page.get_by_role("button", name="Back to the list of chats").click()  # the way back
+        page.locator("#jp-right-stack #rc-conversations .rc-conversation").first.wait_for(timeout=TIMEOUT)
+        assert not chat.is_visible()
     finally:
         server.stop()
