@@ -11,6 +11,7 @@
  */
 import { ICommandPalette, InputDialog, MainAreaWidget, Dialog, showDialog } from '@jupyterlab/apputils';
 import { ILabShell } from '@jupyterlab/application';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
@@ -19,6 +20,7 @@ import { Api } from './api.js';
 import { ChatRenderer, DELETED_EVENT, MIME_TYPE } from './mime.js';
 import { notebookPlugin } from './notebook-plugin.js';
 import { describe } from './session.js';
+import { CHANGED_EVENT as SETTINGS_CHANGED, SERVICE as SETTINGS, readSettings } from './settings.js';
 import { SERVICE as SHORTCUTS, shortcutService } from './shortcuts.js';
 
 const ICON = new LabIcon({
@@ -204,8 +206,17 @@ const plugin = {
   id: 'jupyter-resumechat:conversations',
   description: 'A side panel of chats and a command that opens the notebook\'s chat, with no kernel.',
   autoStart: true,
-  optional: [INotebookTracker, ICommandPalette, ILabShell],
-  activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette, /** @type {any} */ labShell) => {
+  optional: [INotebookTracker, ICommandPalette, ILabShell, ISettingRegistry],
+  activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette, /** @type {any} */ labShell, /** @type {any} */ registry) => {
+    // the Settings Editor's values (schema/conversations.json), for every chat view of the page
+    registry?.load(plugin.id).then((/** @type {any} */ settings) => {
+      const publish = () => {
+        /** @type {any} */ (window)[SETTINGS] = readSettings(settings.composite);
+        window.dispatchEvent(new Event(SETTINGS_CHANGED));
+      };
+      publish();
+      settings.changed.connect(publish);
+    }, (/** @type {any} */ error) => console.warn('jupyter-resumechat: settings not loaded', error));
     const api = Api.fromPage();
     const listId = 'rc-conversations';
     /** @type {Opener} */

@@ -21,6 +21,7 @@ import { ContextSource, NO_KERNEL, kernelAsker } from './context.js';
 import { composer } from './state.js';
 import { onExplain } from './notebook.js';
 import { ChatSession, describe } from './session.js';
+import { startingModel } from './settings.js';
 import { transcript } from './transcript.js';
 import { ChatView } from './view.js';
 import './panel.css';
@@ -70,6 +71,8 @@ export class ChatRenderer extends Widget {
       (question) => this.toKernel({ ask: question }),
       (handler) => hear(WIDGET_EVENT, this.data.bridge_id || '', (message) => { if (message.answer) handler(message.answer); }),
     );
+    /** the settings' default model (settings.js), sent while the output names none */
+    this.started = '';
     /** the notebook's own conversation (`notebook: true`), which the switcher may come back to */
     this.own = '';
   }
@@ -104,7 +107,7 @@ export class ChatRenderer extends Widget {
         this.save();
       },
       key: () => this.data.key || '',
-      model: () => this.data.model || '',
+      model: () => this.data.model || this.started,
       context,
     };
     const view = new ChatView(this.node, {
@@ -162,7 +165,10 @@ export class ChatRenderer extends Widget {
     view.setTitle(this.heading);
     view.update(session.state);
     api.models(session.signal).then(
-      (models) => view.setModels(models.models, this.data.model || models.default),
+      (models) => {
+        this.started = startingModel('', models.models.map((/** @type {any} */ m) => m.id), '');
+        view.setModels(models.models, this.data.model || this.started || models.default);
+      },
       () => { /* the picker stays hidden; sending uses the server's default */ },
     );
     session.load();

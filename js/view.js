@@ -12,6 +12,7 @@ import { Mentions } from './attach.js';
 import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
 import { contextMeter, meterText } from './meter.js';
 import { forwardShortcut } from './shortcuts.js';
+import { CHANGED_EVENT as SETTINGS_CHANGED, chatSettings, sends } from './settings.js';
 import { Switcher } from './switcher.js';
 import { composer, replyActions, replyMeta, statusText } from './state.js';
 
@@ -231,13 +232,11 @@ export class ChatView {
     this.announcer.setAttribute('aria-live', 'polite');
     const form = h('div', 'rc-input');
     this.input = /** @type {HTMLTextAreaElement} */ (h('textarea', 'rc-textarea'));
-    this.input.placeholder = 'Message (Enter to send, Shift+Enter for a new line)';
     this.input.setAttribute('aria-label', 'Message');
     this.input.rows = 2;
     this.sendButton = button('Send', 'rc-send');
     this.stopButton = button('Stop', 'rc-stop');
     this.mentions = new Mentions(this.input, (query) => (handlers.onMention ? handlers.onMention(query) : Promise.resolve([])));
-    if (handlers.onMention) this.input.placeholder = 'Message (Enter to send, Shift+Enter for a new line, @ to attach)';
     this.meter = h('span', 'rc-meter');
     this.meter.hidden = true;
     /** @type {Map<string, number>} */
@@ -246,6 +245,7 @@ export class ChatView {
     form.append(this.input, this.sendButton, this.stopButton);
     this.root.append(header, this.list, status, this.announcer, this.mentions.chips, form, this.mentions.popup);
     this.root.toggleAttribute('data-insert', !!handlers.onInsert);
+    this.placeHint();
     el.appendChild(this.root);
 
     /** @type {[EventTarget, string, (event: any) => void][]} */
@@ -256,6 +256,7 @@ export class ChatView {
       [this.input, 'keydown', (/** @type {KeyboardEvent} */ e) => this.onKey(e)],
       [this.input, 'input', () => { if (handlers.onMention) this.mentions.onInput(); }],
       [this.input, 'blur', () => this.mentions.close()],
+      [window, SETTINGS_CHANGED, () => this.placeHint()],
       [this.list, 'click', (/** @type {MouseEvent} */ e) => this.onListClick(e)],
       [this.sendButton, 'click', () => handlers.onSend(this.input.value, [...this.mentions.attached])],
       [this.stopButton, 'click', () => handlers.onStop()],
@@ -266,13 +267,20 @@ export class ChatView {
     for (const [target, name, handler] of this.listeners) target.addEventListener(name, handler);
   }
 
-  /** Enter (or Ctrl/Cmd+Enter) sends; Shift+Enter is a new line. @param {KeyboardEvent} event */
+  /** Enter or Ctrl/Cmd+Enter sends, as the settings say (settings.js); Shift+Enter is a new line. @param {KeyboardEvent} event */
   onKey(event) {
     if (this.mentions.onKey(event)) return; // the list of mentions is open: its keys
-    if (event.key === 'Enter' && !event.shiftKey && !event.altKey && !event.isComposing) {
+    if (sends(event, chatSettings().sendWith)) {
       event.preventDefault();
       this.handlers.onSend(this.input.value, [...this.mentions.attached]);
     }
+  }
+
+  /** The box's hint says which key sends. */
+  placeHint() {
+    const send = chatSettings().sendWith === 'Enter' ? 'Enter to send, Shift+Enter for a new line'
+      : 'Ctrl+Enter to send, Enter for a new line';
+    this.input.placeholder = `Message (${send}${this.handlers.onMention ? ', @ to attach' : ''})`;
   }
 
   /** A code block's "Insert below": a new cell with the code, which nothing runs. @param {MouseEvent} event */

@@ -1,9 +1,14 @@
 """What a new user trips over, on JupyterLab 4 and Notebook 7: the reply's meta
 line is readable, Copy / Insert below never cover the code at a narrow width,
-and "New conversation" does not keep the old title.  One tab per front end walks
-through all three (each front end is a server of its own)."""
+"New conversation" does not keep the old title, and the Settings Editor's "Send
+with" is followed.  One tab per front end walks through all of it (each front
+end is a server of its own)."""
 
 from __future__ import annotations
+
+import json
+
+import httpx
 
 from tests.browser.notebook import TIMEOUT
 
@@ -52,3 +57,25 @@ def test_meta_line_code_buttons_and_new_conversation_title(tab):
     page.wait_for_function("() => !document.querySelector('.rc-panel .rc-assistant')", timeout=TIMEOUT)
     tab.wait_idle()
     assert title.inner_text() != old, "the new conversation kept the old title"
+
+    # Settings: "Send with: Ctrl+Enter" (as the Settings Editor saves it), then a reload
+    url = f"{tab.server.base}lab/api/settings/jupyter-resumechat:conversations"
+    with httpx.Client(headers=tab.server.headers, timeout=30) as client:
+        saved = client.put(url, json={"raw": json.dumps({"sendWith": "Ctrl+Enter"})})
+        assert saved.status_code == 204, saved.text
+    page.reload()
+    box = tab.box()
+    box.wait_for(timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => /Ctrl\\+Enter to send/.test(document.querySelector('.rc-panel textarea').placeholder)",
+        timeout=TIMEOUT,
+    )
+    box.click()
+    box.type("two")
+    box.press("Enter")  # a new line now
+    box.type("lines")
+    assert box.input_value() == "two\nlines"
+    assert panel.locator(".rc-user").count() == 0
+    box.press("Control+Enter")
+    tab.wait_reply_count(1)
+    assert panel.locator(".rc-user .rc-body").last.inner_text() == "two\nlines"
