@@ -9,17 +9,16 @@
  * in a tab of the main area.  Notebook 7, whose main area holds one document:
  * the list and the chat it opens in the right sidebar.
  */
-import { ICommandPalette, InputDialog, MainAreaWidget, Dialog, showDialog } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, Dialog, showDialog } from '@jupyterlab/apputils';
 import { ILabShell } from '@jupyterlab/application';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
-import { Widget } from '@lumino/widgets';
 import { Api } from './api.js';
-import { ChatRenderer, DELETED_EVENT, MIME_TYPE } from './mime.js';
+import { ConversationList } from './chatlist.js';
+import { ChatRenderer, MIME_TYPE } from './mime.js';
 import { notebookPlugin } from './notebook-plugin.js';
-import { describe } from './session.js';
 import { CHANGED_EVENT as SETTINGS_CHANGED, SERVICE as SETTINGS, readSettings } from './settings.js';
 import { SERVICE as SHORTCUTS, shortcutService } from './shortcuts.js';
 
@@ -28,102 +27,6 @@ const ICON = new LabIcon({
   svgstr: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16"><path class="jp-icon3" fill="#616161" '
     + 'd="M4 4h16v11H8l-4 4z"/></svg>',
 });
-
-/**
- * @param {string} tag @param {string} className @param {string} [text]
- * @returns {HTMLElement}
- */
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** How the front end shows chats: open one, close the one showing a conversation. @typedef {{open: (id: string, title: string) => void, close: (id: string) => void}} Opener */
-
-/** The side panel: the conversations, newest first, filtered by a title search. */
-export class ConversationList extends Widget {
-  /** @param {Api} api @param {Opener} opener */
-  constructor(api, opener) {
-    super();
-    this.api = api;
-    this.open = opener.open;
-    this.opener = opener;
-    /** @type {{id: string, title: string, updated_at: string}[]} */
-    this.all = [];
-    this.addClass('rc-conversations');
-    this.search = /** @type {HTMLInputElement} */ (h('input', 'rc-search'));
-    this.search.placeholder = 'Search by title';
-    this.search.setAttribute('aria-label', 'Search conversations by title');
-    const refresh = h('button', 'rc-refresh', 'Refresh');
-    this.list = h('ul', 'rc-list');
-    this.notice = h('div', 'rc-notice');
-    this.node.append(this.search, refresh, this.notice, this.list);
-    this.search.addEventListener('input', () => this.draw());
-    refresh.addEventListener('click', () => this.load());
-  }
-
-  /** @param {any} msg */
-  onAfterShow(msg) { super.onAfterShow(msg); this.load(); }
-
-  async load() {
-    try {
-      this.all = (await this.api.conversations()).conversations;
-      this.notice.textContent = '';
-    } catch (error) { this.notice.textContent = describe(error); }
-    this.draw();
-  }
-
-  draw() {
-    const wanted = this.search.value.trim().toLowerCase();
-    const shown = this.all.filter((c) => (c.title || '').toLowerCase().includes(wanted));
-    this.list.replaceChildren(...shown.map((c) => this.item(c)));
-  }
-
-  /** @param {{id: string, title: string, updated_at: string}} conversation */
-  item(conversation) {
-    const li = h('li', 'rc-conversation');
-    li.dataset.id = conversation.id;
-    const title = h('button', 'rc-open', conversation.title || 'Untitled');
-    title.title = `Open (updated ${conversation.updated_at.slice(0, 16).replace('T', ' ')} UTC)`;
-    const rename = h('button', 'rc-rename', 'Rename');
-    const remove = h('button', 'rc-delete', 'Delete');
-    title.addEventListener('click', () => this.open(conversation.id, conversation.title));
-    rename.addEventListener('click', () => this.rename(conversation));
-    remove.addEventListener('click', () => this.remove(conversation));
-    li.append(title, rename, remove);
-    return li;
-  }
-
-  /** @param {{id: string, title: string}} conversation */
-  async rename(conversation) {
-    const answer = await InputDialog.getText({ title: 'Rename the conversation', text: conversation.title });
-    if (!answer.button.accept || !answer.value || !answer.value.trim()) return;
-    await this.act(() => this.api.rename(conversation.id, answer.value?.trim() || ''));
-  }
-
-  /** @param {{id: string, title: string}} conversation */
-  async remove(conversation) {
-    const answer = await showDialog({
-      title: 'Delete the conversation?',
-      body: `"${conversation.title || 'Untitled'}" and all its messages will be deleted.`,
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })],
-    });
-    if (!answer.button.accept) return;
-    await this.act(async () => {
-      await this.api.remove(conversation.id);
-      this.opener.close(conversation.id); // its open chat goes, rather than say "not found"
-      window.dispatchEvent(new CustomEvent(DELETED_EVENT, { detail: { id: conversation.id } }));
-    });
-  }
-
-  /** @param {() => Promise<any>} request */
-  async act(request) {
-    try { await request(); } catch (error) { this.notice.textContent = describe(error); }
-    await this.load();
-  }
-}
 
 /**
  * The id of the notebook's own chat that its outputs hold, if any.
@@ -143,7 +46,7 @@ export function notebookConversation(notebookModel) {
 /**
  * JupyterLab: a chat opens in a tab of the main area (one per conversation).
  * @param {import('@jupyterlab/application').JupyterFrontEnd} app
- * @returns {Opener}
+ * @returns {import('./chatlist.js').Opener}
  */
 function inMainArea(app) {
   const find = (/** @type {string} */ id) => [...app.shell.widgets('main')].find((w) => w.id === `rc-chat-${id}`);
@@ -169,7 +72,7 @@ function inMainArea(app) {
  * another conversation shows it there.
  * @param {import('@jupyterlab/application').JupyterFrontEnd} app
  * @param {() => string} listId the list's id, shown again when its chat is closed
- * @returns {Opener}
+ * @returns {import('./chatlist.js').Opener}
  */
 function inSidebar(app, listId) {
   /** @type {ChatRenderer | null} */
@@ -181,7 +84,9 @@ function inSidebar(app, listId) {
       chat.title.icon = ICON;
       chat.title.caption = 'Chat';
       chat.start({ conversation_id: id, title });
-      const back = h('button', 'rc-back', '‹ All chats'); // the list shares the sidebar: the way back to it
+      const back = document.createElement('button'); // the list shares the sidebar: the way back to it
+      back.className = 'rc-back jp-Button jp-mod-minimal';
+      back.textContent = '‹ All chats';
       back.setAttribute('aria-label', 'Back to the list of chats');
       back.addEventListener('click', () => app.shell.activateById(listId()));
       chat.node.prepend(back);
@@ -199,6 +104,27 @@ function inSidebar(app, listId) {
     app.shell.activateById(listId());
   };
   return { open, close };
+}
+
+/**
+ * The list's rows have a context menu, as the file browser's do: open, rename, delete.
+ * @param {import('@jupyterlab/application').JupyterFrontEnd} app @param {ConversationList} list
+ */
+function contextMenu(app, list) {
+  const target = () => list.find(app.contextMenuHitTest((node) => node.classList.contains('rc-conversation')));
+  const items = /** @type {[string, string, (c: import('./chatlist.js').Listed) => void][]} */ ([
+    ['resumechat:open-chat', 'Open', (c) => list.opener.open(c.id, c.title)],
+    ['resumechat:rename-chat', 'Rename…', (c) => { list.rename(c); }],
+    ['resumechat:delete-chat', 'Delete…', (c) => { list.remove(c); }],
+  ]);
+  items.forEach(([id, label, act], rank) => {
+    app.commands.addCommand(id, {
+      label,
+      isVisible: () => !!target(),
+      execute: () => { const found = target(); if (found) act(found); },
+    });
+    app.contextMenu.addItem({ command: id, selector: '.rc-conversation', rank });
+  });
 }
 
 /** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
@@ -219,10 +145,11 @@ const plugin = {
     }, (/** @type {any} */ error) => console.warn('jupyter-resumechat: settings not loaded', error));
     const api = Api.fromPage();
     const listId = 'rc-conversations';
-    /** @type {Opener} */
+    /** @type {import('./chatlist.js').Opener} */
     const opener = labShell ? inMainArea(app) : inSidebar(app, () => listId);
     const open = opener.open;
-    const list = new ConversationList(api, opener);
+    const list = new ConversationList(api, opener, ICON);
+    contextMenu(app, list);
     list.id = listId;
     list.title.icon = ICON;
     list.title.caption = 'Chats';
