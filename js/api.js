@@ -118,6 +118,20 @@ export class Api {
   abort(sid, signal) { return this.call('POST', `streams/${sid}/abort`, {}, signal); }
   /** Newest first. @param {AbortSignal} [signal] @param {number} [limit] */
   conversations(signal, limit = 500) { return this.call('GET', `conversations?limit=${limit}`, undefined, signal); }
+  /**
+   * Every conversation, newest first: pages of 500, each older than the last one seen.
+   * @param {AbortSignal} [signal] @returns {Promise<{id: string, title: string, updated_at: string}[]>}
+   */
+  async allConversations(signal) {
+    const all = [];
+    for (let before = ''; ;) {
+      const query = `conversations?limit=500${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+      const page = (await this.call('GET', query, undefined, signal)).conversations;
+      all.push(...page);
+      if (page.length < 500) return all;
+      before = page[page.length - 1].updated_at;
+    }
+  }
   /** @param {string} cid @param {string} title @param {AbortSignal} [signal] */
   rename(cid, title, signal) { return this.call('PATCH', `conversations/${cid}`, { title }, signal); }
   /** @param {string} cid @param {AbortSignal} [signal] */

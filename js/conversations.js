@@ -9,109 +9,24 @@
  * in a tab of the main area.  Notebook 7, whose main area holds one document:
  * the list and the chat it opens in the right sidebar.
  */
-import { ICommandPalette, InputDialog, MainAreaWidget, Dialog, showDialog } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, Dialog, showDialog } from '@jupyterlab/apputils';
 import { ILabShell } from '@jupyterlab/application';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
+import { CommandRegistry } from '@lumino/commands';
 import { Api } from './api.js';
+import { ConversationList } from './chatlist.js';
 import { ChatRenderer, MIME_TYPE } from './mime.js';
 import { notebookPlugin } from './notebook-plugin.js';
-import { describe } from './session.js';
+import { CHANGED_EVENT as SETTINGS_CHANGED, SERVICE as SETTINGS, readSettings } from './settings.js';
+import { SERVICE as SHORTCUTS, shortcutService } from './shortcuts.js';
 
 const ICON = new LabIcon({
   name: 'jupyter-resumechat:chats',
   svgstr: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16"><path class="jp-icon3" fill="#616161" '
     + 'd="M4 4h16v11H8l-4 4z"/></svg>',
 });
-
-/**
- * @param {string} tag @param {string} className @param {string} [text]
- * @returns {HTMLElement}
- */
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** The side panel: the conversations, newest first, filtered by a title search. */
-export class ConversationList extends Widget {
-  /** @param {Api} api @param {(id: string, title: string) => void} open */
-  constructor(api, open) {
-    super();
-    this.api = api;
-    this.open = open;
-    /** @type {{id: string, title: string, updated_at: string}[]} */
-    this.all = [];
-    this.addClass('rc-conversations');
-    this.search = /** @type {HTMLInputElement} */ (h('input', 'rc-search'));
-    this.search.placeholder = 'Search by title';
-    this.search.setAttribute('aria-label', 'Search conversations by title');
-    const refresh = h('button', 'rc-refresh', 'Refresh');
-    this.list = h('ul', 'rc-list');
-    this.notice = h('div', 'rc-notice');
-    this.node.append(this.search, refresh, this.notice, this.list);
-    this.search.addEventListener('input', () => this.draw());
-    refresh.addEventListener('click', () => this.load());
-  }
-
-  /** @param {any} msg */
-  onAfterShow(msg) { super.onAfterShow(msg); this.load(); }
-
-  async load() {
-    try {
-      this.all = (await this.api.conversations()).conversations;
-      this.notice.textContent = '';
-    } catch (error) { this.notice.textContent = describe(error); }
-    this.draw();
-  }
-
-  draw() {
-    const wanted = this.search.value.trim().toLowerCase();
-    const shown = this.all.filter((c) => (c.title || '').toLowerCase().includes(wanted));
-    this.list.replaceChildren(...shown.map((c) => this.item(c)));
-  }
-
-  /** @param {{id: string, title: string, updated_at: string}} conversation */
-  item(conversation) {
-    const li = h('li', 'rc-conversation');
-    li.dataset.id = conversation.id;
-    const title = h('button', 'rc-open', conversation.title || 'Untitled');
-    title.title = `Open (updated ${conversation.updated_at.slice(0, 16).replace('T', ' ')} UTC)`;
-    const rename = h('button', 'rc-rename', 'Rename');
-    const remove = h('button', 'rc-delete', 'Delete');
-    title.addEventListener('click', () => this.open(conversation.id, conversation.title));
-    rename.addEventListener('click', () => this.rename(conversation));
-    remove.addEventListener('click', () => this.remove(conversation));
-    li.append(title, rename, remove);
-    return li;
-  }
-
-  /** @param {{id: string, title: string}} conversation */
-  async rename(conversation) {
-    const answer = await InputDialog.getText({ title: 'Rename the conversation', text: conversation.title });
-    if (!answer.button.accept || !answer.value || !answer.value.trim()) return;
-    await this.act(() => this.api.rename(conversation.id, answer.value?.trim() || ''));
-  }
-
-  /** @param {{id: string, title: string}} conversation */
-  async remove(conversation) {
-    const answer = await showDialog({
-      title: 'Delete the conversation?',
-      body: `"${conversation.title || 'Untitled'}" and all its messages will be deleted.`,
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })],
-    });
-    if (answer.button.accept) await this.act(() => this.api.remove(conversation.id));
-  }
-
-  /** @param {() => Promise<any>} request */
-  async act(request) {
-    try { await request(); } catch (error) { this.notice.textContent = describe(error); }
-    await this.load();
-  }
-}
 
 /**
  * The id of the notebook's own chat that its outputs hold, if any.
@@ -131,12 +46,13 @@ export function notebookConversation(notebookModel) {
 /**
  * JupyterLab: a chat opens in a tab of the main area (one per conversation).
  * @param {import('@jupyterlab/application').JupyterFrontEnd} app
- * @returns {(id: string, title: string) => void}
+ * @returns {import('./chatlist.js').Opener}
  */
 function inMainArea(app) {
-  return (id, title) => {
+  const find = (/** @type {string} */ id) => [...app.shell.widgets('main')].find((w) => w.id === `rc-chat-${id}`);
+  const open = (/** @type {string} */ id, /** @type {string} */ title) => {
     const existing = `rc-chat-${id}`;
-    for (const widget of app.shell.widgets('main')) if (widget.id === existing) { app.shell.activateById(existing); return; }
+    if (find(id)) { app.shell.activateById(existing); return; }
     const chat = new ChatRenderer({ mimeType: MIME_TYPE });
     chat.start({ conversation_id: id, title });
     const main = new MainAreaWidget({ content: chat });
@@ -147,6 +63,7 @@ function inMainArea(app) {
     app.shell.add(main, 'main');
     app.shell.activateById(main.id);
   };
+  return { open, close: (id) => find(id)?.dispose() };
 }
 
 /**
@@ -154,18 +71,25 @@ function inMainArea(app) {
  * sidebar, beside the list (View > Right Sidebar switches between them); opening
  * another conversation shows it there.
  * @param {import('@jupyterlab/application').JupyterFrontEnd} app
- * @returns {(id: string, title: string) => void}
+ * @param {() => string} listId the list's id, shown again when its chat is closed
+ * @returns {import('./chatlist.js').Opener}
  */
-function inSidebar(app) {
+function inSidebar(app, listId) {
   /** @type {ChatRenderer | null} */
   let chat = null;
-  return (id, title) => {
+  const open = (/** @type {string} */ id, /** @type {string} */ title) => {
     if (!chat || chat.isDisposed) {
       chat = new ChatRenderer({ mimeType: MIME_TYPE });
       chat.id = 'rc-sidebar-chat';
       chat.title.icon = ICON;
       chat.title.caption = 'Chat';
       chat.start({ conversation_id: id, title });
+      const back = document.createElement('button'); // the list shares the sidebar: the way back to it
+      back.className = 'rc-back jp-Button jp-mod-minimal';
+      back.textContent = '‹ All chats';
+      back.setAttribute('aria-label', 'Back to the list of chats');
+      back.addEventListener('click', () => app.shell.activateById(listId()));
+      chat.node.prepend(back);
       app.shell.add(chat, 'right', { rank: 901 });
     } else if (chat.data.conversation_id !== id) {
       chat.heading = title || 'Chat';
@@ -174,6 +98,33 @@ function inSidebar(app) {
     }
     app.shell.activateById(chat.id);
   };
+  const close = (/** @type {string} */ id) => {
+    if (!chat || chat.isDisposed || chat.data.conversation_id !== id) return;
+    chat.dispose();
+    app.shell.activateById(listId());
+  };
+  return { open, close };
+}
+
+/**
+ * The list's rows have a context menu, as the file browser's do: open, rename, delete.
+ * @param {import('@jupyterlab/application').JupyterFrontEnd} app @param {ConversationList} list
+ */
+function contextMenu(app, list) {
+  const target = () => list.find(app.contextMenuHitTest((node) => node.classList.contains('rc-conversation')));
+  const items = /** @type {[string, string, (c: import('./chatlist.js').Listed) => void][]} */ ([
+    ['resumechat:open-chat', 'Open', (c) => list.opener.open(c.id, c.title)],
+    ['resumechat:rename-chat', 'Rename…', (c) => { list.rename(c); }],
+    ['resumechat:delete-chat', 'Delete…', (c) => { list.remove(c); }],
+  ]);
+  items.forEach(([id, label, act], rank) => {
+    app.commands.addCommand(id, {
+      label,
+      isVisible: () => !!target(),
+      execute: () => { const found = target(); if (found) act(found); },
+    });
+    app.contextMenu.addItem({ command: id, selector: '.rc-conversation', rank });
+  });
 }
 
 /** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
@@ -181,12 +132,25 @@ const plugin = {
   id: 'jupyter-resumechat:conversations',
   description: 'A side panel of chats and a command that opens the notebook\'s chat, with no kernel.',
   autoStart: true,
-  optional: [INotebookTracker, ICommandPalette, ILabShell],
-  activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette, /** @type {any} */ labShell) => {
+  optional: [INotebookTracker, ICommandPalette, ILabShell, ISettingRegistry],
+  activate: (app, /** @type {any} */ notebooks, /** @type {any} */ palette, /** @type {any} */ labShell, /** @type {any} */ registry) => {
+    // the Settings Editor's values (schema/conversations.json), for every chat view of the page
+    registry?.load(plugin.id).then((/** @type {any} */ settings) => {
+      const publish = () => {
+        /** @type {any} */ (window)[SETTINGS] = readSettings(settings.composite);
+        window.dispatchEvent(new Event(SETTINGS_CHANGED));
+      };
+      publish();
+      settings.changed.connect(publish);
+    }, (/** @type {any} */ error) => console.warn('jupyter-resumechat: settings not loaded', error));
     const api = Api.fromPage();
-    const open = labShell ? inMainArea(app) : inSidebar(app);
-    const list = new ConversationList(api, open);
-    list.id = 'rc-conversations';
+    const listId = 'rc-conversations';
+    /** @type {import('./chatlist.js').Opener} */
+    const opener = labShell ? inMainArea(app) : inSidebar(app, () => listId);
+    const open = opener.open;
+    const list = new ConversationList(api, opener, ICON);
+    contextMenu(app, list);
+    list.id = listId;
     list.title.icon = ICON;
     list.title.caption = 'Chats';
     app.shell.add(list, labShell ? 'left' : 'right', { rank: 900 });
@@ -216,4 +180,17 @@ const plugin = {
   },
 };
 
-export default [plugin, notebookPlugin];
+/** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
+const shortcutsPlugin = {
+  id: 'jupyter-resumechat:shortcuts',
+  description: 'Hands the application\'s shortcuts typed in a chat panel to the application (Ctrl+S saves).',
+  autoStart: true,
+  activate: (app) => {
+    /** @type {any} */ (window)[SHORTCUTS] = shortcutService({
+      bindings: () => app.commands.keyBindings,
+      keystroke: (event) => CommandRegistry.keystrokeForKeydownEvent(event),
+    });
+  },
+};
+
+export default [plugin, notebookPlugin, shortcutsPlugin];

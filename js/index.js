@@ -12,6 +12,7 @@ import { Api } from './api.js';
 import { bridgeModel } from './bridge.js';
 import { ContextSource, kernelAsker } from './context.js';
 import { ChatSession, describe } from './session.js';
+import { startingModel } from './settings.js';
 import { ChatView } from './view.js';
 
 // For the rendering benchmark (bench/panel_render.py).
@@ -25,12 +26,13 @@ function render({ model, el }) {
     return () => model.off('msg:custom', handler);
   });
   const context = new ContextSource(api, el, askKernel);
+  let started = ''; // the settings' default model, when the panel names none
   /** @type {import('./session.js').Host} */
   const host = {
     conversationId: () => model.get('conversation_id') || '',
     setConversationId: (id) => { model.set('conversation_id', id); model.save_changes(); },
     key: () => model.get('conversation_key') || '',
-    model: () => model.get('model') || '',
+    model: () => model.get('model') || started,
     context,
   };
   const view = new ChatView(el, {
@@ -45,6 +47,8 @@ function render({ model, el }) {
       try {
         const made = await api.conversation({}, session.signal);
         model.set('conversation_key', '');
+        model.set('title', made.title || ''); // not the previous conversation's title
+        view.setTitle(made.title);
         host.setConversationId(made.id);
       } catch (error) { session.dispatch({ type: 'notice', detail: describe(error) }); }
     },
@@ -62,7 +66,10 @@ function render({ model, el }) {
   view.setTitle(model.get('title'));
   view.update(session.state);
   api.models(session.signal).then(
-    (models) => view.setModels(models.models, model.get('model') || models.default),
+    (models) => {
+      started = startingModel('', models.models.map((/** @type {any} */ m) => m.id), '');
+      view.setModels(models.models, model.get('model') || started || models.default);
+    },
     () => { /* the picker stays hidden; sending uses the server's default */ },
   );
   session.load();

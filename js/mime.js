@@ -21,11 +21,14 @@ import { ContextSource, NO_KERNEL, kernelAsker } from './context.js';
 import { composer } from './state.js';
 import { onExplain } from './notebook.js';
 import { ChatSession, describe } from './session.js';
+import { startingModel } from './settings.js';
 import { transcript } from './transcript.js';
 import { ChatView } from './view.js';
 import './panel.css';
 
 export const MIME_TYPE = 'application/vnd.jupyter.resumechat+json';
+/** The side panel deleted a conversation: `{id}`.  Views showing it move on (no "not found"). */
+export const DELETED_EVENT = 'resumechat:deleted';
 /** What "Explain this error in the chat" sends, with the failed cell's error attached. */
 export const EXPLAIN_PROMPT = 'Explain this error and how to fix it.';
 
@@ -60,12 +63,16 @@ export class ChatRenderer extends Widget {
     this.unhear = null;
     /** @type {(() => void) | null} */
     this.unexplain = null;
+    /** @type {(() => void) | null} */
+    this.undeleted = null;
     this.kernelHeard = false; // the panel's kernel side answered in this page
     /** @type {import('./context.js').AskKernel} */
     this.asker = kernelAsker(
       (question) => this.toKernel({ ask: question }),
       (handler) => hear(WIDGET_EVENT, this.data.bridge_id || '', (message) => { if (message.answer) handler(message.answer); }),
     );
+    /** the settings' default model (settings.js), sent while the output names none */
+    this.started = '';
     /** the notebook's own conversation (`notebook: true`), which the switcher may come back to */
     this.own = '';
   }
@@ -100,7 +107,7 @@ export class ChatRenderer extends Widget {
         this.save();
       },
       key: () => this.data.key || '',
-      model: () => this.data.model || '',
+      model: () => this.data.model || this.started,
       context,
     };
     const view = new ChatView(this.node, {
@@ -115,6 +122,8 @@ export class ChatRenderer extends Widget {
         try {
           const made = await api.conversation({}, session.signal);
           this.data = { ...this.data, key: '', notebook: false };
+          this.heading = made.title || 'Chat'; // not the previous conversation's title
+          view.setTitle(this.heading);
           this.toKernel({ conversation_key: '' });
           host.setConversationId(made.id);
           session.restart();
@@ -129,7 +138,7 @@ export class ChatRenderer extends Widget {
       },
     });
     const session = new ChatSession(api, host, (state) => { view.update(state); this.save(); }, {
-      onTitle: (title) => { this.heading = title || this.heading; view.setTitle(this.heading); this.save(); },
+      onTitle: (title) => { this.heading = title || 'Chat'; view.setTitle(this.heading); this.save(); },
     });
     this.view = view;
     this.session = session;
@@ -142,10 +151,24 @@ export class ChatRenderer extends Widget {
         session.send(EXPLAIN_PROMPT, [{ ref: `error:${cellId}`, label: 'the error', detail: '', kind: 'error' }]);
       },
     });
+    /** An output showing a conversation deleted from the side panel starts a new one. @param {Event} event */
+    const deleted = (event) => {
+      if (!this.model || /** @type {CustomEvent} */ (event).detail?.id !== this.data.conversation_id) return;
+      this.data = { ...this.data, key: '', notebook: false };
+      this.heading = 'Chat';
+      view.setTitle(this.heading);
+      host.setConversationId('');
+      session.restart();
+    };
+    window.addEventListener(DELETED_EVENT, deleted);
+    this.undeleted = () => window.removeEventListener(DELETED_EVENT, deleted);
     view.setTitle(this.heading);
     view.update(session.state);
     api.models(session.signal).then(
-      (models) => view.setModels(models.models, this.data.model || models.default),
+      (models) => {
+        this.started = startingModel('', models.models.map((/** @type {any} */ m) => m.id), '');
+        view.setModels(models.models, this.data.model || this.started || models.default);
+      },
       () => { /* the picker stays hidden; sending uses the server's default */ },
     );
     session.load();
@@ -201,6 +224,7 @@ export class ChatRenderer extends Widget {
     if (this.isDisposed) return;
     this.unhear?.();
     this.unexplain?.();
+    this.undeleted?.();
     this.session?.dispose();
     this.view?.destroy();
     super.dispose();

@@ -16,8 +16,6 @@ import { composer, initial, reduce } from './state.js';
  */
 
 const CHANNEL = 'jupyter-resumechat';
-/** How many conversations the panel's switcher offers. */
-const RECENT = 30;
 
 export class ChatSession {
   /**
@@ -222,14 +220,14 @@ export class ChatSession {
   dismiss() { this.dispatch({ type: 'dismiss' }); }
 
   /**
-   * The recent conversations, newest first, for the panel's switcher, and the one
+   * Every conversation, newest first, for the panel's switcher (it searches them all), and the one
    * shown; never throws (a failure is the `problem` to show in the list).
    * @returns {Promise<{conversations: import('./view.js').ConversationInfo[], current: string, problem?: string}>}
    */
   async recent() {
     const current = this.host.conversationId();
     try {
-      return { conversations: (await this.api.conversations(this.signal, RECENT)).conversations, current };
+      return { conversations: await this.api.allConversations(this.signal), current };
     } catch (error) {
       return { conversations: [], current, problem: describe(error) };
     }

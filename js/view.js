@@ -4,12 +4,16 @@
  * whole.  Only the live reply is rendered again as it grows (LiveMarkdown
  * keeps that linear); a committed message is rendered once per change.  The
  * scroll follows new text only while the reader is at the bottom.  Keys typed
- * in the panel stay in the panel (DESIGN §4.8).  No I/O here: user intents go
- * out through `handlers`.
+ * in the panel stay in the panel (DESIGN §4.8), but for the application's
+ * shortcuts (§4.13, shortcuts.js).  No I/O here: user intents go out through
+ * `handlers`.
  */
 import { Mentions } from './attach.js';
 import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
 import { contextMeter, meterText } from './meter.js';
+import { forwardShortcut } from './shortcuts.js';
+import { CHANGED_EVENT as SETTINGS_CHANGED, chatSettings, sends } from './settings.js';
+import { Switcher } from './switcher.js';
 import { composer, replyActions, replyMeta, statusText } from './state.js';
 
 /** @typedef {import('./state.js').State} State @typedef {import('./state.js').Message} Message */
@@ -25,7 +29,7 @@ import { composer, replyActions, replyMeta, statusText } from './state.js';
  * The header's conversation switcher: `onHistory` asks for the recent conversations
  * (answered with `showConversations`), `onSwitch` shows another one in this panel.
  * @typedef {{onHistory: () => void, onSwitch: (id: string) => void}} SwitchHandlers
- * @typedef {{id: string, title: string, updated_at: string}} ConversationInfo
+ * @typedef {import('./switcher.js').ConversationInfo} ConversationInfo
  */
 
 const ACTION_LABELS = { retry: 'Retry', continue: 'Continue', regenerate: 'Regenerate' };
@@ -178,13 +182,6 @@ class MessageNode {
 }
 
 /** @param {string} iso */
-function localDate(iso) {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? ''
-    : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-}
-
-/** @param {string} iso */
 function localTime(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -202,7 +199,8 @@ export class ChatView {
 
     this.root = h('div', 'rc-panel');
     // Lumino's key bindings skip anything under this attribute: Shift+Enter,
-    // Escape, Ctrl+C… typed here never reach the notebook (DESIGN §4.8).
+    // Escape, single letters typed here never reach the notebook (DESIGN §4.8);
+    // the application's shortcuts are handed on by forwardShortcut (§4.13).
     this.root.setAttribute('data-lm-suppress-shortcuts', 'true');
     const header = h('div', 'rc-header');
     this.title = h('span', 'rc-title', 'Chat');
@@ -216,11 +214,8 @@ export class ChatView {
     // Lumino matches a binding's `:focus` selector on the focused element itself before it looks for
     // the root's attribute (Notebook 7 reads keys in the capture phase): the focusable parts carry it too.
     this.history.setAttribute('data-lm-suppress-shortcuts', 'true');
-    this.menu = h('div', 'rc-history-menu');
-    this.menu.setAttribute('role', 'menu');
-    this.menu.setAttribute('aria-label', 'Conversations');
-    this.menu.hidden = true;
-    header.append(this.title, this.picker, this.history, this.fresh, this.menu);
+    this.switcher = new Switcher(/** @type {HTMLButtonElement} */ (this.history), handlers);
+    header.append(this.title, this.picker, this.history, this.fresh);
     this.list = h('div', 'rc-messages');
     this.list.setAttribute('role', 'log');
     this.list.setAttribute('aria-label', 'Conversation');
@@ -237,13 +232,11 @@ export class ChatView {
     this.announcer.setAttribute('aria-live', 'polite');
     const form = h('div', 'rc-input');
     this.input = /** @type {HTMLTextAreaElement} */ (h('textarea', 'rc-textarea'));
-    this.input.placeholder = 'Message (Enter to send, Shift+Enter for a new line)';
     this.input.setAttribute('aria-label', 'Message');
     this.input.rows = 2;
     this.sendButton = button('Send', 'rc-send');
     this.stopButton = button('Stop', 'rc-stop');
     this.mentions = new Mentions(this.input, (query) => (handlers.onMention ? handlers.onMention(query) : Promise.resolve([])));
-    if (handlers.onMention) this.input.placeholder = 'Message (Enter to send, Shift+Enter for a new line, @ to attach)';
     this.meter = h('span', 'rc-meter');
     this.meter.hidden = true;
     /** @type {Map<string, number>} */
@@ -252,37 +245,42 @@ export class ChatView {
     form.append(this.input, this.sendButton, this.stopButton);
     this.root.append(header, this.list, status, this.announcer, this.mentions.chips, form, this.mentions.popup);
     this.root.toggleAttribute('data-insert', !!handlers.onInsert);
+    this.placeHint();
     el.appendChild(this.root);
 
     /** @type {[EventTarget, string, (event: any) => void][]} */
     this.listeners = [
-      [this.root, 'keydown', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
+      [this.root, 'keydown', (/** @type {KeyboardEvent} */ e) => { forwardShortcut(e, this.root); e.stopPropagation(); }],
       [this.root, 'keypress', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
       [this.root, 'keyup', (/** @type {KeyboardEvent} */ e) => e.stopPropagation()],
       [this.input, 'keydown', (/** @type {KeyboardEvent} */ e) => this.onKey(e)],
       [this.input, 'input', () => { if (handlers.onMention) this.mentions.onInput(); }],
       [this.input, 'blur', () => this.mentions.close()],
+      [window, SETTINGS_CHANGED, () => this.placeHint()],
       [this.list, 'click', (/** @type {MouseEvent} */ e) => this.onListClick(e)],
       [this.sendButton, 'click', () => handlers.onSend(this.input.value, [...this.mentions.attached])],
       [this.stopButton, 'click', () => handlers.onStop()],
       [this.fresh, 'click', () => handlers.onNew()],
-      [this.history, 'click', () => this.toggleHistory()],
-      [this.menu, 'keydown', (/** @type {KeyboardEvent} */ e) => this.onMenuKey(e)],
-      [this.menu, 'focusout', (/** @type {FocusEvent} */ e) => this.onMenuFocusOut(e)],
-      [document, 'pointerdown', (/** @type {PointerEvent} */ e) => this.onPointerDown(e)],
       [this.picker, 'change', () => handlers.onModel(this.picker.value)],
       [this.dismiss, 'click', () => handlers.onDismiss()],
     ];
     for (const [target, name, handler] of this.listeners) target.addEventListener(name, handler);
   }
 
-  /** Enter (or Ctrl/Cmd+Enter) sends; Shift+Enter is a new line. @param {KeyboardEvent} event */
+  /** Enter or Ctrl/Cmd+Enter sends, as the settings say (settings.js); Shift+Enter is a new line. @param {KeyboardEvent} event */
   onKey(event) {
     if (this.mentions.onKey(event)) return; // the list of mentions is open: its keys
-    if (event.key === 'Enter' && !event.shiftKey && !event.altKey && !event.isComposing) {
+    if (sends(event, chatSettings().sendWith)) {
       event.preventDefault();
       this.handlers.onSend(this.input.value, [...this.mentions.attached]);
     }
+  }
+
+  /** The box's hint says which key sends. */
+  placeHint() {
+    const send = chatSettings().sendWith === 'Enter' ? 'Enter to send, Shift+Enter for a new line'
+      : 'Ctrl+Enter to send, Enter for a new line';
+    this.input.placeholder = `Message (${send}${this.handlers.onMention ? ', @ to attach' : ''})`;
   }
 
   /** A code block's "Insert below": a new cell with the code, which nothing runs. @param {MouseEvent} event */
@@ -300,6 +298,7 @@ export class ChatView {
     this.drawMessages(state);
     const tools = composer(state);
     this.root.dataset.phase = state.phase.kind;
+    this.root.toggleAttribute('data-reconnecting', state.phase.kind === 'streaming' && state.phase.reconnecting > 0);
     this.sendButton.disabled = !tools.enabled;
     this.sendButton.setAttribute('aria-busy', String(tools.busy));
     this.stopButton.disabled = tools.action !== 'stop';
@@ -367,74 +366,11 @@ export class ChatView {
   /** @param {string} title */
   setTitle(title) { this.title.textContent = title || 'Chat'; }
 
-  /** Open the switcher (asking for the conversations) or close it. */
-  toggleHistory() {
-    if (!this.menu.hidden) { this.closeHistory(false); return; }
-    this.menu.hidden = false;
-    this.history.setAttribute('aria-expanded', 'true');
-    this.menu.replaceChildren(h('div', 'rc-history-note', 'Loading…'));
-    this.handlers.onHistory();
-  }
-
-  /** @param {boolean} refocus give the focus back to the Conversations button */
-  closeHistory(refocus) {
-    if (this.menu.hidden) return;
-    this.menu.hidden = true;
-    this.history.setAttribute('aria-expanded', 'false');
-    if (refocus) this.history.focus();
-  }
-
   /**
-   * The recent conversations, newest first, or why there are none; the one shown is checked.
+   * The conversations for the switcher (switcher.js), newest first; the one shown is checked.
    * @param {{conversations: ConversationInfo[], current: string, problem?: string}} recent
    */
-  showConversations({ conversations, current, problem }) {
-    if (this.menu.hidden) return; // closed before the answer came
-    const items = conversations.map((c) => {
-      const item = button('', 'rc-history-item');
-      item.setAttribute('role', 'menuitemradio');
-      item.setAttribute('data-lm-suppress-shortcuts', 'true');
-      item.setAttribute('aria-checked', String(c.id === current));
-      item.dataset.id = c.id;
-      item.append(h('span', 'rc-history-title', c.title || 'Untitled'), ' ', h('span', 'rc-history-when', localDate(c.updated_at)));
-      item.addEventListener('click', () => this.choose(c.id, current));
-      return item;
-    });
-    this.menu.replaceChildren(...(items.length ? items : [h('div', 'rc-history-note', problem || 'No conversations yet.')]));
-    (items.find((item) => item.dataset.id === current) || items[0])?.focus();
-  }
-
-  /** @param {string} id @param {string} current */
-  choose(id, current) {
-    this.closeHistory(true);
-    if (id !== current) this.handlers.onSwitch(id);
-  }
-
-  /** Arrows, Home and End move through the list; Escape closes it. @param {KeyboardEvent} event */
-  onMenuKey(event) {
-    const items = /** @type {HTMLElement[]} */ ([...this.menu.querySelectorAll('.rc-history-item')]);
-    const at = items.indexOf(/** @type {HTMLElement} */ (document.activeElement));
-    const next = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[event.key];
-    if (event.key === 'Escape') {
-      event.preventDefault();
-      this.closeHistory(true);
-    } else if (next !== undefined && items.length) {
-      event.preventDefault();
-      items[(next + items.length) % items.length].focus();
-    }
-  }
-
-  /** Tabbing out of the list closes it. @param {FocusEvent} event */
-  onMenuFocusOut(event) {
-    const to = /** @type {Node | null} */ (event.relatedTarget);
-    if (to && !this.menu.contains(to) && to !== this.history) this.closeHistory(false);
-  }
-
-  /** A click anywhere else closes the list. @param {PointerEvent} event */
-  onPointerDown(event) {
-    const target = /** @type {Node} */ (event.target);
-    if (!this.menu.hidden && !this.menu.contains(target) && !this.history.contains(target)) this.closeHistory(false);
-  }
+  showConversations(recent) { this.switcher.show(recent); }
 
   /** @param {{id: string, label: string, context_tokens?: number}[]} models @param {string} current */
   setModels(models, current) {
@@ -461,6 +397,7 @@ export class ChatView {
 
   destroy() {
     for (const [target, name, handler] of this.listeners) target.removeEventListener(name, handler);
+    this.switcher.destroy();
     this.root.remove();
   }
 }

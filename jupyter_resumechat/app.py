@@ -27,6 +27,7 @@ from .providers import ProviderSettings, choose_provider
 from .redaction import RedactingFilter, Redactor, redactor_for
 from .store import async_url
 from .store.url import shown as _shown
+from .store.url import sqlite_file
 from .traits import JsonList
 
 __all__ = ["ResumeChat"]
@@ -222,6 +223,8 @@ class ResumeChat(ExtensionApp):
         settings = self.provider_settings()
         self.redact = self.redactor(settings)
         self.log.info("resumechat: provider %s, model %s", settings.provider, settings.model)
+        # a relative SQLite path depends on the folder the server started in: say which file it is
+        self.log.info("resumechat: messages in %s", sqlite_file(self.db_url) or _shown(self.db_url))
         try:
             manager: JobManager | None = self._manager(settings)
             problem = ""

@@ -27,7 +27,7 @@ from ..store import async_url
 from ..store.engine import DATABASE_ERRORS, make_engine, reason
 from ..store.schema import SCHEMA_VERSION
 from ..store.setup import schema_version_of
-from ..store.url import shown
+from ..store.url import shown, sqlite_file
 
 __all__ = ["Finding", "Level", "check_database", "check_model", "check_streams"]
 
@@ -49,14 +49,21 @@ class Finding:
 
 
 async def check_database(db_url: str, timeout: float) -> Finding:
-    """Reachable, and at which schema version (migrations pending or not)."""
+    """Reachable, and at which schema version (migrations pending or not).  A
+    SQLite file is judged where the server will open it (``sqlite_file``)."""
     try:
         url = async_url(db_url)
     except ValueError as exc:
         return Finding("database", Level.FAIL, str(exc), "fix ResumeChat.db_url")
+    finding = await _reach_database(url, timeout)
+    return _relative_sqlite(url, finding)
+
+
+async def _reach_database(url: str, timeout: float) -> Finding:
     where = shown(url)
-    if url.startswith("sqlite") and not _sqlite_exists(url):
-        return _sqlite_to_be(url, where)
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        return _sqlite_to_be(file, where)
     try:
         engine = make_engine(url)
     except ImportError as exc:
@@ -73,23 +80,40 @@ async def check_database(db_url: str, timeout: float) -> Finding:
     return _schema_finding(where, url, version)
 
 
-def _sqlite_exists(url: str) -> bool:
-    database = make_url(url).database
-    return not database or database == ":memory:" or Path(database).exists()
-
-
-def _sqlite_to_be(url: str, where: str) -> Finding:
-    folder = Path(make_url(url).database or ".").parent
-    existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("/"))
-    if os.access(existing, os.W_OK):
+def _sqlite_to_be(file: Path, where: str) -> Finding:
+    """No file yet: the server creates the file, but not its folder."""
+    folder = file.parent
+    if not folder.is_dir():
         return Finding(
-            "database", Level.OK, f"{where}: no file yet; the server creates it at its first start"
+            "database",
+            Level.FAIL,
+            f"{where}: the folder {folder} does not exist (the server creates the file, not its folder)",
+            f"mkdir -p {folder}, or fix ResumeChat.db_url",
+        )
+    if not os.access(folder, os.W_OK):
+        return Finding(
+            "database",
+            Level.FAIL,
+            f"{where}: {folder} is not writable",
+            "fix ResumeChat.db_url or the permissions",
         )
     return Finding(
-        "database",
-        Level.FAIL,
-        f"{where}: {existing} is not writable",
-        "fix ResumeChat.db_url or the permissions",
+        "database", Level.OK, f"{where}: no file yet; the server creates {file} at its first start"
+    )
+
+
+def _relative_sqlite(url: str, finding: Finding) -> Finding:
+    """A relative SQLite path (three slashes) depends on the folder the server is
+    started in: said, with the absolute URL the user probably meant."""
+    database = make_url(url).database or ""
+    file = sqlite_file(url)
+    if file is None or Path(database).is_absolute():
+        return finding
+    note = f"; the path is relative: a server started here opens {file}, one started elsewhere another file"
+    fix = f"for /{database} write sqlite:////{database} (four slashes)"
+    level = Level.WARN if finding.level is Level.OK else finding.level
+    return replace(
+        finding, level=level, summary=finding.summary + note, fix="; ".join(filter(None, [finding.fix, fix]))
     )
 
 

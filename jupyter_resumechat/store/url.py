@@ -14,10 +14,12 @@ PostgreSQL, is refused with ``ValueError`` saying what to write instead.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["async_url", "shown"]
+__all__ = ["async_url", "shown", "sqlite_file"]
 
 _FIX = "write sqlite:///path/to/chat.db or postgresql://user@host/db"
 
@@ -63,3 +65,13 @@ def shown(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url.split("@")[-1][:200]
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL opens, made absolute as the server opens it: a
+    relative path (``sqlite:///chat.db``, three slashes) is relative to the
+    folder the server process runs in.  None for other databases and memory."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path.cwd() / parsed.database

@@ -240,6 +240,8 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
     search.fill("REPEAT")  # the title is the first message
     items.first.wait_for(timeout=TIMEOUT)
 
+    assert items.first.locator(".rc-rename").is_hidden()  # icons on hover, as in the file browser
+    items.first.hover()
     items.first.locator(".rc-rename").click()
     page.locator(".jp-Dialog input").fill("Renamed chat")
     page.locator(".jp-Dialog .jp-mod-accept").click()
@@ -258,11 +260,24 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
     page.locator("#rc-conversations .rc-open").first.click()
     chat.wait_for(timeout=TIMEOUT)  # the list opens (here: shows again) the same chat
 
-    items.first.locator(".rc-delete").click()
+    items.first.click(button="right")  # the row's context menu has the same actions
+    menu = page.locator(".lm-Menu").last
+    for label in ("Open", "Rename…", "Delete…"):
+        menu.get_by_text(label, exact=True).wait_for(timeout=TIMEOUT)
+    menu.get_by_text("Delete…", exact=True).click()
     page.locator(".jp-Dialog .jp-mod-accept").click()  # the confirmation
     page.wait_for_function("() => !document.querySelector('#rc-conversations .rc-conversation')")
+    # its chat tab is closed, and the notebook's output starts a new conversation: no "not found"
+    page.locator('[id^="rc-chat-"]').first.wait_for(state="detached", timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-Notebook .rc-panel .rc-assistant')", timeout=TIMEOUT
+    )
+    tab.wait_idle()
+    assert "not found" not in tab.panel().inner_text().lower()
+    tab.send("/repeat 2 again ")
+    tab.wait_reply("again again")
     with httpx.Client(headers=server.headers, timeout=30) as client:
-        assert client.get(server.url("conversations")).json()["conversations"] == []
+        assert len(client.get(server.url("conversations")).json()["conversations"]) == 1
 
 
 def test_notebook_7s_right_sidebar_lists_and_opens_chats(browser, pages, tmp_path):
@@ -295,5 +310,8 @@ def test_notebook_7s_right_sidebar_lists_and_opens_chats(browser, pages, tmp_pat
             timeout=TIMEOUT
         )
         assert kernels(server) == []
+        page.get_by_role("button", name="Back to the list of chats").click()  # the way back
+        page.locator("#jp-right-stack #rc-conversations .rc-conversation").first.wait_for(timeout=TIMEOUT)
+        assert not chat.is_visible()
     finally:
         server.stop()

@@ -268,6 +268,17 @@ def test_a_misconfigured_chat_says_what_to_fix(browser, tmp_path, frontend):
             timeout=TIMEOUT,
         )
         assert "not found" not in tab.panel().inner_text().lower()
+        # the failure is in the error colour (the phase is `failed`)
+        assert (
+            tab.panel()
+            .locator(".rc-status-text")
+            .evaluate(
+                """(el) => { const probe = document.createElement('span');
+                 probe.style.color = 'var(--jp-error-color1)'; el.append(probe);
+                 const same = getComputedStyle(el).color === getComputedStyle(probe).color;
+                 probe.remove(); return same; }"""
+            )
+        ), "the failure is not shown in the error colour"
     finally:
         context.close()
         server.stop()

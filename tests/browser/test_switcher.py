@@ -1,6 +1,7 @@
 """The panel's conversation switcher, on JupyterLab 4 and Notebook 7: after "New
 conversation" the earlier one is a choice away, in the kernel-free view and in the
-widget view, and the kernel's ``panel`` follows the conversation the view shows."""
+widget view, and the kernel's ``panel`` follows the conversation the view shows;
+its menu searches every conversation and no output area clips it."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def switch_back_by_keyboard(tab: Notebook) -> None:
     opener.focus()
     page.keyboard.press("Enter")
     assert opener.get_attribute("aria-expanded") == "true"
-    items = panel.get_by_role("menu", name="Conversations").get_by_role("menuitemradio")
+    items = page.get_by_role("menu", name="Conversations").get_by_role("menuitemradio")  # a popup on <body>
     items.nth(1).wait_for(timeout=TIMEOUT)
     assert items.count() == 2
     assert "second" in items.nth(0).inner_text() and "first" in items.nth(1).inner_text()  # newest first
@@ -80,7 +81,7 @@ def test_the_switcher_goes_back_after_new_conversation(tab, server):
     tab.wait_reply("again again")
     kernel_follows(server, tab, first, "again again")
     tab.panel().get_by_role("button", name="Conversations").click()
-    item = tab.panel().locator(f'.rc-history-item[data-id="{second}"]')
+    item = tab.page.locator(f'.rc-history-item[data-id="{second}"]')
     item.click()
     tab.wait_reply("second second")
     kernel_follows(server, tab, second, "second second")
@@ -102,3 +103,33 @@ def test_the_switcher_in_the_widget_view(browser, server, frontend):
         kernel_follows(server, tab, first, "first first")
     finally:
         context.close()
+
+
+def test_the_switcher_searches_every_conversation_and_is_never_clipped(tab, server):
+    """Forty conversations (more than the 30 newest it offered), opened from a panel with
+    no messages yet, where the output area cut the menu off after four rows."""
+    with httpx.Client(headers=server.headers, timeout=30) as client:
+        for n in range(40):
+            made = client.post(server.url("conversations"), json={"title": f"topic {n:02d}"})
+            assert made.status_code == 201, made.text
+    page, panel = tab.page, tab.panel()
+    panel.get_by_role("button", name="Conversations").click()
+    menu = page.get_by_role("menu", name="Conversations")
+    items = menu.get_by_role("menuitemradio")
+    items.nth(40).wait_for(timeout=TIMEOUT)  # every one, and this panel's own
+    items.first.scroll_into_view_if_needed()  # the focus went to this panel's own, the oldest
+    shown = page.evaluate(
+        """() => [...document.querySelectorAll('.rc-history-item')].slice(0, 6).map((item) => {
+             const r = item.getBoundingClientRect();
+             const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+             return !!top && item.contains(top); })"""
+    )
+    assert shown == [True] * 6, f"rows hidden under something else: {shown}"
+    menu.get_by_role("textbox").fill("topic 00")  # the oldest: beyond the 30 newest
+    items.first.wait_for(timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelectorAll('.rc-history-item').length === 1")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('.rc-panel .rc-title').textContent === 'topic 00'", timeout=TIMEOUT
+    )
+    assert panel.locator(".rc-assistant").count() == 0

@@ -14,11 +14,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.echo_endpoint import echo_in_a_thread
 from tests.support.fake_openai import ThreadedFakeOpenAI
 from tests.support.redis_server import RedisServer, running_redis
+from tests.support.server_process import ServerProcess
 from tests.support.services import REDIS_URL
 
 KEY = "sk-right-key"
@@ -39,8 +41,10 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
-def doctor(tmp_path: Path, *flags: str, config: dict[str, object] | None = None) -> tuple[int, str]:
-    """Run the doctor with a config directory of the test's own; (exit status, output)."""
+def doctor(
+    tmp_path: Path, *flags: str, config: dict[str, object] | None = None, cwd: Path | None = None
+) -> tuple[int, str]:
+    """Run the doctor with a config directory of the test's own, in ``cwd``; (exit status, output)."""
     config_dir = tmp_path / "config"
     config_dir.mkdir(exist_ok=True)
     if config is not None:
@@ -56,6 +60,7 @@ def doctor(tmp_path: Path, *flags: str, config: dict[str, object] | None = None)
         capture_output=True,
         text=True,
         timeout=90,
+        cwd=cwd,
     )
     return done.returncode, done.stdout + done.stderr
 
@@ -137,3 +142,32 @@ def test_an_unreachable_database_is_named(tmp_path: Path) -> None:
     assert code == 1, out
     assert "cannot reach the database" in line(out, "database"), out
     assert "start the database, or fix ResumeChat.db_url" in out
+
+
+def test_a_sqlite_folder_the_server_refuses_fails_as_the_server_does(tmp_path: Path) -> None:
+    """The same relative URL given to a real server and to the doctor, both in the
+    same folder: the server answers 503 and logs the file it tried; the doctor fails
+    naming the same file, instead of "All good"."""
+    url = f"sqlite:///no-such-folder-{tmp_path.name}/chat.db"  # relative: under this process's folder
+    expected = Path.cwd() / f"no-such-folder-{tmp_path.name}" / "chat.db"
+    with ServerProcess(tmp_path / "server", ready=(200, 503), db_url=url) as server:
+        answer = httpx.get(server.url("conversations"), headers=server.headers, timeout=30)
+        assert answer.status_code == 503, answer.text
+        assert f"resumechat: messages in {expected}" in server.read_log()
+    code, out = doctor(tmp_path, f"--ResumeChat.db_url={url}", cwd=Path.cwd())
+    assert code == 1, out
+    assert "FAIL" in line(out, "database") and f"the folder {expected.parent} does not exist" in out, out
+    assert "All good" not in out
+
+
+def test_three_slashes_is_a_relative_path_and_is_said(tmp_path: Path) -> None:
+    """``sqlite:///tmp/x.db`` is ``tmp/x.db`` under the server's folder, not ``/tmp/x.db``."""
+    code, out = doctor(tmp_path, "--ResumeChat.db_url=sqlite:///tmp/x.db", cwd=tmp_path)
+    assert code == 1, out  # no tmp/ folder here: the server would refuse it
+    assert f"the folder {tmp_path / 'tmp'} does not exist" in out, out
+    assert "write sqlite:////tmp/x.db (four slashes)" in out, out
+
+    (tmp_path / "tmp").mkdir()
+    code, out = doctor(tmp_path, "--ResumeChat.db_url=sqlite:///tmp/x.db", cwd=tmp_path)
+    assert code == 0, out  # it works, from this folder only: a warning
+    assert "warn" in line(out, "database") and f"opens {tmp_path / 'tmp' / 'x.db'}" in out, out

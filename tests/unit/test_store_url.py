@@ -1,10 +1,13 @@
-"""``async_url``: plain and sync database URLs get their async driver (DESIGN §5)."""
+"""``async_url``: plain and sync database URLs get their async driver (DESIGN §5);
+``sqlite_file``: the file a SQLite URL opens, as the server opens it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from jupyter_resumechat.store.url import async_url
+from jupyter_resumechat.store.url import async_url, sqlite_file
 
 NORMALISED = [
     ("sqlite:///chat.db", "sqlite+aiosqlite:///chat.db"),
@@ -51,3 +54,11 @@ def test_a_refusal_never_shows_the_password() -> None:
     with pytest.raises(ValueError) as raised:
         async_url("mysql://user:secret@h/db")
     assert "secret" not in str(raised.value)
+
+
+def test_the_sqlite_file_is_where_the_server_opens_it() -> None:
+    assert sqlite_file("sqlite:////tmp/x.db") == Path("/tmp/x.db")
+    assert sqlite_file("sqlite:///tmp/x.db") == Path.cwd() / "tmp" / "x.db"  # three slashes: relative
+    assert sqlite_file("sqlite+aiosqlite:///:memory:") is None
+    assert sqlite_file("sqlite://") is None
+    assert sqlite_file("postgresql://u@h/tmp") is None
