@@ -2,14 +2,14 @@
 /**
  * The server's REST + SSE API from the browser (the page's base URL, cookie +
  * _xsrf auth), and an event-stream reader that takes a silence of 2.5
- * heartbeats for a dead connection (DESIGN §4.10).  Streams are followed
+ * heartbeats for a dead connection (docs/protocol.md#silence).  Streams are followed
  * through the page's one connection (hub.js), which owns the reconnect
- * policy: resume with the last ids, exponential backoff and jitter (§4.2).
+ * policy: resume with the last ids, exponential backoff and jitter (docs/protocol.md#reconnect).
  */
 import { pageHub } from './hub.js';
 import { readEvents } from './sse.js';
 
-/** Silence for this many heartbeat intervals is a dead connection (DESIGN §4.10). */
+/** Silence for this many heartbeat intervals is a dead connection (docs/protocol.md#silence). */
 export const SILENCE_FACTOR = 2.5;
 const HEARTBEAT_HEADER = 'X-ResumeChat-Heartbeat';
 const DEFAULT_HEARTBEAT_S = 15;
@@ -184,7 +184,7 @@ export class Api {
    * Read a stream to its final, resuming with the last id as often as needed.
    * `onEvent` gets each event; `onReconnect(attempt)` before each new attempt;
    * returns 'final', or 'gone' for a stream the server no longer has or that
-   * has nothing more (the caller reloads, DESIGN §4.3), or 'stopped' when
+   * has nothing more (the caller reloads, docs/protocol.md#on-404), or 'stopped' when
    * `signal` aborted or `keepGoing()` turned false.  A 4xx other than 404 is
    * thrown.  Every stream of the page shares one connection (hub.js).
    * @param {string} sid

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * What a message can carry (DESIGN §3 `Context`), seen from the view: the
+ * What a message can carry (docs/protocol.md#context `Context`), seen from the view: the
  * candidates an `@` mention completes to, and their text at send time.
  *
  * - cells and their errors come from the notebook around the view

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * One event-stream connection per page for every reply its chat views follow
- * (issue 14; DESIGN §4.7): HTTP/1.1 allows six connections per origin across
+ * (issue 14; docs/protocol.md#one-connection): HTTP/1.1 allows six connections per origin across
  * all tabs, and JupyterLab needs them too.  The hub reads `GET streams/events`
  * for the streams its followers want, each from its followers' last id, and
  * hands each event to the followers of its stream.
@@ -10,7 +10,7 @@
  * stream's last id: eight views that start together cause one connection,
  * not eight.  After a network error, an early end or a silence of 2.5
  * heartbeats (Api.stream) it resumes the same way, with backoff and jitter,
- * and tells each follower it is reconnecting (DESIGN §4.2, §4.10).  A stream
+ * and tells each follower it is reconnecting (docs/protocol.md#reconnect, #silence).  A stream
  * the server no longer has is `gone` for its followers alone (rule 3).
  *
  * The widget's bundle and the JupyterLab extension are separate module

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Model output is untrusted (DESIGN §4.6): markdown is rendered with raw HTML
+ * Model output is untrusted (docs/protocol.md#untrusted-output): markdown is rendered with raw HTML
  * escaped, then sanitized; links open in a new tab without an opener; no
  * images are loaded; code blocks get Copy and Insert below buttons.
  */

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The context meter (DESIGN §4.12): how much of the model's context window
+ * The context meter (docs/protocol.md#show-trust): how much of the model's context window
  * the conversation fills.  Pure: no DOM, no I/O (`node --test js/`).
  *
  * The server fits each request into a token budget and records the `window`

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The kernel-free view of a chat (DESIGN §4.11): a JupyterLab / Notebook 7
+ * The kernel-free view of a chat (docs/protocol.md#outlives-kernel): a JupyterLab / Notebook 7
  * MIME renderer for `application/vnd.jupyter.resumechat+json`, which a
  * ChatPanel puts in its output next to the widget view.  It is ranked before
  * the widget view, so it is what shows, with a kernel, without one, or while

@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * One chat's session with the server: loads, attaches to a live stream,
- * sends, stops, retries and continues, following the resume rules of DESIGN
- * §4.  It owns the state (state.js) and tells `onChange` after every step; it
+ * sends, stops, retries and continues, following the resume rules of docs/protocol.md#client-rules.
+ * It owns the state (state.js) and tells `onChange` after every step; it
  * knows no DOM.  The `host` says which conversation it is: an anywidget model
  * in a kernel, or a kernel-free view.
  */
@@ -147,7 +147,7 @@ export class ChatSession {
    * Send the draft with what is attached (read now: a cell as it is, a variable
    * from the kernel; what cannot be read is said, and the rest is sent).
    * Resolves true on a 202 (the view may clear the box); anything else leaves
-   * the phase sendable and the draft where it is (§4.9).
+   * the phase sendable and the draft where it is (docs/protocol.md#no-stuck-state).
    * @param {string} text @param {import('./context.js').Candidate[]} [attached]
    */
   async send(text, attached = []) {
@@ -171,7 +171,7 @@ export class ChatSession {
   }
 
   /**
-   * Retry (regenerate) or continue the latest reply, in place (§3).
+   * Retry (regenerate) or continue the latest reply, in place (docs/protocol.md#send).
    * @param {'retry' | 'continue' | 'regenerate'} action @param {string} messageId
    */
   async again(action, messageId) {

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Which keys typed in a chat panel go on to the application (DESIGN §4.13).
+ * Which keys typed in a chat panel go on to the application (docs/protocol.md#keys).
  * The panel keeps every key (its root carries `data-lm-suppress-shortcuts`, so
  * the notebook never sees Enter, Shift+Enter, Escape or a single letter); the
  * application's own shortcuts go through, exactly those a cell editor gets

@@ -10,7 +10,7 @@
  *   streaming ──network error / silence──▶ streaming{reconnecting > 0} ──connected──▶ streaming
  *   loading ──load failed──▶ failed ──retry──▶ loading
  *
- * Whatever a send is answered with, the phase leaves `sending` (DESIGN §4.9);
+ * Whatever a send is answered with, the phase leaves `sending` (docs/protocol.md#no-stuck-state);
  * a refused draft stays in the box because only a 202 clears it (the view's
  * business), and the refusal is a `notice`, not a phase.
  *
@@ -161,7 +161,7 @@ export function latestReply(state) {
 }
 
 /**
- * What a committed reply offers (DESIGN §4.9): only the latest reply, only when
+ * What a committed reply offers (docs/protocol.md#no-stuck-state): only the latest reply, only when
  * nothing streams or sends.  Retry regenerates a failed reply; Continue extends
  * an interrupted, stopped or failed one that has text.
  * @param {State} state @param {Message} message
@@ -209,7 +209,7 @@ export function statusText(state) {
 }
 
 /**
- * A reply's one-line description: model, time, tokens when known (DESIGN §4.12).
+ * A reply's one-line description: model, time, tokens when known (docs/protocol.md#show-trust).
  * @param {Message} message @param {(iso: string) => string} [time]
  */
 export function replyMeta(message, time = (iso) => iso.slice(11, 16)) {

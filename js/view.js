@@ -4,8 +4,8 @@
  * whole.  Only the live reply is rendered again as it grows (LiveMarkdown
  * keeps that linear); a committed message is rendered once per change.  The
  * scroll follows new text only while the reader is at the bottom.  Keys typed
- * in the panel stay in the panel (DESIGN §4.8), but for the application's
- * shortcuts (§4.13, shortcuts.js).  No I/O here: user intents go out through
+ * in the panel stay in the panel (docs/protocol.md#keys), but for the application's
+ * shortcuts (docs/protocol.md#keys, shortcuts.js).  No I/O here: user intents go out through
  * `handlers`.
  */
 import { Mentions } from './attach.js';
@@ -94,7 +94,7 @@ class MessageNode {
     }));
   }
 
-  /** A reply made without the oldest turns says so (DESIGN §4.12). @param {Message} message */
+  /** A reply made without the oldest turns says so (docs/protocol.md#show-trust). @param {Message} message */
   drawWindow(message) {
     const omitted = message.window ? message.window.omitted : 0;
     this.window.hidden = !omitted;
@@ -150,7 +150,7 @@ class MessageNode {
     if (open) this.reasoning.open = true; // live thinking shows; the user may fold it
   }
 
-  /** Which reply failed and why, on the reply itself (DESIGN §4.12). @param {Message} message */
+  /** Which reply failed and why, on the reply itself (docs/protocol.md#show-trust). @param {Message} message */
   drawNote(message) {
     this.note.replaceChildren();
     if (message.status === 'error') {
@@ -199,8 +199,8 @@ export class ChatView {
 
     this.root = h('div', 'rc-panel');
     // Lumino's key bindings skip anything under this attribute: Shift+Enter,
-    // Escape, single letters typed here never reach the notebook (DESIGN §4.8);
-    // the application's shortcuts are handed on by forwardShortcut (§4.13).
+    // Escape, single letters typed here never reach the notebook (docs/protocol.md#keys);
+    // the application's shortcuts are handed on by forwardShortcut (docs/protocol.md#keys).
     this.root.setAttribute('data-lm-suppress-shortcuts', 'true');
     const header = h('div', 'rc-header');
     this.title = h('span', 'rc-title', 'Chat');
@@ -342,7 +342,7 @@ export class ChatView {
     });
   }
 
-  /** How full the model's context is (DESIGN §4.12). @param {State} state */
+  /** How full the model's context is (docs/protocol.md#show-trust). @param {State} state */
   drawMeter(state) {
     const meter = contextMeter(state.messages, this.budgets.get(this.picker.value), this.picker.hidden ? undefined : this.picker.value);
     this.meter.hidden = !meter;

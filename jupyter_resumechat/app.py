@@ -1,7 +1,7 @@
 """The ``ResumeChat`` server extension: configuration and wiring, no logic.
 
-A little over 300 lines because most of it is the traits' help texts (DESIGN
-§5); everything else it once held lives in ``parts``, ``lifecycle`` and
+A little over 300 lines because most of it is the traits' help texts
+(docs/protocol.md#configuration); everything else it once held lives in ``parts``, ``lifecycle`` and
 ``handlers``.
 """
 

@@ -1,4 +1,4 @@
-"""The SSE wire format of DESIGN §3, both ways, with no I/O (sans-IO).
+"""The SSE wire format of docs/protocol.md#event-stream, both ways, with no I/O (sans-IO).
 
 The server encodes with ``encode_event`` / ``encode_retry`` /
 ``encode_comment`` and reads a resume point with ``parse_last_id``; clients,
@@ -42,7 +42,7 @@ __all__ = [
 HEARTBEAT_HEADER = "X-ResumeChat-Heartbeat"
 """Response header of the event stream: seconds between keepalive comments."""
 SILENCE_FACTOR = 2.5
-"""No byte for this many heartbeat intervals means the connection is dead (DESIGN §4.10)."""
+"""No byte for this many heartbeat intervals means the connection is dead (docs/protocol.md#silence)."""
 
 MAX_EVENT_ID = 2**53 - 1
 MAX_STREAMS = 64
@@ -219,7 +219,7 @@ def decode_event(event: str, data: str, event_id: str) -> StreamEvent:
 
 @dataclass
 class Reply:
-    """The text of a reply rebuilt from events (DESIGN §2.1)."""
+    """The text of a reply rebuilt from events (docs/protocol.md#exactly-once)."""
 
     content: str = ""
     reasoning: str = ""

@@ -20,7 +20,7 @@ def record_activity(serverapp: Any) -> None:
 
 
 def stop_cleanly_on_sigint(serverapp: Any) -> None:
-    """SIGINT stops the server like SIGTERM (DESIGN §2.9).
+    """SIGINT stops the server like SIGTERM (docs/protocol.md#clean-stops).
 
     Without a terminal jupyter_server leaves SIGINT to Python, whose
     KeyboardInterrupt ends the process without stopping the extensions; that is

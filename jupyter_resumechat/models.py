@@ -1,4 +1,4 @@
-"""The data of the wire protocol (DESIGN §3), one class per concept.
+"""The data of the wire protocol (docs/protocol.md#objects), one class per concept.
 
 Server, client and tests share these classes and their single JSON encoding,
 so that what the server writes is exactly what the client reads back.  These

@@ -1,7 +1,7 @@
 """The extension's parts built from its settings, or the named reason they cannot be.
 
 Every failure here is ``Unavailable`` whose detail names the trait and the fix
-(DESIGN §2.8): the app logs it once and every endpoint answers 503 with it,
+(docs/protocol.md#named-failures): the app logs it once and every endpoint answers 503 with it,
 rather than the extension vanishing into 404s.  ``Parts`` is what the handlers
 get: the job manager, or why there is none.
 """

@@ -1,4 +1,4 @@
-"""The async Client: every endpoint of DESIGN §3, and streams that never give up.
+"""The async Client: every endpoint of docs/protocol.md#endpoints, and streams that never give up.
 
 ``stream()`` is the never-lose-a-word guarantee for code: it resumes after
 network errors from the last event id (bounded exponential backoff with
@@ -255,7 +255,7 @@ class Client:
 
     async def _events_once(self, stream_id: str, last: int | None) -> AsyncIterator[StreamEvent]:
         """One connection.  Silence for ``SILENCE_FACTOR`` heartbeats is a read
-        timeout (a dead server behind a proxy that never closes, DESIGN §4.10)."""
+        timeout (a dead server behind a proxy that never closes, docs/protocol.md#silence)."""
         headers = {"Last-Event-ID": str(last)} if last is not None else {}
         silence = httpx.Timeout(self._http.timeout.connect, read=SILENCE_FACTOR * self.heartbeat_interval)
         async with aconnect_sse(

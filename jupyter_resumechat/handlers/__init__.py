@@ -1,4 +1,4 @@
-"""The REST and event-stream handlers of DESIGN §3, one module per resource.
+"""The REST and event-stream handlers of docs/protocol.md#api, one module per resource.
 
 Handlers are thin (parse, one call to the JobManager, serialise); errors
 become HTTP in one place (``base.ResumeChatHandler.write_error``).

@@ -57,7 +57,7 @@ class _EventStream(ResumeChatHandler):
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
-        # clients take 2.5 times this much silence for a dead connection (DESIGN §4.10)
+        # clients take 2.5 times this much silence for a dead connection (docs/protocol.md#silence)
         self.set_header(HEARTBEAT_HEADER, f"{self.heartbeat_interval:g}")
         self.write(encode_retry(self.retry_ms))
         self._task = asyncio.current_task()

@@ -1,4 +1,4 @@
-"""Pure parsing of request fields (DESIGN §3): no tornado, testable with dicts.
+"""Pure parsing of request fields (docs/protocol.md#api): no tornado, testable with dicts.
 
 Each function returns the field's value or raises ``InvalidRequest`` /
 ``TooLarge``, which the handlers' one error mapping turns into 400 / 413.
@@ -32,7 +32,7 @@ ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def check_text(value: Any, depth: int = 0) -> None:
-    """Every string must be storable text: no lone surrogates, no U+0000 (§3)."""
+    """Every string must be storable text: no lone surrogates, no U+0000 (docs/protocol.md#api)."""
     if depth > 32:
         raise InvalidRequest("the body's JSON is nested too deeply")
     if isinstance(value, str):

@@ -1,5 +1,5 @@
 """``conversations/{cid}/messages``: the messages, and a send, regenerate or
-continue (DESIGN §3)."""
+continue (docs/protocol.md#api)."""
 
 from __future__ import annotations
 

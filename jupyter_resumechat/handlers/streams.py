@@ -18,7 +18,7 @@ class StreamStatusHandler(ResumeChatHandler):
     @authorized
     async def get(self, cid: str) -> None:
         if not ID.fullmatch(cid):
-            self.send_json(StreamStatus(active=False).to_json())  # always 200 (§3)
+            self.send_json(StreamStatus(active=False).to_json())  # always 200 (docs/protocol.md#api)
             return
         status = await self.manager.status(self.user, cid)
         self.send_json(status.to_json())

@@ -1,13 +1,13 @@
 """The one way a reply ends: commit the final message, then announce it.
 
-Persist before announce (DESIGN §2.2): the ``final`` event goes out only
+Persist before announce (docs/protocol.md#persist-before-announce): the ``final`` event goes out only
 after the database holds the message.  A commit that fails (database down,
 disk full, read-only) is retried with backoff until it succeeds or the
 server gives up at stop; readers meanwhile get keepalives, and the stream
 stays open, so it cannot expire.  Every ending passes here, so this is where
 an error's detail loses any secret an upstream echoed (``Redactor``) before
 it is stored or sent.  Commits are fenced by the reply's owner:
-a server that lost its reply to another writes nothing (§2.3).
+a server that lost its reply to another writes nothing (docs/protocol.md#bounded-loss).
 """
 
 from __future__ import annotations

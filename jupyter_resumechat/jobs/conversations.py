@@ -56,7 +56,7 @@ class ConversationAccess:
 
     async def list_messages(self, user: str, conversation_id: str) -> list[Message]:
         """Oldest first; a streaming message carries its live content.  With the
-        StreamStore down, the database's copy (history stays readable, §2.8)."""
+        StreamStore down, the database's copy (history stays readable, docs/protocol.md#named-failures)."""
         found = await self.messages.list_messages(self._owner(user), conversation_id)
         if not any(m.status is MessageStatus.STREAMING for m in found):
             return found

@@ -1,6 +1,6 @@
 """One generation job, its lifecycle, and the plain values around it.
 
-A job's life is one enum (DESIGN STYLE §15)::
+A job's life is one enum (STYLE §15)::
 
     PENDING ──run──▶ GENERATING ──model done / stop / failure──▶ CONCLUDING ──▶ DONE
        └──────────────── stop before the first step ──────────────┘
@@ -91,7 +91,7 @@ class Job:
         return self.info.stream_id
 
     def receive(self, delta: Delta) -> Delta:
-        """Normalise a model's piece once (§2.7); what it returns is what is kept."""
+        """Normalise a model's piece once (docs/protocol.md#one-bad-reply); what it returns is what is kept."""
         return Delta(self._normal_text.feed(delta.text), self._normal_reasoning.feed(delta.reasoning))
 
     def flush(self) -> Delta:

@@ -2,7 +2,7 @@
 
 Run at start and then periodically by the supervisor, on every server:
 
-* a ``streaming`` reply whose owner's lease lapsed (DESIGN §2.3) becomes
+* a ``streaming`` reply whose owner's lease lapsed (docs/protocol.md#bounded-loss) becomes
   ``interrupted`` with its checkpointed text, unless its stream is still open
   in a shared StreamStore: then the stream's lease decides, and whoever claims
   it concludes it with the stream's (fuller) text;

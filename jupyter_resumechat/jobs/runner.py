@@ -173,7 +173,7 @@ class JobRunner:
                     job.stream_id,
                 )
                 return
-            # the stop ended it before the database could take it: interrupted (§2.9)
+            # the stop ended it before the database could take it: interrupted (docs/protocol.md#clean-stops)
             message = ending.message
             if message.status is MessageStatus.COMPLETE:
                 message = message.replace(status=MessageStatus.INTERRUPTED)

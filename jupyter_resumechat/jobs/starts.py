@@ -108,7 +108,7 @@ class Starts(ConversationAccess):
         keep_text: bool = False,
     ) -> SendResult:
         """Generate the latest reply again in place: replaced, or with ``keep_text``
-        continued from where it stopped.  No user turn is added (DESIGN §3).
+        continued from where it stopped.  No user turn is added (docs/protocol.md#send).
 
         Raises NotFound, InvalidRequest (not the latest reply), GenerationActive,
         TooManyGenerations or Unavailable.

@@ -133,7 +133,7 @@ class Supervisor:
         """This instance's lease in the database, every third of a lease; a step of
         its own, so Redis being down does not also let the database lease lapse.
         The schema version is checked again with it: a database a newer server
-        moved past this one makes every endpoint refuse (DESIGN §2.13)."""
+        moved past this one makes every endpoint refuse (docs/protocol.md#upgrades)."""
         now = asyncio.get_running_loop().time()
         if now >= self._next_heartbeat:
             await self.messages.instances.heartbeat(self.settings.owner_lease)

@@ -1,4 +1,4 @@
-"""Normalise model text once, as the job receives it (DESIGN §2.7).
+"""Normalise model text once, as the job receives it (docs/protocol.md#one-bad-reply).
 
 Some text no store can keep: U+0000 (PostgreSQL refuses it), lone UTF-16
 surrogates (not encodable as UTF-8).  A model may also split one astral

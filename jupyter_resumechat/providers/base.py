@@ -32,7 +32,7 @@ CONTINUE_PROMPT = (
     "Your previous reply was cut off. Continue it from exactly where it stopped, "
     "without repeating any of it and without any preamble."
 )
-"""The hidden last turn of a ``continue`` (DESIGN §3): after the reply so far,
+"""The hidden last turn of a ``continue`` (docs/protocol.md#send): after the reply so far,
 so every chat API (OpenAI-compatible or Anthropic) extends it the same way."""
 
 

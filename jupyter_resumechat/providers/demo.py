@@ -15,9 +15,9 @@ directives, which tests and benchmarks use to shape a stream:
   every round is done it answers with what each call returned: an offline
   agent, so a run with tools can be shown and tested with no key.
 
-Asked to continue a reply (DESIGN §3 ``continue``), it sends the rest of the
+Asked to continue a reply (docs/protocol.md#send ``continue``), it sends the rest of the
 same reply, so a stopped and continued reply ends as the uninterrupted one.
-What was attached to the message (DESIGN §3 ``Context``) it lists, each item
+What was attached to the message (docs/protocol.md#send ``Context``) it lists, each item
 by the first line a model would read, so the offline demo shows what reached
 the model.
 """

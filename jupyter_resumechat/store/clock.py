@@ -2,7 +2,7 @@
 
 Leases are deadlines compared across hosts; each host's own ``time.time()``
 may run seconds or minutes off, so a host 30 s ahead would take every other
-server's 10 s lease as lapsed (DESIGN §2 invariant 13).  Deadlines are
+server's 10 s lease as lapsed (docs/protocol.md#guarantees invariant 13).  Deadlines are
 therefore written and compared as the database's time, in seconds since the
 epoch (a ``Float`` column).  SQLite has no server: its clock is the clock of
 the host that holds the file, which is every server sharing it.

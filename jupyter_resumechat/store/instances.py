@@ -3,7 +3,7 @@
 Every server process registers an instance with a lease and renews it
 (``heartbeat``); each streaming reply records its owner instance.  Only
 replies whose owner's lease lapsed, or whose owner ran on this host and its
-process is gone, are recovered (DESIGN §2.3).  Deadlines are written and
+process is gone, are recovered (docs/protocol.md#bounded-loss).  Deadlines are written and
 compared on the database's clock (``clock.py``), never this host's.
 """
 
@@ -118,7 +118,7 @@ class Instances:
         This instance becomes its owner: the adopter's ending is final.  Should
         the old owner wake up (a paused process, a partition), its checkpoints
         and its final match no row of its own and write nothing, and it stops
-        the job when it sees the reply ``taken`` (DESIGN §2.3, §2.13).
+        the job when it sees the reply ``taken`` (docs/protocol.md#bounded-loss, #upgrades).
         """
         async with self.engine.begin() as conn:
             result = await conn.execute(

@@ -59,7 +59,7 @@ class StoreBase:
     instances: Instances
 
     async def _streaming_in(self, conversation_id: str) -> LapsedReply | None:
-        """The conversation's streaming reply, if any (one at most: §2.6)."""
+        """The conversation's streaming reply, if any (one at most: docs/protocol.md#one-generation)."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(

@@ -11,13 +11,13 @@ Version 2 adds what was attached to a user message and what a reply cost
 reply (``messages.owner_instance``),
 the servers' heartbeats (``resumechat_instances``) and a partial unique index
 that allows one ``streaming`` reply per conversation across every server
-sharing the database (DESIGN §2.3, §2.6).  Version 3 adds the context window
+sharing the database (docs/protocol.md#bounded-loss, #one-generation).  Version 3 adds the context window
 each reply was generated in (``messages.context_window``, JSON).  Version 4
 records which schema version each server runs (``resumechat_instances.version``;
 NULL: version 3 or older) and which versions may share the database
 (``resumechat_schema.readable_by``, see ``versions.py``).
 
-A change is expand-then-contract (DESIGN §2.13): a version only adds (a
+A change is expand-then-contract (docs/protocol.md#upgrades): a version only adds (a
 nullable column, a table, an index built without a long lock), so servers of
 the previous version go on reading and writing it during a rolling upgrade,
 and ``READABLE_BY`` says so; a new kind of data is written only once

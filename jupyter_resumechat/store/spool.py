@@ -3,7 +3,7 @@
 When the database is down as the server stops, each running reply's final
 message (``interrupted``, all its text) is written here, one JSON file per
 message, and committed at the next start, or as soon as the database is back
-(DESIGN §2.2).  A file is removed only once the database holds the message,
+(docs/protocol.md#persist-before-announce).  A file is removed only once the database holds the message,
 or once the reply turned out to belong to someone else.
 """
 

@@ -155,7 +155,7 @@ class ReplySteps(StoreBase):
         streaming replies; returns the ids that could not be saved.
 
         One transaction for all.  If the database refuses the data, each reply is
-        written on its own, so one reply it refuses harms only itself (§2.7); if
+        written on its own, so one reply it refuses harms only itself (docs/protocol.md#one-bad-reply); if
         the database is down, none is saved and no reply is tried on its own (a
         connect timeout per reply would hold the supervisor up).
         """

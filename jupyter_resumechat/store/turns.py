@@ -63,7 +63,7 @@ class TurnQueries(StoreBase):
         """Insert the user message and an empty ``streaming`` reply owned by this instance.
 
         Raises ``NotFound`` when the conversation is gone and ``GenerationActive``
-        when another server runs a reply in it (one per conversation, §2.6); a
+        when another server runs a reply in it (one per conversation, docs/protocol.md#one-generation); a
         reply left by a server whose lease lapsed is recovered first.
         """
         for attempt in range(2):

@@ -1,7 +1,7 @@
 """Which schema versions may share one database, checked at start and on use.
 
-During a rolling upgrade servers of two versions share the database (DESIGN
-§2.13).  The schema row says which version the database is at and the oldest
+During a rolling upgrade servers of two versions share the database (docs/protocol.md#upgrades).
+The schema row says which version the database is at and the oldest
 version whose servers still use it correctly (``readable_by``): a server older
 than that refuses, with a 503 naming both versions and what to do, rather
 than misread data it does not know.  Every server checks at start and again

@@ -19,7 +19,7 @@ Guarantees every implementation gives (a contract test suite checks them):
   has finished.  It waits up to ``timeout`` seconds when there is nothing new
   and returns an empty batch then; it never holds more than the window.
 * For any sequence of reads, ``content == snapshot.content + deltas after``
-  (DESIGN §2.1).
+  (docs/protocol.md#exactly-once).
 * One open stream per conversation: ``open`` raises ``GenerationActive`` when
   the conversation already has one.
 * Unknown or expired streams raise ``NotFound``; a store that cannot reach

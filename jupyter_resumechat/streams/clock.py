@@ -3,7 +3,7 @@
 A stream's lease is a deadline in a sorted set, compared by every server
 that might adopt the stream; deadlines written from each host's own clock
 would make a host running ahead adopt the live streams of all the others
-(DESIGN §2 invariant 13).  So deadlines are written and compared as Redis's
+(docs/protocol.md#guarantees invariant 13).  So deadlines are written and compared as Redis's
 ``TIME``, in milliseconds since the epoch.
 """
 

@@ -1,6 +1,6 @@
 """Which event-log formats share one Redis, checked at start and on use.
 
-Servers of two versions share Redis during a rolling upgrade (DESIGN §2.13).
+Servers of two versions share Redis during a rolling upgrade (docs/protocol.md#upgrades).
 ``{prefix}format`` (a hash) says which log format the newest writer uses and
 the oldest format whose readers read it correctly (``readable_by``): a server
 older than that refuses with a 503 naming both, instead of misreading entries

@@ -1,7 +1,7 @@
 """In-memory StreamStore: the embedded default for a single server.
 
 Each stream keeps its text and reasoning as UTF-8 ``bytearray``s plus, for
-the retained window, two arrays of end offsets (DESIGN §2.5): a delta is a
+the retained window, two arrays of end offsets (docs/protocol.md#cheap-streams): a delta is a
 slice between two offsets, so the replay log costs 8 bytes per event rather
 than an object per event.  Readers pull from the log at their own pace and
 are woken through one shared future, so a slow reader costs nothing extra.

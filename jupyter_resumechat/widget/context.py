@@ -3,7 +3,7 @@
 ``panel.send("why?", context=[df, "cell:3", "error"])`` and the view's ``@``
 mentions of variables both come here: the kernel is the only place that
 holds the variables, the inputs of executed cells (``In``/``Out``) and the
-last error.  Each item becomes a ``Context`` (DESIGN §3) whose text a model
+last error.  Each item becomes a ``Context`` (docs/protocol.md#context) whose text a model
 can read: a DataFrame as its schema and first rows, an array as its shape,
 dtype and a sample, anything else as a bounded ``repr``.  The server bounds
 every item again (``ResumeChat.context_item_chars``).

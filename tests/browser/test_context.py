@@ -1,4 +1,4 @@
-"""The chat knows the notebook (DESIGN §3 Context, §4.12), on JupyterLab 4 and
+"""The chat knows the notebook (docs/protocol.md#context Context, #show-trust), on JupyterLab 4 and
 Notebook 7: ``@`` attaches a variable (rendered by the kernel), a cell and its
 error; what was attached is stored and shown on the message; a busy kernel is
 said, not waited for; a reply's code goes into a new cell below, unrun; the

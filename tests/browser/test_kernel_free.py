@@ -1,4 +1,4 @@
-"""The chat outlives its kernel (DESIGN §4.11), on JupyterLab 4 and Notebook 7.
+"""The chat outlives its kernel (docs/protocol.md#outlives-kernel), on JupyterLab 4 and Notebook 7.
 
 A saved notebook reopened after its kernel was shut down, or while its
 kernel is busy, shows the conversation from the output's data alone (the

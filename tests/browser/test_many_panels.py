@@ -1,4 +1,4 @@
-"""A page full of chats holds one event-stream connection (issue 14, DESIGN §4.7).
+"""A page full of chats holds one event-stream connection (issue 14, docs/protocol.md#one-connection).
 
 HTTP/1.1 allows six connections per origin across all tabs, and JupyterLab
 needs them too: with a connection per streaming panel, eight panels in one

@@ -1,4 +1,4 @@
-"""The ChatPanel in a real browser, on JupyterLab 4 and Notebook 7 (DESIGN §4)."""
+"""The ChatPanel in a real browser, on JupyterLab 4 and Notebook 7 (docs/protocol.md#client-rules)."""
 
 from __future__ import annotations
 

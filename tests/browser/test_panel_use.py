@@ -1,4 +1,4 @@
-"""The panel as a person uses it (DESIGN §4.8–4.12), on JupyterLab 4 and Notebook 7.
+"""The panel as a person uses it (docs/protocol.md#client-rules), on JupyterLab 4 and Notebook 7.
 
 Keys stay in the panel; no answer to a send leaves it stuck or loses the
 draft; Retry and Continue act on their own reply; reasoning, failures, the
@@ -256,7 +256,7 @@ def test_a_dead_server_behind_a_proxy_that_never_closes_is_noticed(browser, tmp_
 
 
 def test_a_misconfigured_chat_says_what_to_fix(browser, tmp_path, frontend):
-    """Not a blank panel or "not found": the 503's detail names the trait (DESIGN §2.8)."""
+    """Not a blank panel or "not found": the 503's detail names the trait (docs/protocol.md#named-failures)."""
     server = start_frontend(tmp_path, frontend, stream_backend="kafka://broker:9092", ready=(503,))
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     try:

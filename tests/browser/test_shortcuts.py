@@ -1,5 +1,5 @@
 """The application's shortcuts typed in the chat box reach the application, the
-notebook's keys stay in the panel (DESIGN §4.13), on JupyterLab 4 and Notebook 7.
+notebook's keys stay in the panel (docs/protocol.md#keys), on JupyterLab 4 and Notebook 7.
 
 One test per front end walks through every shortcut on one server and one tab
 (each front end is a server of its own): what passes is read from the page's

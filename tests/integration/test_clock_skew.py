@@ -5,7 +5,7 @@ is compared by the *other* server.  On host clocks, a server 60 s ahead takes
 every lease of a true server as lapsed, and a true server takes every lease of
 a server 60 s behind as lapsed: the live reply would be adopted and marked
 ``interrupted``, and a second send in its conversation would start a second
-generation.  On the database's or Redis's clock neither happens (DESIGN §2.13).
+generation.  On the database's or Redis's clock neither happens (docs/protocol.md#upgrades).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The conversation sent to the model fits its token budget, and each reply
-records the window it was made in (DESIGN §3 ``window``, ``context_tokens``)."""
+records the window it was made in (docs/protocol.md#context ``window``, ``context_tokens``)."""
 
 from __future__ import annotations
 

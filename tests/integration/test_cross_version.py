@@ -1,4 +1,4 @@
-"""The previous release and this checkout on one PostgreSQL and one Redis (DESIGN §2.13).
+"""The previous release and this checkout on one PostgreSQL and one Redis (docs/protocol.md#upgrades).
 
 A rolling upgrade: a server of the previous release (``b480968``) serves a
 reply while a server of this checkout starts, upgrades the schema in place

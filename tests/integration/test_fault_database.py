@@ -1,4 +1,5 @@
-"""The database fails across the end of a reply: persist before announce (DESIGN §2.2).
+"""The database fails across the end of a reply: persist before announce
+(docs/protocol.md#persist-before-announce).
 
 Real server processes with the demo model. The message store becomes
 unreachable after a reply has started and stays so while the reply ends:

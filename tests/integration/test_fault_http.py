@@ -1,6 +1,6 @@
 """Faults over HTTP that must never cost memory, a 500, or a reply's fate.
 
-Written to the fixed contract (DESIGN §2.4, §2.8, §3):
+Written to the fixed contract (docs/protocol.md#slow-readers, #named-failures, #api):
 
 * a reader that never reads a finished reply is dropped after
   ``slow_reader_timeout``, like any other stuck reader;
@@ -177,7 +177,7 @@ async def _wait_inactive(api: Any, cid: str, timeout: float) -> None:
 
 
 async def test_readers_that_never_read_a_finished_reply_are_dropped(api, extension, jp_auth_header):
-    """DESIGN §2.4: every write to a reader is bounded by ``slow_reader_timeout``,
+    """docs/protocol.md#slow-readers: every write to a reader is bounded by ``slow_reader_timeout``,
     including the events sent before a ``final``. Today those are flushed without
     the bound, so each such socket pins a copy of the whole reply for as long as
     it stays open."""

@@ -4,7 +4,7 @@
    two chunks) is normalised once, when the job receives it: the stream, the
    snapshot, the final, GET messages and the database row hold the same text
    byte for byte, and one such reply never stops the checkpoints of another
-   (DESIGN §2.7).
+   (docs/protocol.md#one-bad-reply).
 2. A freeze of the server process longer than ``provider_timeout`` (laptop sleep,
    VM pause) is not the model's silence: the data waited in the socket, so the
    reply completes; a model that really goes silent still times out.

@@ -1,7 +1,7 @@
 """A private Redis restarted, down, or stalled; a server frozen: no reply is lost or contradicted.
 
-DESIGN §2.2 (the ``final`` announces what the database holds), §2.3 (a job
-that lost its lease writes nothing), §2.8 (a dependency that is down is a 503
+docs/protocol.md#persist-before-announce (the ``final`` announces what the database holds), #bounded-loss (a job
+that lost its lease writes nothing), docs/protocol.md#named-failures (a dependency that is down is a 503
 naming it; history stays readable). Each test has a ``redis-server`` of its
 own (tests/support/redis_server.py); the shared Redis is never touched.
 """
@@ -302,7 +302,7 @@ def test_a_redis_stall_does_not_split_the_brain(tmp_path, cluster_factory, postg
 
 def test_a_redis_stall_mid_batch_loses_and_repeats_nothing(tmp_path, cluster_factory, private_redis):
     """Redis stops answering (SIGSTOP) while a fast reply's batches are in flight,
-    then answers again: every id 1, 2, 3… once, and the text whole (DESIGN §2.1)."""
+    then answers again: every id 1, 2, 3… once, and the text whole (docs/protocol.md#exactly-once)."""
     cluster = cluster_factory(
         db_url=sqlite_url(tmp_path), stream_backend=private_redis.url, append_coalesce_ms=10, **FAST
     )

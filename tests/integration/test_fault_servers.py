@@ -1,6 +1,6 @@
 """Several real server processes sharing one database: no server breaks another's replies.
 
-DESIGN §2.3 (bounded loss, recovered by the right server) and §2.6 (one active
+docs/protocol.md#bounded-loss (bounded loss, recovered by the right server) and #one-generation (one active
 generation per conversation), across processes: a second ``jupyter lab`` on
 the same SQLite file, replicas on PostgreSQL + Redis.
 

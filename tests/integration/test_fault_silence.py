@@ -1,4 +1,4 @@
-"""A dead server behind a proxy that never closes (DESIGN §4.10).
+"""A dead server behind a proxy that never closes (docs/protocol.md#silence).
 
 JupyterHub's configurable-http-proxy keeps the client's connection open when
 the single-user server behind it dies: the client sees neither an end nor an

@@ -1,6 +1,6 @@
 """Stopping a real server with SIGINT or SIGTERM commits every running reply.
 
-DESIGN §2.9: JupyterHub's local spawners stop a single-user server with
+docs/protocol.md#clean-stops: JupyterHub's local spawners stop a single-user server with
 SIGINT; like SIGTERM it must commit every running reply as ``interrupted``
 with all the text a reader had already seen, before the process exits.
 

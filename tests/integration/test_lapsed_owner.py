@@ -4,8 +4,8 @@ Two servers share only PostgreSQL (memory streams).  A's process is paused
 past its lease mid-reply; B recovers the reply (``interrupted``, the
 checkpointed text) and a new turn starts and ends on B.  When A wakes up it
 must not go on generating the old reply and commit it over B's ending: one
-generation per conversation, and the recoverer's ending is final (DESIGN
-§2.3, §2.13).  A's readers get that ending as their final.
+generation per conversation, and the recoverer's ending is final (docs/protocol.md#bounded-loss,
+#upgrades).  A's readers get that ending as their final.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each stream on the shared connection must behave as ``GET streams/{sid}/events``
 does on its own: snapshot or replay from its last id, deltas, the final, exactly
-once (DESIGN §2.1), its ids its own; a stream gone for the reader is a ``gone``
+once (docs/protocol.md#exactly-once), its ids its own; a stream gone for the reader is a ``gone``
 for that stream alone.
 """
 

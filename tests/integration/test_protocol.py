@@ -1,4 +1,4 @@
-"""Every row of DESIGN §3 against a real Jupyter server over real HTTP."""
+"""Every row of docs/protocol.md#api against a real Jupyter server over real HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``regenerate`` and ``continue`` (DESIGN §3), and the title a first message gives.
+"""``regenerate`` and ``continue`` (docs/protocol.md#send), and the title a first message gives.
 
 Neither adds a user turn; both act on the latest reply only, keep its id and
 stream under a new stream id; a continued reply's stream carries its whole

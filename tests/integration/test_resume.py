@@ -1,4 +1,4 @@
-"""Leaving and resuming a stream: DESIGN §2 invariants over real HTTP."""
+"""Leaving and resuming a stream: docs/protocol.md#guarantees invariants over real HTTP."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Plain database URLs work; a configuration that cannot start logs one ERROR
 line naming the trait and the fix, and every endpoint (the event stream too)
-answers 503 ``unavailable`` with that text (DESIGN §2.8); no traceback, no
+answers 503 ``unavailable`` with that text (docs/protocol.md#named-failures); no traceback, no
 follow-on error, the server keeps running.  ``GET health`` answers within a
 bounded time whatever the stores do; JSON lists work on the command line.
 """

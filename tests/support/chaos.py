@@ -2,7 +2,7 @@
 
 Used by the chaos test and by the soak benchmark.  It decodes with the
 package's own ``eventstream`` (the one decoder) and rebuilds the text with
-``Reply`` (the one rebuild, DESIGN §2.1), counting what it survived.
+``Reply`` (the one rebuild, docs/protocol.md#exactly-once), counting what it survived.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ BEHAVIOURS = [
 
 # Text the stores cannot keep as is.  Each model streams these pieces as the
 # content of consecutive chunks (json.dumps writes "\u0000", "\ud800"… escapes),
-# then a finish; NORMALISED is what the reply must hold (DESIGN §2.7).
+# then a finish; NORMALISED is what the reply must hold (docs/protocol.md#one-bad-reply).
 TEXT_FAULTS: dict[str, list[str]] = {
     "gpt-nul": ["Echo", ": ", "nul\x00here", " and\x00\x00", " end"],
     "gpt-lone-high": ["Echo", ": ", "lone \ud800 high", " end"],

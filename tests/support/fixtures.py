@@ -90,7 +90,7 @@ class EventRead:
 
     @property
     def text(self) -> str:
-        """The content rebuilt by DESIGN §2.1: snapshot then the deltas after it."""
+        """The content rebuilt by docs/protocol.md#exactly-once: snapshot then the deltas after it."""
         return rebuild(self.events)
 
 
@@ -113,7 +113,7 @@ class MultiplexRead:
 
 
 def rebuild(events: list[SSEEvent], start: str = "") -> str:
-    """The content by DESIGN §2.1, with the package's one rebuild (``Reply``);
+    """The content by docs/protocol.md#exactly-once, with the package's one rebuild (``Reply``);
     a final's message is not used: the text must come from the events."""
     reply = Reply.resuming(start)
     for event in events:

@@ -1,5 +1,5 @@
 """Coalesced appends on Redis (streams/batcher.py): ids 1, 2, 3… exactly once,
-whatever the batching, a lost answer or a failed round trip (DESIGN §2.1)."""
+whatever the batching, a lost answer or a failed round trip (docs/protocol.md#exactly-once)."""
 
 from __future__ import annotations
 

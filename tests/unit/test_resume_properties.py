@@ -1,4 +1,4 @@
-"""Hypothesis properties of the event log and of resuming (DESIGN §2.1, §2.4)."""
+"""Hypothesis properties of the event log and of resuming (docs/protocol.md#exactly-once, #slow-readers)."""
 
 from __future__ import annotations
 

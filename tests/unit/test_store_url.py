@@ -1,4 +1,4 @@
-"""``async_url``: plain and sync database URLs get their async driver (DESIGN §5);
+"""``async_url``: plain and sync database URLs get their async driver (docs/protocol.md#configuration);
 ``sqlite_file``: the file a SQLite URL opens, as the server opens it."""
 
 from __future__ import annotations

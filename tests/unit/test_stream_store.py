@@ -117,7 +117,7 @@ def test_no_last_id_gives_a_snapshot_then_live(run, make_store) -> None:
 
 @pytest.mark.parametrize("seed", range(20))
 def test_exactly_once_for_any_resume_points(run, make_store, seed: int) -> None:
-    """DESIGN §2.1 for random disconnects, resumes with and without ids, and a small window."""
+    """docs/protocol.md#exactly-once for random disconnects, resumes with and without ids, and a small window."""
 
     async def main():
         rng = random.Random(seed)
