@@ -4,6 +4,8 @@
 network errors from the last event id (bounded exponential backoff with
 jitter), drops duplicate ids, and when the stream has expired (404) it
 reloads the conversation's messages and ends with the committed message.
+A little over 300 lines: one method per endpoint, and the tool-call endpoints
+(issue 27) will move into a module of their own rather than grow this one.
 """
 
 from __future__ import annotations
