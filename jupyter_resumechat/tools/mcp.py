@@ -151,7 +151,10 @@ class McpConnection:
                 log.warning("MCP server %s: %s", self.config.name, self.error)
             finally:
                 was_connected, self._connected = self._connected, False
-                self._ready.set()  # callers waiting for a start hear the outcome
+                if was_connected and not self._stop.is_set():
+                    self._ready.clear()  # a live server died: callers wait for the restart
+                else:
+                    self._ready.set()  # a start failed, or a stop: callers hear it at once
             failures = 1 if was_connected else failures + 1
             if not was_connected or self._stop.is_set():
                 self._fail_waiting()

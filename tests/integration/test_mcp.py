@@ -127,6 +127,8 @@ def test_a_server_that_dies_mid_call_ends_it_unknown_never_resends_and_restarts(
             first = int(await call(connection, "pid"))
             with pytest.raises(OutcomeUnknown, match="stopped during the call; the outcome is unknown"):
                 await call(connection, "die")
+            while connection.health()["ok"]:  # the loop has seen the death: a call now meets the restart
+                await asyncio.sleep(0.01)
             assert await call(connection, "echo", text="back") == "echo: back"  # a new process
             assert int(await call(connection, "pid")) != first and not alive(first)
             assert connection.restarts == 1 and connection.health()["ok"]
