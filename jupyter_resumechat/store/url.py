@@ -70,8 +70,12 @@ def shown(url: str) -> str:
 def sqlite_file(url: str) -> Path | None:
     """The file a SQLite URL opens, made absolute as the server opens it: a
     relative path (``sqlite:///chat.db``, three slashes) is relative to the
-    folder the server process runs in.  None for other databases and memory."""
-    parsed = make_url(url)
+    folder the server process runs in.  None for other databases, memory and a
+    URL that does not parse (the store names that one itself, as a 503)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
     if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
         return None
     return Path.cwd() / parsed.database

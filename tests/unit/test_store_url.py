@@ -62,3 +62,6 @@ def test_the_sqlite_file_is_where_the_server_opens_it() -> None:
     assert sqlite_file("sqlite+aiosqlite:///:memory:") is None
     assert sqlite_file("sqlite://") is None
     assert sqlite_file("postgresql://u@h/tmp") is None
+    # a URL that does not parse is the store's to refuse (a named 503), never the log line's to crash on
+    assert sqlite_file("not a url at all") is None
+    assert sqlite_file("") is None  # what db_url holds when its validator refused the value
