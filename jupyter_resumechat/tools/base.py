@@ -48,6 +48,25 @@ class ToolSpec:
         if self.input_schema.get("type", "object") != "object":
             raise ValueError(f"tool {self.name}: input_schema must describe an object")
 
+    @classmethod
+    def closed(
+        cls,
+        name: str,
+        description: str,
+        effect: Effect,
+        properties: Mapping[str, Any],
+        required: list[str],
+        runs_on: RunsOn = RunsOn.SERVER,
+    ) -> ToolSpec:
+        """A built-in tool whose arguments are exactly ``properties`` (no others accepted)."""
+        schema = {
+            "type": "object",
+            "properties": dict(properties),
+            "required": required,
+            "additionalProperties": False,
+        }
+        return cls(name, description, schema, effect, runs_on)
+
     def to_json(self, approval: Approval) -> dict[str, Any]:
         """The wire ``Tool``, with the approval this deployment gives it."""
         return {

@@ -14,7 +14,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .base import RunsOn, ToolFailed, ToolSpec
+from .base import ToolFailed, ToolSpec
 from .policy import Effect
 
 __all__ = ["MAX_READ_BYTES", "Contents", "FileList", "FileRead", "FileWrite", "file_tools"]
@@ -120,19 +120,12 @@ class FileWrite(_FileTool):
         return f"wrote {len(content.encode('utf-8')):,} bytes to {saved.get('path', path)}"
 
 
-def _spec(
-    name: str, description: str, effect: Effect, properties: dict[str, Any], required: list[str]
-) -> ToolSpec:
-    schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-    return ToolSpec(name, description, schema, effect, RunsOn.SERVER)
-
-
 def file_tools(contents: Contents) -> list[FileList | FileRead | FileWrite]:
     """The three file tools over ``contents``."""
     return [
         FileList(
             contents,
-            _spec(
+            ToolSpec.closed(
                 "file_list",
                 "List a directory of the Jupyter server's files.",
                 Effect.READ,
@@ -142,7 +135,7 @@ def file_tools(contents: Contents) -> list[FileList | FileRead | FileWrite]:
         ),
         FileRead(
             contents,
-            _spec(
+            ToolSpec.closed(
                 "file_read",
                 "Read a text file from the Jupyter server's files.",
                 Effect.READ,
@@ -152,7 +145,7 @@ def file_tools(contents: Contents) -> list[FileList | FileRead | FileWrite]:
         ),
         FileWrite(
             contents,
-            _spec(
+            ToolSpec.closed(
                 "file_write",
                 "Create or replace a text file in the Jupyter server's files.",
                 Effect.WRITE,

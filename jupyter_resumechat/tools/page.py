@@ -20,8 +20,7 @@ _CELL_TYPE = {"type": "string", "enum": ["code", "markdown", "raw"]}
 def _page(
     name: str, description: str, effect: Effect, properties: dict[str, object], required: list[str]
 ) -> ToolSpec:
-    schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-    return ToolSpec(name, description, schema, effect, RunsOn.PAGE)
+    return ToolSpec.closed(name, description, effect, properties, required, RunsOn.PAGE)
 
 
 PAGE_TOOLS: tuple[ToolSpec, ...] = (
