@@ -28,6 +28,9 @@ from .redaction import RedactingFilter, Redactor, redactor_for
 from .store import async_url
 from .store.url import shown as _shown
 from .store.url import sqlite_file
+from .tools import ToolBox, file_tools, parse_rules
+from .tools.mcp import McpConnection
+from .tools.mcp_config import parse_servers
 from .traits import JsonList
 
 __all__ = ["ResumeChat"]
@@ -39,7 +42,8 @@ MINIMUM = {
     **dict.fromkeys(["stream_ttl", "checkpoint_interval", "heartbeat_interval", "provider_timeout"], 0),
     **dict.fromkeys(["demo_delay", "owner_lease", "slow_reader_timeout", "append_coalesce_ms"], 0),
     **dict.fromkeys(["provider_max_retries", "max_active_per_user"], 0),
-    **dict.fromkeys(["replay_window", "max_message_chars"], 1),
+    **dict.fromkeys(["replay_window", "max_message_chars", "max_tool_rounds", "tool_result_chars"], 1),
+    **dict.fromkeys(["tool_wait_timeout"], 1),
 }
 
 
@@ -149,6 +153,29 @@ class ResumeChat(ExtensionApp):
         "Turn on where identities are real (JupyterHub). Default False.",
     ).tag(config=True)
 
+    tool_approval = Dict(
+        value_trait=Unicode(),
+        default_value={},
+        help="Approval of tool calls: {tool name or glob: 'auto' | 'ask' | 'never'}. By default a "
+        "tool that only reads runs at once ('auto'); one that writes or executes asks first. "
+        "'never' tools are not offered to the model.",
+    ).tag(config=True)
+    mcp_servers = Dict(
+        default_value={},
+        help="MCP servers whose tools runs may call: {name: {'command': ..., 'args': [...], "
+        "'env': {...}} | {'url': 'http://...'}} (stdio command or streamable HTTP).",
+    ).tag(config=True)
+    max_tool_rounds = Int(20, help="Model calls in one run with tools. Default 20.").tag(config=True)
+    tool_wait_timeout = Float(
+        1800.0,
+        help="Seconds a run waits for an approval or a page's result; then its waiting calls end "
+        "'cancelled' and the reply 'interrupted'. Default 1800.",
+    ).tag(config=True)
+    tool_result_chars = Int(
+        20_000,
+        help="A tool's result is cut to this many characters before the model reads it. Default 20000.",
+    ).tag(config=True)
+
     config_problems = Dict(
         help="Trait -> why its configured value was refused (not configurable): the 503's detail."
     )
@@ -197,6 +224,21 @@ class ResumeChat(ExtensionApp):
         if value and not value.startswith(("http://", "https://")):
             raise TraitError(f"{_shown(value)!r} is not an http:// or https:// URL")
         return value
+
+    @validate("tool_approval")
+    def _approval_rules(self, proposal: Any) -> dict[str, str]:
+        try:
+            return {name: value.value for name, value in parse_rules(proposal["value"]).items()}
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+
+    @validate("mcp_servers")
+    def _mcp_config(self, proposal: Any) -> dict[str, Any]:
+        try:
+            parse_servers(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+        return dict(proposal["value"])
 
     @validate("models")
     def _model_ids(self, proposal: Any) -> list[str]:
@@ -277,8 +319,25 @@ class ResumeChat(ExtensionApp):
                 owner_lease=self.owner_lease,
                 spool_dir=parts.spool_dir(self.db_url),
                 redact=self.redact,
+                max_tool_rounds=self.max_tool_rounds,
+                tool_result_chars=self.tool_result_chars,
+                tool_wait_timeout=self.tool_wait_timeout,
             ),
             on_activity=self._touch,
+            toolbox=self._toolbox(),
+        )
+
+    def _toolbox(self) -> ToolBox:
+        """The file tools on this server's ContentsManager, the page tools, the MCP servers
+        (whose secrets every text leaving the server loses)."""
+        servers = parse_servers(self.mcp_servers)
+        for config in servers.values():
+            self.redact.add(*config.secrets)
+        contents = self.serverapp.contents_manager if self.serverapp is not None else None
+        return ToolBox(
+            file_tools(contents) if contents is not None else [],
+            {name: McpConnection(config) for name, config in servers.items()},
+            parse_rules(self.tool_approval),
         )
 
     def provider_settings(self) -> ProviderSettings:

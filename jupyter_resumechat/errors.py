@@ -22,6 +22,7 @@ status code and a JSON body ``{"error": code, "detail": text}`` in one place::
 from __future__ import annotations
 
 __all__ = [
+    "CallConflict",
     "ConnectionFailed",
     "DiscoveryError",
     "GenerationActive",
@@ -90,6 +91,25 @@ class GenerationActive(ResumeChatError):
     @classmethod
     def from_json(cls, body: dict[str, object]) -> GenerationActive:
         return cls(str(body.get("detail", "")), str(body.get("stream_id", "")))
+
+
+class CallConflict(ResumeChatError):
+    """A tool call cannot take this request: another decision, another claimant, or it ended.
+
+    Answered 409 with the call as it stands, so the client can show the truth."""
+
+    status = 409
+
+    def __init__(self, detail: str, code: str = "conflict", call: dict[str, object] | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.call = call
+
+    def to_json(self) -> dict[str, object]:
+        body = super().to_json()
+        if self.call is not None:
+            body["call"] = self.call
+        return body
 
 
 class TooLarge(ResumeChatError):

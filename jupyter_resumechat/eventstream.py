@@ -14,9 +14,10 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InvalidRequest
-from .models import Event, EventKind, Message
+from .models import Event, EventKind, Message, ToolCall
 
 __all__ = [
     "HEARTBEAT_HEADER",
@@ -182,9 +183,10 @@ def split_tagged_id(event_id: str) -> tuple[str, int]:
 class StreamEvent:
     """One event of a stream.
 
-    ``snapshot``: ``content``/``reasoning`` replace what came before;
-    ``delta``: ``text``/``reasoning`` are appended; ``final``: ``message`` is
-    the committed message (also when the stream had expired and the client
+    ``snapshot``: ``content``/``reasoning`` (and a run's ``parts``) replace what
+    came before; ``delta``: ``text``/``reasoning`` are appended; ``tool``:
+    ``call`` is a tool call as it stands now; ``final``: ``message`` is the
+    committed message (also when the stream had expired and the client
     reloaded it: then ``reloaded`` is true).
     """
 
@@ -196,6 +198,8 @@ class StreamEvent:
     status: str = ""
     message: Message | None = None
     reloaded: bool = False
+    call: ToolCall | None = None
+    parts: tuple[dict[str, Any], ...] = ()
 
 
 def decode_event(event: str, data: str, event_id: str) -> StreamEvent:
@@ -212,7 +216,10 @@ def decode_event(event: str, data: str, event_id: str) -> StreamEvent:
             content=payload["content"],
             reasoning=payload.get("reasoning", ""),
             status=payload.get("status", ""),
+            parts=tuple(payload.get("parts") or ()),
         )
+    if kind is EventKind.TOOL:
+        return StreamEvent(seq, kind, call=ToolCall.from_json(payload["call"]))
     message = Message.from_json(payload["message"])
     return StreamEvent(seq, kind, content=message.content, status=message.status.value, message=message)
 
@@ -225,6 +232,7 @@ class Reply:
     reasoning: str = ""
     last_id: int | None = None
     message: Message | None = None
+    calls: dict[str, ToolCall] = field(default_factory=dict)  # a run's calls, as they stand
     _parts: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -233,15 +241,29 @@ class Reply:
         return cls(content=content, last_id=last_id, _parts=[content])
 
     def apply(self, event: StreamEvent) -> None:
+        if event.kind is EventKind.TOOL:
+            assert event.call is not None
+            self.calls[event.call.id] = event.call
+            self.last_id = event.id
+            return
         if event.kind is EventKind.SNAPSHOT:
             self._parts = [event.content]
             self.reasoning = event.reasoning
+            self.calls = {
+                p["call"]["id"]: ToolCall.from_json(p["call"]) for p in event.parts if p.get("type") == "tool"
+            }
         elif event.kind is EventKind.DELTA:
             self._parts.append(event.text)
             self.reasoning += event.reasoning
         else:
             self.message = event.message
             self._parts = [event.content]
+            if event.message is not None and event.message.parts:
+                self.calls = {
+                    p["call"]["id"]: ToolCall.from_json(p["call"])
+                    for p in event.message.parts
+                    if p.get("type") == "tool"
+                }
         self.content = "".join(self._parts)
         self._parts = [self.content]
         self.last_id = event.id

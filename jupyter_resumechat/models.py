@@ -31,10 +31,12 @@ __all__ = [
     "Role",
     "SendResult",
     "StreamStatus",
+    "ToolCall",
     "Usage",
     "Window",
     "format_time",
     "parse_time",
+    "parts_of",
     "utcnow",
     "wire",
 ]
@@ -66,11 +68,21 @@ def wire(
     omitted_when_empty: bool = False,
     enum: tuple[str, ...] = (),
     keys: tuple[str, ...] = (),
+    items: str = "",
 ) -> dict[str, Any]:
     """Field metadata for the generated schema: a description (``doc``), a field
     ``to_json`` leaves out when it is empty (so not required), the values a
-    string may take (``enum``), the string ``keys`` a dict always has."""
-    return {"wire": {"doc": doc, "omitted_when_empty": omitted_when_empty, "enum": enum, "keys": keys}}
+    string may take (``enum``), the string ``keys`` a dict always has, the
+    component a list of plain dicts holds (``items``)."""
+    return {
+        "wire": {
+            "doc": doc,
+            "omitted_when_empty": omitted_when_empty,
+            "enum": enum,
+            "keys": keys,
+            "items": items,
+        }
+    }
 
 
 _DELTA_KEYS = {"text": '{"text":', "reasoning": '{"reasoning":'}
@@ -94,10 +106,11 @@ class MessageStatus(str, enum.Enum):
 
 
 class EventKind(str, enum.Enum):
-    """The three SSE event types of a stream."""
+    """The SSE event types of a stream."""
 
     SNAPSHOT = "snapshot"
     DELTA = "delta"
+    TOOL = "tool"  # a tool call appeared or changed status: the whole call
     FINAL = "final"
 
 
@@ -226,6 +239,15 @@ class Message:
     window: Window | None = field(
         default=None, metadata=wire("Assistant messages: the context window the reply was made in")
     )
+    parts: list[dict[str, Any]] = field(
+        default_factory=list,
+        metadata=wire(
+            "Assistant messages of a run with tools: its steps in order (content is the "
+            "concatenation of the text parts); left out for a reply without calls",
+            omitted_when_empty=True,
+            items="Part",
+        ),
+    )
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -244,6 +266,8 @@ class Message:
         }
         if self.reasoning:
             data["reasoning"] = self.reasoning
+        if self.parts:
+            data["parts"] = self.parts
         return data
 
     @classmethod
@@ -262,6 +286,7 @@ class Message:
             context=[Context.from_json(c) for c in data.get("context") or []],
             usage=Usage.from_json(data["usage"]) if data.get("usage") else None,
             window=Window.from_json(data["window"]) if data.get("window") else None,
+            parts=list(data.get("parts") or []),
         )
 
     def replace(self, **changes: Any) -> Message:
@@ -296,6 +321,12 @@ class StreamStatus:
     message_id: str | None = None
     last_event_id: int = 0
     started_at: datetime | None = None
+    awaiting: str | None = field(
+        default=None,
+        metadata=wire(
+            "A run with tools waiting for a decision or a page's result", enum=("approval", "page")
+        ),
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -304,6 +335,7 @@ class StreamStatus:
             "message_id": self.message_id,
             "last_event_id": self.last_event_id,
             "started_at": format_time(self.started_at) if self.started_at else None,
+            "awaiting": self.awaiting,
         }
 
     @classmethod
@@ -315,6 +347,7 @@ class StreamStatus:
             message_id=data.get("message_id"),
             last_event_id=data.get("last_event_id", 0),
             started_at=parse_time(started) if started else None,
+            awaiting=data.get("awaiting"),
         )
 
 
@@ -377,3 +410,88 @@ class Models:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Models:
         return cls(data["default"], [ModelInfo.from_json(m) for m in data["models"]])
+
+
+CALL_STATUSES = (
+    "proposed",
+    "awaiting_approval",
+    "approved",
+    "running",
+    "done",
+    "error",
+    "denied",
+    "cancelled",
+    "unknown",
+)
+
+
+@dataclass
+class ToolCall:
+    """One tool call of a run, as committed: what was asked, who decided, who ran it, what came back.
+
+    ``result`` is bounded (``tool_result_chars``) and untrusted: clients show it
+    as text, never as live HTML.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(metadata=wire("The arguments as the model gave them (a JSON object)"))
+    runs_on: str = field(metadata=wire(enum=("server", "page")))
+    status: str = field(metadata=wire(enum=CALL_STATUSES))
+    created_at: datetime
+    updated_at: datetime
+    result: dict[str, Any] | None = field(default=None, metadata=wire(items="ToolResult"))
+    error: dict[str, str] | None = field(default=None, metadata=wire(keys=("type", "detail")))
+    decision: dict[str, Any] | None = field(default=None, metadata=wire(items="Decision"))
+    claimed_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "runs_on": self.runs_on,
+            "status": self.status,
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+            "result": self.result,
+            "error": self.error,
+            "decision": self.decision,
+            "claimed_by": self.claimed_by,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToolCall:
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            arguments=dict(data.get("arguments") or {}),
+            runs_on=data["runs_on"],
+            status=data["status"],
+            created_at=parse_time(data["created_at"]),
+            updated_at=parse_time(data["updated_at"]),
+            result=data.get("result"),
+            error=data.get("error"),
+            decision=data.get("decision"),
+            claimed_by=data.get("claimed_by"),
+        )
+
+
+def parts_of(content: str, reasoning: str, placed: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """A run's parts in order: its reasoning, then its text cut where each call was
+    proposed (``placed``: each call with ``len(content)`` at that moment), so the
+    text parts joined are exactly ``content``.  Empty for a reply without calls.
+    Each call is its wire JSON (``ToolCall.to_json``)."""
+    if not placed:
+        return []
+    parts: list[dict[str, Any]] = [{"type": "reasoning", "text": reasoning}] if reasoning else []
+    start = 0
+    for offset, call in placed:
+        offset = max(start, min(offset, len(content)))
+        if offset > start:
+            parts.append({"type": "text", "text": content[start:offset]})
+        parts.append({"type": "tool", "call": call})
+        start = offset
+    if start < len(content):
+        parts.append({"type": "text", "text": content[start:]})
+    return parts

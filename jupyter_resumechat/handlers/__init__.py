@@ -13,6 +13,7 @@ from .events import EventStreamHandler, MultiplexHandler
 from .messages import MessagesHandler
 from .service import HealthHandler, ModelsHandler, OpenAPIHandler
 from .streams import StreamAbortHandler, StreamStatusHandler
+from .tools import ToolCallHandler, ToolsHandler
 
 __all__ = [
     "ConversationHandler",
@@ -26,6 +27,8 @@ __all__ = [
     "ResumeChatHandler",
     "StreamAbortHandler",
     "StreamStatusHandler",
+    "ToolCallHandler",
+    "ToolsHandler",
     "routes",
 ]
 
@@ -40,6 +43,8 @@ def routes() -> list[tuple[str, type[ResumeChatHandler]]]:
         ("streams/events", MultiplexHandler),
         ("streams/([^/]+)/events", EventStreamHandler),
         ("streams/([^/]+)/abort", StreamAbortHandler),
+        ("streams/([^/]+)/tools/([^/]+)/(decision|claim|result)", ToolCallHandler),
+        ("tools", ToolsHandler),
         ("models", ModelsHandler),
         ("health", HealthHandler),
         ("openapi.json", OpenAPIHandler),

@@ -21,7 +21,9 @@ __all__ = [
     "again_field",
     "check_text",
     "context_field",
+    "decision_field",
     "text_field",
+    "tools_field",
 ]
 
 MAX_ID_CHARS = 64
@@ -93,3 +95,28 @@ def context_field(body: dict[str, Any], limit: int) -> list[Context]:
         name = text_field(item, "name", MAX_TITLE_CHARS, required=True) or ""
         found.append(Context(item["kind"], name, text_field(item, "content", limit, required=True) or ""))
     return found
+
+
+MAX_TOOLS = 200
+
+
+def tools_field(body: dict[str, Any]) -> str | list[str] | None:
+    """``tools`` of a send: ``"none"`` (or absent), ``"all"``, or a list of tool names."""
+    value = body.get("tools")
+    if value is None or value in ("none", "all"):
+        return value
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_TOOLS
+        or not all(isinstance(name, str) and ID.fullmatch(name) for name in value)
+    ):
+        raise InvalidRequest(f'\'tools\' must be "none", "all" or a list of at most {MAX_TOOLS} tool names')
+    return value
+
+
+def decision_field(body: dict[str, Any]) -> tuple[bool, str | None]:
+    """A decision's ``{decision: "approve"|"deny", note?}``."""
+    decision = body.get("decision")
+    if decision not in ("approve", "deny"):
+        raise InvalidRequest('\'decision\' must be "approve" or "deny"')
+    return decision == "approve", text_field(body, "note", 2000)

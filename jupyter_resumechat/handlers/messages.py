@@ -7,7 +7,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .base import ResumeChatHandler
-from .fields import again_field, context_field, text_field
+from .fields import again_field, context_field, text_field, tools_field
 
 __all__ = ["MessagesHandler"]
 
@@ -40,5 +40,8 @@ class MessagesHandler(ResumeChatHandler):
             limit = self.manager.settings.max_message_chars
             content = text_field(body, "content", limit, required=True) or ""
             context = context_field(body, limit)
-            sent = await self.manager.send(self.user, self.valid_id(cid), content, model, client_id, context)
+            tools = tools_field(body)
+            sent = await self.manager.send(
+                self.user, self.valid_id(cid), content, model, client_id, context, tools
+            )
         self.send_json(sent.to_json(), 202)

@@ -118,6 +118,10 @@ class Concluder:
                 return  # the database has it: readers reload when the stream lapses
             delay = min(delay * 2, MAX_DELAY)
 
+    async def pause(self, delay: float) -> bool:
+        """Back off ``delay`` s before a retry; True if the server gave up meanwhile."""
+        return await self._wait(delay)
+
     async def _wait(self, delay: float) -> bool:
         """Sleep ``delay`` s; True if the server gave up meanwhile."""
         with contextlib.suppress(asyncio.TimeoutError):

@@ -17,15 +17,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..models import Message, MessageStatus, Usage, Window
+from ..models import Message, MessageStatus, Usage, Window, parts_of
 from ..providers import Delta
 from ..redaction import Redactor
 from ..streams import StreamInfo
 from .fanout import Chunk, Feed
 from .text import TextNormalizer
 
-__all__ = ["Ending", "Job", "JobSettings", "JobState", "Subscription", "with_context"]
+__all__ = ["Ending", "Job", "JobSettings", "JobState", "RunState", "Subscription", "with_context"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class JobSettings:
     stop_timeout: float = 5.0  # how long a stop waits for commits before spooling them
     context_tokens: Mapping[str, int] = field(default_factory=dict)  # model (or glob) -> token budget
     redact: Redactor = field(default_factory=Redactor)  # what every stored error detail passes
+    max_tool_rounds: int = 20  # model calls in one run with tools
+    tool_result_chars: int = 20_000  # a tool's result is cut to this before the model reads it
+    tool_wait_timeout: float = 1800.0  # seconds a run waits for a decision or a page's result
+    claim_lease: float = 30.0  # seconds a page's claim of a call holds without renewal
 
 
 class JobState(enum.Enum):
@@ -65,6 +70,24 @@ class Ending:
 
 
 @dataclass(eq=False)
+class RunState:
+    """The tool side of a job whose reply may call tools (``agent.py``)."""
+
+    selection: list[str]  # the tool names it may call ("*": every one offered)
+    specs: dict[str, Any] = field(default_factory=dict)  # name -> ToolSpec, once offered
+    calls: dict[str, Any] = field(default_factory=dict)  # call id -> CallRow, in order
+    round: int = 0  # model calls made so far
+    executing: bool = False  # a server call runs now (the model is not silent)
+    waiting: str | None = None  # set when the job ends to wait: "approval" | "page"
+    resumed: bool = False  # continued after a wait or on another server: its text is kept
+
+    def parts(self, content: str, reasoning: str) -> list[dict[str, Any]]:
+        return parts_of(
+            content, reasoning, [(row.text_offset, row.call.to_json()) for row in self.calls.values()]
+        )
+
+
+@dataclass(eq=False)
 class Job:
     """One running generation: its text so far and how it should end."""
 
@@ -80,6 +103,7 @@ class Job:
     continued: bool = False  # the reply's earlier text is kept and extended
     usage: Usage | None = None  # tokens, as the provider last reported them
     window: Window | None = None  # how the conversation was fitted into the model's context
+    run: RunState | None = None  # a reply that may call tools
     done: asyncio.Event = field(default_factory=asyncio.Event)
     _text: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
@@ -102,6 +126,11 @@ class Job:
         """Continue a reply: its earlier text is kept first, as already saved."""
         self.keep(Delta(content, reasoning))
         self.continued, self.dirty = True, False
+
+    def keep_silently(self, content: str, reasoning: str) -> None:
+        """A run continued on its own stream: the text it had is already there and saved."""
+        self.keep(Delta(content, reasoning))
+        self.dirty = False
 
     def keep(self, delta: Delta) -> None:
         """Add a piece the stream accepted to the text to commit."""
@@ -130,6 +159,7 @@ class Job:
                 error=error,
                 usage=self.usage,
                 window=self.window,
+                parts=self.run.parts(content, reasoning) if self.run is not None else [],
             ),
         )
 

@@ -26,6 +26,8 @@ from ..models import EventKind, Message, MessageStatus, StreamStatus
 from ..providers import Provider
 from ..store import MessageStore, Spool
 from ..streams import StreamInfo, StreamStore
+from ..tools import ToolBox
+from .agent import Agent
 from .conclusion import Concluder
 from .fanout import FanOut
 from .job import Ending, Job, JobSettings, JobState, Subscription
@@ -36,17 +38,19 @@ from .starts import Starts
 from .supervisor import Supervisor
 from .table import JobTable
 from .tasks import TaskGroup
+from .toolruns import ToolRuns
 
 __all__ = ["JobManager"]
 
 log = logging.getLogger("jupyter_resumechat.jobs")
 
 
-class JobManager(Starts):
+class JobManager(Starts, ToolRuns):
     """Starts, feeds, aborts and concludes generation jobs.
 
     Its parts, one concept each: the conversations a user sees
-    (``conversations.py``) and the starts of replies (``starts.py``).
+    (``conversations.py``), the starts of replies (``starts.py``) and the
+    tool side of runs: decisions, claims, results, parked runs (``toolruns.py``).
     """
 
     def __init__(
@@ -56,20 +60,30 @@ class JobManager(Starts):
         provider: Provider,
         settings: JobSettings,
         on_activity: Callable[[], None] | None = None,
+        toolbox: ToolBox | None = None,
     ) -> None:
         self.streams = streams
         self.messages = messages
         self.provider = provider
         self.settings = settings
+        self.toolbox = toolbox or ToolBox()
+        self.agent = Agent(self.toolbox, messages, streams, settings)
         self.jobs = JobTable()
         self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
         self.concluder = Concluder(messages, streams, settings.stream_ttl, settings.redact)
         self.recovery = Recovery(messages, streams, self.spool)
         self.runner = JobRunner(
-            streams, messages, provider, self.concluder, self.spool, settings.context_tokens
+            streams, messages, provider, self.concluder, self.spool, self.agent, settings.context_tokens
         )
         self.supervisor = Supervisor(
-            self.jobs, streams, messages, self.recovery, settings, adopt=self._adopt, on_activity=on_activity
+            self.jobs,
+            streams,
+            messages,
+            self.recovery,
+            settings,
+            adopt=self._adopt,
+            on_activity=on_activity,
+            sweep_parked=self.sweep_parked,
         )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.fanout = FanOut(streams)
@@ -88,6 +102,7 @@ class JobManager(Starts):
                 await self.messages.start(self.settings.owner_lease)
                 try:
                     await self.recovery.run()
+                    await self.reopen_parked()
                 except Unavailable as exc:  # Redis down: history still answers; the supervisor retries
                     log.warning("resumechat: recovery postponed: %s", exc.detail)
             except BaseException as exc:
@@ -96,7 +111,8 @@ class JobManager(Starts):
                 self._started = None
                 raise
             self.streams.on_abort(self._abort_requested)
-            for loop in (self.supervisor.loop(), *self.streams.loops()):
+            mcp = [connection.loop() for connection in self.toolbox.mcp.values()]
+            for loop in (self.supervisor.loop(), *self.streams.loops(), *mcp):
                 self.tasks.start(loop)
             self._started.set_result(None)
         await asyncio.shield(self._started)
@@ -174,7 +190,13 @@ class JobManager(Starts):
         info = await self.streams.active(conversation_id)
         if info is None or not self._visible(user, info):
             return StreamStatus(active=False)
-        return StreamStatus(True, info.stream_id, info.message_id, info.last_event_id, info.started_at)
+        awaiting = None
+        if self.jobs.get(info.stream_id) is None:  # a run with no job here may be parked
+            parked = await self.messages.parked_runs(info.message_id)
+            awaiting = parked[0].waiting if parked else None
+        return StreamStatus(
+            True, info.stream_id, info.message_id, info.last_event_id, info.started_at, awaiting
+        )
 
     def _visible(self, user: str, info: StreamInfo) -> bool:
         return not self.settings.isolate_users or info.owner == user
@@ -214,6 +236,11 @@ class JobManager(Starts):
         if not self._visible(user, info):
             raise NotFound(f"stream {stream_id!r} is unknown or has expired")
         if not info.finished and self.jobs.get(stream_id) is None:
+            parked = await self.messages.parked_runs(info.message_id)
+            if parked:  # a run that waits has no job anywhere: end it here
+                final = await self.end_parked(info.message_id, MessageStatus.ABORTED)
+                if final is not None:
+                    return final
             await self.streams.request_abort(stream_id)
         final = await self._final_of(stream_id)
         if final is not None:

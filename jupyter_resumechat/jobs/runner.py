@@ -12,11 +12,13 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from ..errors import LeaseLost, ProviderError, Unavailable
+from ..errors import LeaseLost, ProviderError, ResumeChatError, Unavailable
 from ..models import MessageStatus
-from ..providers import CONTINUE_PROMPT, ChatTurn, Delta, Provider
+from ..providers import CONTINUE_PROMPT, ChatTurn, Delta, MadeCall, Provider, ToolOffer
 from ..store import MessageStore, Spool
 from ..streams import StreamStore
+from ..tools import CallStatus
+from .agent import Agent, CallCollector, run_turns, waiting_for
 from .conclusion import Concluder, Unsaved
 from .job import Ending, Job, JobState, with_context
 from .window import budget_for, calibration, fit
@@ -38,6 +40,7 @@ class JobRunner:
         provider: Provider,
         concluder: Concluder,
         spool: Spool | None,
+        agent: Agent,
         budgets: Mapping[str, int] | None = None,
     ) -> None:
         self.streams = streams
@@ -46,24 +49,67 @@ class JobRunner:
         self.concluder = concluder
         self.spool = spool
         self.budgets = dict(budgets or {})
+        self.agent = agent
 
     async def run(self, job: Job) -> None:
-        """Generate, then conclude exactly once with the status that won."""
+        """Generate, then conclude exactly once with the status that won; or park
+        a run that waits for a decision or a page's result."""
         outcome: Outcome | None = (job.stop_status, job.stop_error) if job.stop_status else None
         if outcome is None:
             job.state = JobState.GENERATING
             outcome = await self._outcome(job)
         if outcome is None:  # the lease was lost: the adopter concludes
             return
+        if outcome[0] is MessageStatus.STREAMING:  # parked: the run waits (docs/protocol.md#agent-runs)
+            return
         job.state = JobState.CONCLUDING
+        if job.run is not None:  # a stop cancels every call not yet done; a failure cannot know
+            running_to = None if outcome[0] is MessageStatus.ABORTED else CallStatus.UNKNOWN
+            await self.agent.end_calls(job, CallStatus.CANCELLED, running_to)
         await self.conclude(job, job.ending(*outcome))
 
+    async def _park(self, job: Job) -> bool:
+        """Leave the waiting run in the database (its text, ``waiting``) and give up the
+        stream's lease; the stream stays open.  True when it stays parked; False when
+        what it waits for came meanwhile and this job took the run back to go on.
+        Raises LeaseLost when the run is not ours (any more)."""
+        assert job.run is not None and job.run.waiting is not None
+        content, reasoning = job.content()
+        delay = 0.1
+        while True:
+            try:
+                parked = await self.messages.park(job.message.id, job.run.waiting, content, reasoning)
+                break
+            except Unavailable as exc:
+                log.warning("resumechat: parking stream %s failed: %s", job.stream_id, exc.detail)
+            if await self.concluder.pause(delay):
+                raise LeaseLost("stopping: the reply stays ours; after the lease, recovery interrupts it")
+            delay = min(delay * 2, 5.0)
+        if not parked:
+            raise LeaseLost(f"reply {job.message.id} is no longer this server's")
+        job.dirty = False
+        with contextlib.suppress(ResumeChatError):
+            await self.streams.park(job.stream_id, job.info.token)
+        # a decision given before the park committed found no parked run to continue: look again
+        if waiting_for(await self.messages.calls_of(job.message.id)) == job.run.waiting:
+            return True
+        if await self.messages.adopt_parked(job.message.id) is None:
+            raise LeaseLost(f"reply {job.message.id} was continued by another server")
+        info = await self.streams.reclaim(job.stream_id)
+        if info is None:
+            raise LeaseLost(f"the stream of reply {job.message.id} is gone")
+        job.info, job.run.waiting = info, None
+        return False
+
     async def _outcome(self, job: Job) -> Outcome | None:
-        """How the generation ended; ``None`` when another server took it over."""
+        """How the generation ended; ``None`` when another server took it over;
+        ``STREAMING`` when the run waits (it parks)."""
         try:
             await self._generate(job)
             if job.stop_status is not None:  # a stop whose cancel a driver swallowed
                 return job.stop_status, job.stop_error
+            if job.run is not None and job.run.waiting is not None:
+                return MessageStatus.STREAMING, None
             return MessageStatus.COMPLETE, None
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -93,36 +139,89 @@ class JobRunner:
         history = await self.messages.history(job.info.conversation_id, job.message.id)
         turns = [ChatTurn(m.role.value, with_context(m)) for m in history if m.content]
         keep = 1  # the current message, with its context
-        if job.continued:
-            resumed = await self._resume_text(job)
-            turns += resumed
-            keep += len(resumed)
+        if job.run is not None:
+            await self.agent.load(job)
+        if job.continued:  # a new stream starts with everything the reply had
+            await self._replay_kept(job)
+            if job.run is not None:
+                await self.agent.announce_all(job)
+        elif job.run is not None and job.run.resumed:  # the same stream: the calls as they stand now
+            await self.agent.announce_all(job)
+        if job.continued and not (job.run is not None and job.run.calls):
+            content, _ = job.content()
+            if content:
+                turns += [ChatTurn("assistant", content), ChatTurn("user", CONTINUE_PROMPT)]
+                keep += 2
         model = job.message.model or self.provider.default_model
         fitted = fit(turns, keep, budget_for(model, self.budgets), calibration(history))
         turns, job.window = fitted.turns, fitted.window
+        offers = await self.agent.offers(job)
+        while True:
+            if job.run is not None and job.run.calls:
+                job.run.waiting = await self.agent.settle(job)
+                if job.run.waiting is not None and await self._park(job):
+                    return  # it waits in the database; whoever decides continues it
+                if job.run.waiting is not None:
+                    continue
+                if job.run.round >= self.agent.settings.max_tool_rounds:
+                    raise ProviderError(
+                        f"the run reached max_tool_rounds ({self.agent.settings.max_tool_rounds} model "
+                        "calls); Continue lets it go on",
+                        type="max_tool_rounds",
+                    )
+            made = await self._model_round(job, model, turns + self._run_turns(job), offers)
+            if job.run is None or job.stop_status is not None:
+                return
+            job.run.round += 1
+            if not made:
+                return
+            await self.agent.propose(job, made)
+
+    def _run_turns(self, job: Job) -> list[ChatTurn]:
+        """The run so far (its rounds and results), and a continued reply's text after them."""
+        if job.run is None or not job.run.calls:
+            return []
+        content, _ = job.content()
+        found, start = run_turns(list(job.run.calls.values()), content)
+        if job.continued and content[start:]:
+            found += [ChatTurn("assistant", content[start:]), ChatTurn("user", CONTINUE_PROMPT)]
+        return found
+
+    async def _model_round(
+        self, job: Job, model: str, turns: list[ChatTurn], offers: list[ToolOffer]
+    ) -> list[MadeCall]:
+        """One model call: its text streamed and kept, its tool calls collected."""
         loop = asyncio.get_running_loop()
         job.last_progress = loop.time()  # the model's silence is timed from its request
-        async for delta in self.provider.stream(job.message.model or "", turns):
+        calls = CallCollector()
+        # a plain reply calls the provider as before tools existed (a provider may not take them)
+        deltas = (
+            self.provider.stream(job.message.model or "", turns, offers)
+            if offers
+            else self.provider.stream(job.message.model or "", turns)
+        )
+        async for delta in deltas:
             if delta.usage is not None:
                 job.usage = delta.usage
-            await self._emit(job, job.receive(delta))
+            if delta.call is not None:
+                calls.feed(delta.call)
+            else:
+                await self._emit(job, job.receive(delta))
             job.last_progress = loop.time()
             if job.stop_status is not None:
-                return  # stopped, but the cancel landed in a driver that swallowed it (redis-py)
+                return []  # stopped, but the cancel landed in a driver that swallowed it (redis-py)
         await self._emit(job, job.flush())
+        return calls.made()
 
-    async def _resume_text(self, job: Job) -> list[ChatTurn]:
+    async def _replay_kept(self, job: Job) -> None:
         """A continued reply's stream starts with the text it had (so a reader's text is
-        the whole reply); the model reads it, then the hidden request to go on."""
+        the whole reply)."""
         content, reasoning = job.content()
         for piece in (Delta(reasoning=reasoning), Delta(text=content)):
             if piece.text or piece.reasoning:
                 await self.streams.append(
                     job.stream_id, text=piece.text, reasoning=piece.reasoning, token=job.info.token
                 )
-        if not content:
-            return []
-        return [ChatTurn("assistant", content), ChatTurn("user", CONTINUE_PROMPT)]
 
     async def _emit(self, job: Job, delta: Delta) -> None:
         """One event per kind of text, so every event is a plain text or reasoning delta."""

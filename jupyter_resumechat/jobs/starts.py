@@ -19,15 +19,19 @@ from ..errors import InvalidRequest, TooLarge, TooManyGenerations, Unavailable
 from ..models import Context, Conversation, Message, ModelInfo, SendResult, utcnow
 from ..providers import Provider
 from ..store import NewTurn, Restart, new_id
+from ..store.schema import SCHEMA_VERSION
 from ..streams import StreamInfo
+from ..tools import ToolBox
 from .conversations import ConversationAccess
-from .job import Job, JobState
+from .job import Job, JobState, RunState
 from .runner import JobRunner
 from .table import JobTable
 from .text import title_from
 from .window import budget_for
 
-__all__ = ["Opening", "Starts"]
+__all__ = ["TOOLS_VERSION", "Opening", "Starts"]
+
+TOOLS_VERSION = 5  # the schema version from which every live server knows parked runs
 
 log = logging.getLogger("jupyter_resumechat.jobs")
 
@@ -45,6 +49,7 @@ class Starts(ConversationAccess):
 
     provider: Provider
     runner: JobRunner
+    toolbox: ToolBox
     jobs: JobTable
     _stopping: bool
 
@@ -63,8 +68,10 @@ class Starts(ConversationAccess):
         model: str | None = None,
         client_id: str | None = None,
         context: Sequence[Context] = (),
+        tools: str | Sequence[str] | None = None,
     ) -> SendResult:
-        """Store the user's message (with what is attached) and start the reply.
+        """Store the user's message (with what is attached) and start the reply,
+        which may call ``tools`` (``"all"`` or names; docs/protocol.md#agent-runs).
 
         The same ``client_id`` again returns the first answer and starts nothing.
         Raises NotFound, TooLarge, GenerationActive (409), TooManyGenerations or
@@ -81,6 +88,7 @@ class Starts(ConversationAccess):
         if not content.strip():
             raise InvalidRequest("'content' must not be empty")
         model = self._known_model(model)
+        selection = await self.tool_selection(tools)
         async with self._opening(user, conversation_id, client_id) as opening:
             if opening.earlier is not None:
                 return opening.earlier
@@ -94,8 +102,34 @@ class Starts(ConversationAccess):
                 assistant_message_id=new_id(),
                 context=tuple(context),
                 title="" if opening.conversation.title else title_from(content),
+                tools=selection,
             )
             return await self._begin(user, turn)
+
+    async def tool_selection(self, tools: str | Sequence[str] | None) -> tuple[str, ...] | None:
+        """A send's ``tools`` checked: None (a plain reply), every tool, or known names.
+
+        A run with tools starts only once every live server knows parked runs
+        (a server of schema 4 would take one for a lapsed reply): 503 before."""
+        if tools is None or tools == "none" or (not isinstance(tools, str) and not tools):
+            return None
+        if tools == "all":
+            selection: tuple[str, ...] = ("*",)
+        elif isinstance(tools, str):
+            raise InvalidRequest('\'tools\' must be "none", "all" or a list of tool names')
+        else:
+            known = await self.toolbox.names()
+            unknown = sorted(set(tools) - known)
+            if unknown:
+                raise InvalidRequest(f"unknown tool(s): {', '.join(unknown)}; GET tools lists them")
+            selection = tuple(dict.fromkeys(tools))
+        oldest = await self.messages.versions.oldest_live()
+        if oldest is not None and oldest < TOOLS_VERSION:
+            raise Unavailable(
+                f"a server of schema version {oldest} shares this database; runs with tools need every "
+                f"server on version {TOOLS_VERSION} or newer ({SCHEMA_VERSION} here): finish the upgrade"
+            )
+        return selection
 
     async def regenerate(
         self,
@@ -159,14 +193,18 @@ class Starts(ConversationAccess):
         info = StreamInfo(
             turn.stream_id, turn.conversation_id, turn.assistant_message_id, started_at=utcnow(), owner=user
         )
-        return await self._start(info, functools.partial(self.messages.add_turn, turn))
+        return await self._start(info, functools.partial(self.messages.add_turn, turn), tools=turn.tools)
 
     async def _begin_again(self, user: str, restart: Restart) -> SendResult:
         info = StreamInfo(
             restart.stream_id, restart.conversation_id, restart.message_id, started_at=utcnow(), owner=user
         )
+        tools = await self.messages.tools_of(restart.message_id)
         return await self._start(
-            info, functools.partial(self.messages.restart_reply, restart), continued=restart.keep_text
+            info,
+            functools.partial(self.messages.restart_reply, restart),
+            continued=restart.keep_text,
+            tools=tools,
         )
 
     async def _start(
@@ -175,6 +213,7 @@ class Starts(ConversationAccess):
         store: Callable[[], Awaitable[tuple[Message, Message]]],
         *,
         continued: bool = False,
+        tools: Sequence[str] | None = None,
     ) -> SendResult:
         """Open the stream, store the turn, start the job; the stream is dropped
         again if the database refuses the turn."""
@@ -186,6 +225,8 @@ class Starts(ConversationAccess):
                 await self.streams.expire(info.stream_id)
             raise
         job = Job(info, reply, last_progress=asyncio.get_running_loop().time())
+        if tools is not None:
+            job.run = RunState(list(tools))
         if continued:
             job.start_from(reply.content, reply.reasoning)
         self._spawn(job, self.runner.run(job))

@@ -43,6 +43,7 @@ class Supervisor:
         *,
         adopt: Callable[[Ending], None],
         on_activity: Callable[[], None] | None = None,
+        sweep_parked: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.table = table
         self.streams = streams
@@ -51,11 +52,13 @@ class Supervisor:
         self.settings = settings
         self.adopt = adopt
         self.on_activity = on_activity
+        self.sweep_parked = sweep_parked  # runs that wait: lapsed claims, tool_wait_timeout
         self.interval = max(0.05, settings.checkpoint_interval)
         self._failing: set[str] = set()
         self._stopping = asyncio.Event()
         self._next_heartbeat = 0.0
         self._next_sweep = 0.0
+        self._next_parked = 0.0
 
     def loop(self) -> Loop:
         """The supervisor's loop, for the manager's task group."""
@@ -78,7 +81,14 @@ class Supervisor:
         await self._step(self.checkpoint)  # one last checkpoint on the way out
 
     async def tick(self) -> None:
-        for step in (self.checkpoint, self.heartbeat, self.keep_leases, self.stop_stalled, self.recover):
+        for step in (
+            self.checkpoint,
+            self.heartbeat,
+            self.keep_leases,
+            self.stop_stalled,
+            self.recover,
+            self.parked,
+        ):
             await self._step(step)
 
     async def _step(self, step: Callable[[], Awaitable[None]]) -> None:
@@ -174,10 +184,20 @@ class Supervisor:
             )
         )
 
+    async def parked(self) -> None:
+        """Runs that wait, every half lease: a page claim that lapsed, a wait too long."""
+        if self.sweep_parked is not None and asyncio.get_running_loop().time() >= self._next_parked:
+            self._next_parked = asyncio.get_running_loop().time() + max(
+                self.interval, self.settings.owner_lease / 2
+            )
+            await self.sweep_parked()
+
     async def stop_stalled(self) -> None:
         now = asyncio.get_running_loop().time()
         limit = self.settings.provider_timeout
         for job in self.table:
+            if job.run is not None and job.run.executing:
+                continue  # a tool runs: the model is not being silent
             if job.state is JobState.GENERATING and now - job.last_progress > limit:
                 job.stop(
                     MessageStatus.ERROR,

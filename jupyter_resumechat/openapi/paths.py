@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..handlers.fields import MAX_CONTEXT_ITEMS, MAX_ID_CHARS, MAX_KEY_CHARS, MAX_TITLE_CHARS
-from .schemas import ref
+from ..handlers.fields import MAX_CONTEXT_ITEMS, MAX_ID_CHARS, MAX_KEY_CHARS, MAX_TITLE_CHARS, MAX_TOOLS
+from .schemas import closed, ref
 
 __all__ = ["paths"]
 
@@ -98,6 +98,13 @@ def _send_body() -> dict[str, Any]:
         "content": {"type": "string", "minLength": 1},
         **common,
         "context": {"type": "array", "maxItems": MAX_CONTEXT_ITEMS, "items": ref("Context")},
+        "tools": {
+            "description": 'What the reply may call: "none" (the default), "all", or tool names (GET tools)',
+            "oneOf": [
+                {"type": "string", "enum": ["none", "all"]},
+                {"type": "array", "maxItems": MAX_TOOLS, "items": _ID},
+            ],
+        },
     }
     again = {
         "regenerate": "The latest reply's id: generate it again, replacing it (no new user turn)",
@@ -276,6 +283,75 @@ def _event_streams() -> dict[str, Any]:
     }
 
 
+def _tools() -> dict[str, Any]:
+    """What runs may call, and the steps of a run a person or a page takes."""
+    conversation = {
+        "name": "conversation",
+        "in": "query",
+        "schema": _ID,
+        "description": "A conversation: its tools approved for good show as auto",
+    }
+    call_answer = _answer("The call as it stands now", ref("ToolCall"))
+    conflict = _answer(
+        "The call takes no such step now (the other decision won, another page claimed it, "
+        "it ended): the call as it stands",
+        ref("CallConflict"),
+    )
+    decision = {
+        "type": "object",
+        "required": ["decision"],
+        "additionalProperties": False,
+        "properties": {
+            "decision": {"type": "string", "enum": ["approve", "deny"]},
+            "note": {**_OPTIONAL_TEXT, "description": '"always": approve this tool for the conversation'},
+        },
+    }
+    client = {"client_id": {"type": "string", "minLength": 1, "maxLength": 255}}
+    return {
+        "/tools": {
+            "parameters": [conversation],
+            "get": _operation("listTools", {"200": _answer("Every tool", _list_of("tools", "Tool"))}),
+        },
+        "/streams/{sid}/tools/{call_id}/decision": {
+            "parameters": [*_path_id("sid"), *_path_id("call_id")],
+            "post": _operation(
+                "decideToolCall",
+                {"200": call_answer, "404": _error("Unknown call, or not yours"), "409": conflict},
+                "Approve or deny a call awaiting approval; the first decision wins, the same again "
+                "changes nothing",
+                requestBody=_body(decision),
+            ),
+        },
+        "/streams/{sid}/tools/{call_id}/claim": {
+            "parameters": [*_path_id("sid"), *_path_id("call_id")],
+            "post": _operation(
+                "claimToolCall",
+                {
+                    "200": _answer(
+                        "Claimed (again: the lease renewed)",
+                        closed({"lease_seconds": {"type": "number"}}, ["lease_seconds"]),
+                    ),
+                    "404": _error("Unknown call, or not yours"),
+                    "409": conflict,
+                },
+                "A page takes a page tool's call to run it; renew within lease_seconds",
+                requestBody=_body(closed(client, ["client_id"])),
+            ),
+        },
+        "/streams/{sid}/tools/{call_id}/result": {
+            "parameters": [*_path_id("sid"), *_path_id("call_id")],
+            "post": _operation(
+                "toolCallResult",
+                {"200": call_answer, "404": _error("Unknown call, or not yours"), "409": conflict},
+                "The claimant's result (content) or failure (error); the same again changes nothing",
+                requestBody=_body(
+                    closed({**client, "content": _OPTIONAL_TEXT, "error": _OPTIONAL_TEXT}, ["client_id"])
+                ),
+            ),
+        },
+    }
+
+
 def paths() -> dict[str, Any]:
     """Every path of the API, relative to ``{base_url}resumechat/api``."""
     return {
@@ -297,6 +373,7 @@ def paths() -> dict[str, Any]:
                 },
             ),
         },
+        **_tools(),
         "/models": {"get": _operation("listModels", {"200": _answer("Models", ref("Models"))})},
         "/health": {
             "get": _operation(

@@ -35,6 +35,7 @@ WIRE_CLASSES: tuple[type[Any], ...] = (
     models.Window,
     models.SendResult,
     models.StreamStatus,
+    models.ToolCall,
     models.ModelInfo,
     models.Models,
 )
@@ -72,8 +73,14 @@ def _type_schema(hint: Any, wire: dict[str, Any]) -> dict[str, Any]:
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return ref(hint.__name__)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and wire.get("items"):  # plain dicts of a shape declared here
+        return {"type": "array", "items": ref(wire["items"])}
     if origin is list:
         return {"type": "array", "items": _type_schema(args[0], {})}
+    if origin is dict and wire.get("items"):
+        return ref(wire["items"])
+    if origin is dict and not wire.get("keys"):
+        return {"type": "object", "description": "any JSON object"}
     if origin is dict and wire.get("keys"):
         value = _type_schema(args[1], {})
         return closed({key: dict(value) for key in wire["keys"]}, list(wire["keys"]))
@@ -127,7 +134,17 @@ def _errors() -> dict[str, Any]:
         ["error", "detail", "stream_id"],
         "409 of a send: the conversation already has an active generation",
     )
-    return {"Error": error, "Conflict": conflict}
+    call_conflict = closed(
+        {
+            "error": {"type": "string", "enum": ["decided", "claimed", "ended", "not_page"]},
+            "detail": {"type": "string"},
+            "call": ref("ToolCall"),
+        },
+        ["error", "detail", "call"],
+        "409 of a tool call's step: the call as it stands (the other decision won, another page "
+        "claimed it, it ended, or the server runs it)",
+    )
+    return {"Error": error, "Conflict": conflict, "CallConflict": call_conflict}
 
 
 def _health() -> dict[str, Any]:
@@ -190,6 +207,7 @@ def _events() -> dict[str, Any]:
             "content": text,
             "reasoning": text,
             "status": {"type": "string", "enum": [status.value for status in models.MessageStatus]},
+            "parts": {"type": "array", "items": ref("Part"), "description": "A run with tools: its steps"},
         },
         ["message_id", "content", "reasoning", "status"],
         "event: snapshot. The reply so far; its id is the last event it covers (0: none)",
@@ -205,10 +223,62 @@ def _events() -> dict[str, Any]:
         "event: gone (GET streams/events only, no id). unknown: the stream's endpoint would "
         "answer 404; ended: it would answer 204",
     )
-    return {"SnapshotEvent": snapshot, "DeltaEvent": delta, "FinalEvent": final, "GoneEvent": gone}
+    tool = closed(
+        {"call": ref("ToolCall")},
+        ["call"],
+        "event: tool. A tool call appeared or changed status: the whole call, so one event alone is enough",
+    )
+    return {
+        "SnapshotEvent": snapshot,
+        "DeltaEvent": delta,
+        "ToolEvent": tool,
+        "FinalEvent": final,
+        "GoneEvent": gone,
+    }
+
+
+def _tool_shapes() -> dict[str, Any]:
+    """The shapes of a run with tools that are plain dicts: parts, results, decisions, tools."""
+    text = {"type": "string"}
+    part = {
+        "description": "One step of a reply: text, reasoning, or a tool call",
+        "oneOf": [
+            closed({"type": {"type": "string", "enum": ["text"]}, "text": text}, ["type", "text"]),
+            closed({"type": {"type": "string", "enum": ["reasoning"]}, "text": text}, ["type", "text"]),
+            closed({"type": {"type": "string", "enum": ["tool"]}, "call": ref("ToolCall")}, ["type", "call"]),
+        ],
+    }
+    result = closed(
+        {"content": text, "truncated": {"type": "boolean"}},
+        ["content", "truncated"],
+        "A tool's result as the model read it (cut to tool_result_chars; untrusted text)",
+    )
+    decision = closed(
+        {
+            "decision": {"type": "string", "enum": ["approve", "deny"]},
+            "note": {"type": "string", "nullable": True},
+            "at": {"type": "string", "format": "date-time"},
+        },
+        ["decision", "note", "at"],
+        "Who decided what about a call that needed an approval",
+    )
+    tool = closed(
+        {
+            "name": text,
+            "description": text,
+            "input_schema": {"type": "object", "description": "JSON Schema of the arguments"},
+            "runs_on": {"type": "string", "enum": ["server", "page"]},
+            "effect": {"type": "string", "enum": ["read", "write", "execute"]},
+            "approval": {"type": "string", "enum": ["auto", "ask", "never"]},
+            "source": text,
+        },
+        ["name", "description", "input_schema", "runs_on", "effect", "approval", "source"],
+        "A tool a run may call, with the approval this deployment gives it",
+    )
+    return {"Part": part, "ToolResult": result, "Decision": decision, "Tool": tool}
 
 
 def component_schemas() -> dict[str, Any]:
     """Every schema of ``components``: the wire classes, errors, health, events."""
     schemas = {cls.__name__: schema_of(cls) for cls in WIRE_CLASSES}
-    return {**schemas, **_errors(), **_health(), **_events()}
+    return {**schemas, **_tool_shapes(), **_errors(), **_health(), **_events()}

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..models import MessageStatus, utcnow
 from .clock import database_now, now_expression
 from .engine import guarded
-from .schema import SCHEMA_VERSION, instances, messages
+from .schema import SCHEMA_VERSION, instances, messages, tool_calls
 
 __all__ = ["Instances", "LapsedReply", "spooled_fence"]
 
@@ -101,7 +101,8 @@ class Instances:
             rows = (
                 await conn.execute(
                     select(messages.c.id, messages.c.stream_id, messages.c.owner_instance).where(
-                        messages.c.status == _STREAMING
+                        messages.c.status == _STREAMING,
+                        messages.c.waiting.is_(None),  # a parked run has no owner to lapse
                     )
                 )
             ).all()
@@ -130,6 +131,27 @@ class Instances:
                 )
                 .values(status=_INTERRUPTED, owner_instance=self.instance_id, updated_at=utcnow())
             )
+            if (
+                result.rowcount
+            ):  # its calls: one caught running may have acted (docs/protocol.md#guarantees 11)
+                await conn.execute(
+                    update(tool_calls)
+                    .where(tool_calls.c.message_id == reply.message_id, tool_calls.c.status == "running")
+                    .values(
+                        status="unknown",
+                        error_type="unknown",
+                        error_detail="the server running this call stopped before it answered",
+                        updated_at=utcnow(),
+                    )
+                )
+                await conn.execute(
+                    update(tool_calls)
+                    .where(
+                        tool_calls.c.message_id == reply.message_id,
+                        tool_calls.c.status.in_(("proposed", "awaiting_approval", "approved")),
+                    )
+                    .values(status="cancelled", updated_at=utcnow())
+                )
         return bool(result.rowcount)
 
     @guarded

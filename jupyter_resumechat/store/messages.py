@@ -11,27 +11,39 @@ Every streaming reply records the server instance that runs it (leases and
 recovery: ``instances.py``).  Writes of a reply's text are fenced by that
 owner: a server that lost a reply writes nothing to it.
 
-The store is one object made of three parts, one concept each:
+The store is one object made of four parts, one concept each:
 ``conversations.py`` (create, list, rename, delete), ``turns.py`` (a user
-message and its reply, and the lookups) and ``steps.py`` (what happens to a
-reply afterwards: restart, checkpoints, the final commit).
+message and its reply, and the lookups), ``steps.py`` (what happens to a
+reply afterwards: restart, checkpoints, the final commit) and ``calls.py``
+(the tool calls of agent runs, and the parking of runs that wait).
 """
 
 from __future__ import annotations
 
+from .calls import CallRow, NewCall, ParkedRun, RunSteps
 from .conversations import ConversationQueries
 from .engine import guarded, make_engine
 from .instances import Instances
 from .rows import new_id
 from .setup import prepare_schema
 from .steps import Commit, CommitResult, ReplySteps, Restart
-from .turns import NewTurn, TurnQueries
+from .turns import NewTurn
 from .versions import Versions
 
-__all__ = ["Commit", "CommitResult", "MessageStore", "NewTurn", "Restart", "new_id"]
+__all__ = [
+    "CallRow",
+    "Commit",
+    "CommitResult",
+    "MessageStore",
+    "NewCall",
+    "NewTurn",
+    "ParkedRun",
+    "Restart",
+    "new_id",
+]
 
 
-class MessageStore(ConversationQueries, TurnQueries, ReplySteps):
+class MessageStore(ConversationQueries, RunSteps, ReplySteps):
     """Conversations and messages in a SQL database (see module docstring)."""
 
     def __init__(self, url: str, echo: bool = False, *, instance_id: str | None = None) -> None:

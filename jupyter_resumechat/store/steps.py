@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
@@ -23,7 +23,7 @@ from ..models import Message, MessageStatus, Role, utcnow
 from .engine import DATABASE_ERRORS, guarded, reason
 from .instances import spooled_fence
 from .rows import INTERRUPTED, STREAMING, StoreBase, json_text, message_of
-from .schema import conversations, messages
+from .schema import conversations, messages, tool_calls
 
 __all__ = ["Commit", "CommitResult", "ReplySteps", "Restart"]
 
@@ -133,6 +133,8 @@ class ReplySteps(StoreBase):
             )
             if not changed.rowcount:
                 raise _Raced()
+            if not restart.keep_text:  # a reply made again starts without its earlier run's calls
+                await conn.execute(delete(tool_calls).where(tool_calls.c.message_id == restart.message_id))
             user = (
                 (await conn.execute(select(messages).where(messages.c.id == latest["reply_to"])))
                 .mappings()
@@ -230,6 +232,8 @@ class ReplySteps(StoreBase):
                     usage=json_text(message.usage.to_json()) if message.usage else None,
                     context_window=json_text(message.window.to_json()) if message.window else None,
                     owner_instance=owner,
+                    waiting=None,
+                    parked_at=None,
                     updated_at=now,
                 )
             )

@@ -35,10 +35,15 @@ class NewTurn:
     assistant_message_id: str
     context: tuple[Context, ...] = ()
     title: str = ""  # the conversation's title if it has none yet
+    tools: tuple[str, ...] | None = None  # the tools the reply may call; None: a plain reply
 
 
 class TurnQueries(StoreBase):
     """Adds turns and reads messages back, oldest first."""
+
+    async def with_parts(self, found: list[Message]) -> list[Message]:
+        """Where a run's parts are added (``calls.py``); plain messages have none."""
+        return found
 
     @guarded
     async def list_messages(self, owner: str | None, conversation_id: str) -> list[Message]:
@@ -56,7 +61,7 @@ class TurnQueries(StoreBase):
                 .mappings()
                 .all()
             )
-        return [message_of(row) for row in rows]
+        return await self.with_parts([message_of(row) for row in rows])
 
     @guarded
     async def add_turn(self, turn: NewTurn) -> tuple[Message, Message]:
@@ -99,6 +104,7 @@ class TurnQueries(StoreBase):
             "context_window": None,
             "error_type": None,
             "error_detail": None,
+            "tools": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -114,6 +120,7 @@ class TurnQueries(StoreBase):
             "stream_id": turn.stream_id,
             "reply_to": user["id"],
             "owner_instance": self.instance_id,
+            "tools": json_text(list(turn.tools)) if turn.tools is not None else None,
         }
         async with self.engine.begin() as conn:
             await conn.execute(insert(messages), [user, reply])
@@ -192,4 +199,4 @@ class TurnQueries(StoreBase):
                 .mappings()
                 .first()
             )
-        return None if row is None else message_of(row)
+        return None if row is None else (await self.with_parts([message_of(row)]))[0]

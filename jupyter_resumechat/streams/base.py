@@ -90,6 +90,22 @@ class StreamStore(Protocol):
         ``append``).  Lets a job add a piece without a loop turn of its own, so a
         fast model's pieces reach readers in batches.  Raises as ``append``."""
 
+    async def append_tool(self, stream_id: str, call: dict[str, Any], offset: int, *, token: int = 1) -> int:
+        """Add a ``tool`` event (``{"call": call}``, the call's whole wire JSON) and return its id.
+
+        ``offset`` is the reply's text length when the call was proposed: where
+        the snapshot's ``parts`` place it (a call's first event fixes its place).
+        Deltas queued before it come before it.  Raises as ``append``.
+        """
+
+    async def park(self, stream_id: str, token: int) -> None:
+        """The run waits with no task (a decision, a page's result): its lease is given
+        up without the stream being taken for an orphan; it stays open for readers."""
+
+    async def reclaim(self, stream_id: str) -> StreamInfo | None:
+        """Take a parked stream back to continue its run, with a new token that fences
+        anyone else out; None when it is gone or finished (then open a new one)."""
+
     async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
         """Add the ``final`` event carrying ``message``; expire ``ttl`` s later.
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..background import Loop
 from ..errors import GenerationActive, NotFound
-from ..models import Event, EventKind
+from ..models import Event, EventKind, parts_of
 from .base import ReadResult, StreamInfo
 
 __all__ = ["MemoryStreamStore"]
@@ -29,6 +29,7 @@ class _Log:
     """The event log of one stream."""
 
     __slots__ = (
+        "calls",
         "expiry",
         "final",
         "first",
@@ -40,6 +41,7 @@ class _Log:
         "text",
         "text_base",
         "text_ends",
+        "tool_events",
         "waiter",
     )
 
@@ -56,6 +58,10 @@ class _Log:
         self.final: Event | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.expiry: asyncio.TimerHandle | None = None
+        # agent runs only: each call's place in the text and latest state, and the
+        # ``tool`` events still in the window (few: one per move of a call)
+        self.calls: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.tool_events: dict[int, dict[str, Any]] = {}
 
     def wake(self) -> None:
         if self.waiter is not None:
@@ -73,18 +79,20 @@ class _Log:
         del self.text_ends[:excess]
         del self.reasoning_ends[:excess]
         self.first += excess
+        for seq in [seq for seq in self.tool_events if seq < self.first]:
+            del self.tool_events[seq]
 
     def snapshot(self) -> Event:
-        return Event(
-            self.last_id,
-            EventKind.SNAPSHOT,
-            {
-                "message_id": self.info.message_id,
-                "content": self.text.decode(),
-                "reasoning": self.reasoning.decode(),
-                "status": self.final.data["message"]["status"] if self.final else "streaming",
-            },
-        )
+        content, reasoning = self.text.decode(), self.reasoning.decode()
+        data = {
+            "message_id": self.info.message_id,
+            "content": content,
+            "reasoning": reasoning,
+            "status": self.final.data["message"]["status"] if self.final else "streaming",
+        }
+        if self.calls:
+            data["parts"] = parts_of(content, reasoning, list(self.calls.values()))
+        return Event(self.last_id, EventKind.SNAPSHOT, data)
 
     def deltas_after(self, last_id: int) -> list[Event]:
         events = []
@@ -93,6 +101,10 @@ class _Log:
         r0 = self.reasoning_ends[start - 1] if start > 0 else self.reasoning_base
         for i in range(start, len(self.text_ends)):
             t1, r1 = self.text_ends[i], self.reasoning_ends[i]
+            call = self.tool_events.get(self.first + i) if self.tool_events else None
+            if call is not None:
+                events.append(Event(self.first + i, EventKind.TOOL, {"call": call}))
+                continue
             if t1 != t0:
                 data = {"text": self.text[t0:t1].decode()}
             elif r1 != r0:
@@ -157,6 +169,29 @@ class MemoryStreamStore:
         log.trim(self.replay_window)
         log.wake()
         return log.last_id
+
+    async def append_tool(self, stream_id: str, call: dict[str, Any], offset: int, *, token: int = 1) -> int:
+        log = self._log(stream_id)
+        if log.final is not None:
+            raise NotFound(f"stream {stream_id!r} has finished")
+        log.text_ends.append(len(log.text))
+        log.reasoning_ends.append(len(log.reasoning))
+        log.last_id += 1
+        log.tool_events[log.last_id] = call
+        log.calls[call["id"]] = (log.calls[call["id"]][0] if call["id"] in log.calls else offset, call)
+        log.trim(self.replay_window)
+        log.wake()
+        return log.last_id
+
+    async def reclaim(self, stream_id: str) -> StreamInfo | None:
+        """One process: a parked stream is still here (or gone with it)."""
+        log = self._logs.get(stream_id)
+        if log is None or log.final is not None:
+            return None
+        return await self.info(stream_id)
+
+    async def park(self, stream_id: str, token: int) -> None:
+        return None  # no lease to give up: the stream lives as long as this process
 
     async def finish(self, stream_id: str, message: dict[str, Any], ttl: float, *, token: int = 1) -> int:
         log = self._log(stream_id)

@@ -2,7 +2,8 @@
 
 One object made of parts, one concept each: the key layout and a stream's
 info (``rediskeys.py``), the event log (``redisevents.py``: open, append,
-finish, read), leases and the abort channel (``redisleases.py``), the shared
+finish, read), the steps of agent runs (``redistools.py``: tool events,
+parking), leases and the abort channel (``redisleases.py``), the shared
 ``XREAD`` of live readers (``watcher.py``) and coalesced appends
 (``batcher.py``).  This module builds them on one connection pool.
 """
@@ -19,16 +20,17 @@ from redis.backoff import ExponentialWithJitterBackoff
 from ..background import Loop
 from .batcher import AppendBatcher
 from .logformat import LogFormat
-from .redisevents import FINISH, OPEN, RedisEventLog
+from .redisevents import FINISH, OPEN
 from .rediskeys import RETRIED, guarded
 from .redisleases import CLAIM, RedisLeases
 from .redislog import APPEND
+from .redistools import APPEND_TOOL, PARK, RECLAIM, RedisRunSteps
 from .watcher import StreamWatcher
 
 __all__ = ["RedisStreamStore"]
 
 
-class RedisStreamStore(RedisEventLog, RedisLeases):
+class RedisStreamStore(RedisRunSteps, RedisLeases):
     """StreamStore on Redis Streams; see ``StreamStore`` for the guarantees."""
 
     backend = "redis"
@@ -53,6 +55,9 @@ class RedisStreamStore(RedisEventLog, RedisLeases):
         self._finish = self.redis.register_script(FINISH)
         self._open = self.redis.register_script(OPEN)
         self._claim = self.redis.register_script(CLAIM)
+        self._append_tool = self.redis.register_script(APPEND_TOOL)
+        self._park = self.redis.register_script(PARK)
+        self._reclaim = self.redis.register_script(RECLAIM)
         self._next_seq = {}
         # coalesce: seconds a piece may wait to join others in one round trip; 0: one call per piece
         self._batcher = AppendBatcher(self._send_batches, coalesce, replay_window) if coalesce > 0 else None

@@ -20,13 +20,13 @@ from typing import Any
 from redis.exceptions import NoScriptError, OutOfMemoryError, ReadOnlyError
 
 from ..errors import GenerationActive, LeaseLost, NotFound, ResumeChatError, Unavailable
-from ..models import Event, EventKind, format_time
+from ..models import Event, EventKind, format_time, parts_of
 from .base import ReadResult, StreamInfo
 from .batcher import AppendBatcher, Batch, Outcome
 from .clock import redis_now_ms
 from .logformat import LogFormat
 from .rediskeys import RETRIED, RedisKeys, guarded
-from .redislog import APPEND, batch_args, batch_events, entry_events
+from .redislog import APPEND, batch_args, batch_events, entry_events, placed_calls
 from .watcher import StreamWatcher
 
 __all__ = ["FINISH", "OPEN", "RedisEventLog"]
@@ -220,8 +220,9 @@ class RedisEventLog(RedisKeys):
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(text)
             pipe.get(reason)
-            pipe.hmget(meta, ["message", "seq", "final"])
-            content, reasoning, (message, seq, final) = await pipe.execute()
+            pipe.hgetall(meta)
+            content, reasoning, fields = await pipe.execute()
+        message, seq, final = fields.get(b"message"), fields.get(b"seq"), fields.get(b"final")
         if message is None:
             raise NotFound(f"stream {sid!r} is unknown or has expired")
         last = int(seq) - (1 if final else 0)
@@ -231,6 +232,9 @@ class RedisEventLog(RedisKeys):
             "reasoning": (reasoning or b"").decode(),
             "status": json.loads(final)["status"] if final else "streaming",
         }
+        placed = placed_calls(fields)
+        if placed:  # an agent run: its calls in their places (redistools.py)
+            data["parts"] = parts_of(data["content"], data["reasoning"], placed)
         out = [Event(last, EventKind.SNAPSHOT, data)]
         if final:
             out.append(Event(int(seq), EventKind.FINAL, {"message": json.loads(final)}))

@@ -8,6 +8,7 @@ holding the next event.  Fields::
     p   JSON array of the batch's pieces (each the text, or the reasoning)
     k   one letter per piece, "t" text or "r" reasoning; absent: all text
     f   the final message (JSON); the entry is the final event
+    c   a tool call (JSON); the entry is a ``tool`` event (``redistools.py``)
 
 (Entries written before batching, fields ``t``/``r`` with one piece each,
 still read.)  An entry with a field or a piece kind not listed here was
@@ -26,7 +27,7 @@ from ..errors import Unavailable
 from ..models import Event, EventKind
 from .batcher import Batch
 
-__all__ = ["APPEND", "batch_args", "batch_events", "entry_events"]
+__all__ = ["APPEND", "batch_args", "batch_events", "entry_events", "placed_calls"]
 
 # KEYS: events, text, reason, meta.  ARGV: gen, window, first, last, pieces, kinds, text, reasoning.
 # Applies the whole batch or none; a batch already applied (a retry) is skipped.
@@ -80,6 +81,8 @@ def entry_events(entry: tuple[bytes, dict[bytes, Any]]) -> list[Event]:
     _refuse_unknown(fields)
     if b"f" in fields:
         return [Event(last, EventKind.FINAL, {"message": json.loads(fields[b"f"])})]
+    if b"c" in fields:
+        return [Event(last, EventKind.TOOL, {"call": json.loads(fields[b"c"])})]
     if b"p" in fields:
         pieces = json.loads(fields[b"p"])
         kinds = fields.get(b"k", b"")
@@ -96,14 +99,14 @@ def entry_events(entry: tuple[bytes, dict[bytes, Any]]) -> list[Event]:
     return [Event(last, EventKind.DELTA, {"reasoning": fields.get(b"r", b"").decode()})]
 
 
-_FIELDS = {b"f", b"p", b"k", b"t", b"r"}
+_FIELDS = {b"f", b"c", b"p", b"k", b"t", b"r"}
 
 
 def _refuse_unknown(fields: dict[bytes, Any]) -> None:
     unknown = sorted(set(fields) - _FIELDS) or (
         sorted({bytes([k]) for k in fields.get(b"k", b"")} - {b"t", b"r"}) if b"p" in fields else []
     )
-    if unknown or not set(fields) & {b"f", b"p", b"t", b"r"}:
+    if unknown or not set(fields) & {b"f", b"c", b"p", b"t", b"r"}:
         shown = ", ".join(u.decode(errors="replace") for u in unknown) or "none known"
         raise Unavailable(
             f"the Redis event log holds an entry this server cannot read (fields or kinds: {shown}); "
@@ -117,3 +120,16 @@ def batch_events(batch: Batch) -> list[Event]:
         Event(batch.first + i, EventKind.DELTA, {"text": t} if t or not r else {"reasoning": r})
         for i, (t, r) in enumerate(zip(batch.texts, batch.reasons, strict=True))
     ]
+
+
+def placed_calls(meta: dict[bytes, bytes]) -> list[tuple[int, dict[str, Any]]]:
+    """Each call's text offset and latest JSON, in the order the calls appeared."""
+    found = []
+    for key, value in meta.items():
+        if key.startswith(b"at:"):
+            call_id = key[3:]
+            seq, offset = value.split(b":")
+            raw = meta.get(b"call:" + call_id)
+            if raw is not None:
+                found.append((int(seq), int(offset), json.loads(raw)))
+    return [(offset, call) for _, offset, call in sorted(found, key=lambda item: item[0])]

@@ -13,6 +13,7 @@ from .lifecycle import ENDED, CallStatus, IllegalMove, advance, can_move
 from .page import PAGE_TOOLS
 from .policy import Approval, Effect, approval_for, parse_rules
 from .results import ToolResult, bound_result
+from .toolbox import ToolBox
 
 __all__ = [
     "ENDED",
@@ -25,6 +26,7 @@ __all__ = [
     "OutcomeUnknown",
     "RunsOn",
     "ServerTool",
+    "ToolBox",
     "ToolFailed",
     "ToolResult",
     "ToolSpec",

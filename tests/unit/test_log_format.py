@@ -31,10 +31,10 @@ def test_an_entry_of_an_unknown_kind_is_refused_not_misread(redis_prefix) -> Non
         await store.open(StreamInfo("s1", "c1", "m1", utcnow(), owner="u"))
         await store.append("s1", text="known")
         events, _, _, meta = store._keys("s1")
-        # what a newer server might write: a tool event, or a batch with a new piece kind
-        await store.redis.xadd(events, {"c": '{"call": {}}'}, id="2-0")
+        # what a newer server might write: an event of a new kind, or a batch with a new piece kind
+        await store.redis.xadd(events, {"v": '{"vote": 1}'}, id="2-0")
         await store.redis.hset(meta, "seq", 2)
-        with pytest.raises(Unavailable, match=r"fields or kinds: c\)"):
+        with pytest.raises(Unavailable, match=r"fields or kinds: v\)"):
             await store.read_after("s1", 1, 0)
         await store.redis.xadd(events, {"p": '["x"]', "k": "z"}, id="3-0")
         await store.redis.hset(meta, "seq", 3)

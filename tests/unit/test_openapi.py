@@ -30,6 +30,7 @@ from jupyter_resumechat.models import (
     Role,
     SendResult,
     StreamStatus,
+    ToolCall,
     Usage,
     Window,
 )
@@ -44,6 +45,19 @@ def _message(**changes: Any) -> Message:
     return Message("m1", "c1", Role.ASSISTANT, "hi", MessageStatus.COMPLETE, T, T, **changes)
 
 
+CALL = ToolCall(
+    "t1",
+    "file_write",
+    {"path": "a.txt", "content": "x"},
+    "server",
+    "done",
+    T,
+    T,
+    result={"content": "wrote a.txt", "truncated": False},
+    error={"type": "page", "detail": "no kernel"},
+    decision={"decision": "approve", "note": "always", "at": "2026-01-02T03:04:05Z"},
+    claimed_by="tab-1",
+)
 FULL_MESSAGE = _message(
     model="gpt",
     error={"type": "timeout", "detail": "slow"},
@@ -51,6 +65,11 @@ FULL_MESSAGE = _message(
     context=[CONTEXT],
     usage=Usage(10, 2),
     window=Window(100, 12, 1),
+    parts=[
+        {"type": "reasoning", "text": "because"},
+        {"type": "text", "text": "hi"},
+        {"type": "tool", "call": CALL.to_json()},
+    ],
 )
 # (schema, JSON of an instance with every field set, JSON of one with only what is required)
 EXAMPLES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -70,8 +89,13 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     ),
     "StreamStatus": (
         "StreamStatus",
-        StreamStatus(True, "s1", "m1", 3, T).to_json(),
+        StreamStatus(True, "s1", "m1", 3, T, "approval").to_json(),
         StreamStatus(False).to_json(),
+    ),
+    "ToolCall": (
+        "ToolCall",
+        CALL.to_json(),
+        ToolCall("t1", "file_read", {}, "server", "proposed", T, T).to_json(),
     ),
     "ModelInfo": (
         "ModelInfo",

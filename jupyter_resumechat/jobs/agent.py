@@ -1,0 +1,291 @@
+"""The tool steps of a run, for the job: propose, decide by policy, execute, wait.
+
+A run with tools is one job and one stream (docs/protocol.md#agent-runs).  Each
+round the model may propose calls; each call is committed with the status the
+policy gives it (``approved``, ``awaiting_approval``, or ``error`` for a call
+that cannot run: unknown tool, bad arguments) and only then announced as a
+``tool`` event (persist before announce).  Approved server calls run here, one
+at a time, each committed ``running`` before it starts and ended after; a run
+that must wait for a person's decision or a page's result *parks*: the job
+ends, the message keeps ``waiting``, and whoever gives the decision or result
+continues it (``resume`` in ``toolruns.py``).
+
+The model reads the run back from the rows alone (``turns``), so a run
+continued on another server, after any restart, reads what this one did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import LeaseLost, Unavailable
+from ..providers import CallDelta, ChatTurn, MadeCall, ToolOffer
+from ..store import CallRow, MessageStore, NewCall, new_id
+from ..streams import StreamStore
+from ..tools import (
+    Approval,
+    BadArguments,
+    CallStatus,
+    OutcomeUnknown,
+    ToolBox,
+    ToolFailed,
+    ToolSpec,
+    bound_result,
+    check_arguments,
+    parse_arguments,
+)
+from .job import Job, JobSettings
+
+__all__ = ["Agent", "CallCollector", "result_text", "run_turns", "waiting_for"]
+
+log = logging.getLogger("jupyter_resumechat.jobs")
+
+APPROVAL = "approval"
+PAGE = "page"
+
+
+class CallCollector:
+    """The calls of one model round, assembled from its ``CallDelta`` pieces."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[str]] = {}  # provider id -> [name, arguments]
+
+    def feed(self, piece: CallDelta) -> None:
+        if piece.started or piece.provider_id not in self.calls:
+            self.calls.setdefault(piece.provider_id, [piece.name, ""])
+        entry = self.calls[piece.provider_id]
+        if piece.name and not entry[0]:
+            entry[0] = piece.name
+        entry[1] += piece.arguments
+
+    def made(self) -> list[MadeCall]:
+        return [MadeCall(pid, name, arguments) for pid, (name, arguments) in self.calls.items()]
+
+
+def result_text(row: CallRow) -> tuple[str, bool]:
+    """What the model reads for an ended call, and whether it is an error."""
+    call = row.call
+    status = CallStatus(call.status)
+    if status is CallStatus.DONE:
+        return (call.result or {}).get("content", ""), False
+    if status is CallStatus.DENIED:
+        note = (call.decision or {}).get("note")
+        return "The user denied this call." + (f" Their note: {note}" if note else ""), True
+    if status is CallStatus.CANCELLED:
+        return "This call was cancelled before it ran.", True
+    if status is CallStatus.UNKNOWN:
+        return (
+            "The outcome of this call is unknown: whatever ran it stopped before answering. "
+            "It may or may not have taken effect; check before doing it again.",
+            True,
+        )
+    error = call.error or {}
+    return f"error ({error.get('type', 'error')}): {error.get('detail', '')}", True
+
+
+def run_turns(rows: Sequence[CallRow], content: str) -> tuple[list[ChatTurn], int]:
+    """The run so far as the model reads it: each round's text and calls, then
+    each call's result; and where the text after the last round starts."""
+    turns: list[ChatTurn] = []
+    start = 0
+    rounds = sorted({row.round for row in rows})
+    for number in rounds:
+        these = [row for row in rows if row.round == number]
+        offset = max(start, min(these[0].text_offset, len(content)))
+        made = tuple(MadeCall(r.provider_id, r.call.name, r.arguments_text) for r in these)
+        turns.append(ChatTurn("assistant", content[start:offset], calls=made))
+        for row in these:
+            text, is_error = result_text(row)
+            turns.append(ChatTurn("tool", text, call_id=row.provider_id, is_error=is_error))
+        start = offset
+    return turns, start
+
+
+def waiting_for(rows: Sequence[CallRow]) -> str | None:
+    """What a run waits for, given its calls: a decision, a page's result, or nothing."""
+    open_rows = [row for row in rows if not row.status.ended]
+    if any(row.status is CallStatus.AWAITING_APPROVAL for row in open_rows):
+        return APPROVAL
+    if any(row.call.runs_on == "page" for row in open_rows):
+        return PAGE
+    return None
+
+
+class Agent:
+    """The tool steps of every job of one manager."""
+
+    def __init__(
+        self, toolbox: ToolBox, messages: MessageStore, streams: StreamStore, settings: JobSettings
+    ) -> None:
+        self.toolbox = toolbox
+        self.messages = messages
+        self.streams = streams
+        self.settings = settings
+
+    async def offers(self, job: Job) -> list[ToolOffer]:
+        """What the model is offered in this run (and what the job may run)."""
+        if job.run is None:
+            return []
+        if not job.run.specs:
+            job.run.specs = {spec.name: spec for spec in await self.toolbox.offered(job.run.selection)}
+        return [ToolOffer(s.name, s.description, s.input_schema) for s in job.run.specs.values()]
+
+    async def load(self, job: Job) -> None:
+        """A run continued here (adopted, or resumed after a park) reads its calls back."""
+        if job.run is None:
+            return
+        rows = await self.messages.calls_of(job.message.id)
+        job.run.calls = {row.call.id: row for row in rows}
+        job.run.round = max((row.round for row in rows), default=0)
+
+    async def announce(self, job: Job, row: CallRow) -> None:
+        """A committed move of a call, told to the stream's readers."""
+        await self.streams.append_tool(
+            job.stream_id, row.call.to_json(), row.text_offset, token=job.info.token
+        )
+
+    async def announce_all(self, job: Job) -> None:
+        """Every call as it stands (a run continued on a new stream, or resumed after a wait)."""
+        assert job.run is not None
+        for row in job.run.calls.values():
+            await self.announce(job, row)
+
+    async def propose(self, job: Job, made: Sequence[MadeCall]) -> None:
+        """Commit the round's calls with the status the policy gives each, then announce them."""
+        assert job.run is not None
+        always = await self.messages.always_tools(job.info.conversation_id)
+        content, _ = job.content()
+        new = [self._judge(job, call, always) for call in made]
+        rows = await self.messages.add_calls(
+            job.message.id, job.info.conversation_id, job.run.round, len(content), new
+        )
+        if not rows:
+            raise LeaseLost(f"reply {job.message.id} is no longer this server's")
+        for row in rows:
+            job.run.calls[row.call.id] = row
+            await self.announce(job, row)
+
+    def _judge(self, job: Job, made: MadeCall, always: set[str]) -> NewCall:
+        assert job.run is not None
+        spec = job.run.specs.get(made.name)
+        status, error, arguments = CallStatus.APPROVED, None, {}
+        if spec is None:
+            status = CallStatus.ERROR
+            error = {"type": "unknown_tool", "detail": f"no tool named {made.name!r} is offered in this run"}
+        else:
+            try:
+                arguments = parse_arguments(made.arguments)
+                check_arguments(arguments, spec.input_schema)
+            except BadArguments as exc:
+                status, error = CallStatus.ERROR, {"type": "bad_arguments", "detail": str(exc)}
+            else:
+                approval = self.toolbox.approval(spec, always)
+                if approval is Approval.ASK:
+                    status = CallStatus.AWAITING_APPROVAL
+                elif approval is Approval.NEVER:
+                    status = CallStatus.ERROR
+                    error = {"type": "not_allowed", "detail": f"{made.name} may not be called here"}
+        return NewCall(
+            new_id(),
+            made.provider_id,
+            made.name or "?",
+            arguments,
+            made.arguments,
+            spec.runs_on.value if spec else "server",
+            spec.effect.value if spec else "read",
+            status,
+            error,
+        )
+
+    async def refresh(self, job: Job) -> None:
+        """Read the calls back: a decision or a result may have come in meanwhile (any server)."""
+        assert job.run is not None
+        for row in await self.messages.calls_of(job.message.id):
+            known = job.run.calls.get(row.call.id)
+            job.run.calls[row.call.id] = row
+            if known is not None and known.call.status != row.call.status:
+                await self.announce(job, row)
+
+    async def settle(self, job: Job) -> str | None:
+        """Run the approved server calls; then what the run waits for, or None to go on."""
+        assert job.run is not None
+        await self.refresh(job)
+        for row in list(job.run.calls.values()):
+            if row.status is CallStatus.APPROVED and row.call.runs_on == "server":
+                await self.execute(job, row)
+            elif row.status is CallStatus.RUNNING and row.call.runs_on == "server" and not job.run.executing:
+                await self._lost(job, row)  # run by a server that is gone: never again by itself
+        return waiting_for(list(job.run.calls.values()))
+
+    async def _lost(self, job: Job, row: CallRow) -> None:
+        moved = await self.messages.move_call(
+            row.call.id,
+            CallStatus.UNKNOWN,
+            [CallStatus.RUNNING],
+            error_type="unknown",
+            error_detail="the server running this call stopped before it answered",
+        )
+        if moved is not None:
+            assert job.run is not None
+            job.run.calls[row.call.id] = moved
+            await self.announce(job, moved)
+
+    async def execute(self, job: Job, row: CallRow) -> None:
+        """One server call: committed ``running`` (by us), run, committed with its end."""
+        assert job.run is not None
+        running = await self.messages.move_call(
+            row.call.id, CallStatus.RUNNING, [CallStatus.APPROVED], executor=self.messages.instance_id
+        )
+        if running is None:  # a stop got there first
+            await self.refresh(job)
+            return
+        job.run.calls[row.call.id] = running
+        await self.announce(job, running)
+        spec: ToolSpec | None = job.run.specs.get(row.call.name)
+        job.run.executing = True
+        ended: tuple[CallStatus, dict[str, Any]]
+        try:
+            if spec is None:
+                raise ToolFailed("unknown_tool", f"{row.call.name} is no longer offered")
+            text = await self.toolbox.run(spec, row.call.arguments)
+        except OutcomeUnknown as exc:
+            ended = CallStatus.UNKNOWN, {"error_type": "unknown", "error_detail": exc.detail}
+        except ToolFailed as exc:
+            ended = CallStatus.ERROR, {"error_type": exc.kind, "error_detail": exc.detail}
+        except asyncio.CancelledError:
+            raise  # a stop: the ending cancels every open call
+        except Exception:
+            log.exception("resumechat: tool %s failed inside the server", row.call.name)
+            ended = (
+                CallStatus.ERROR,
+                {"error_type": "internal", "error_detail": "the tool failed inside the server"},
+            )
+        else:
+            bounded = bound_result(text, self.settings.tool_result_chars)
+            ended = CallStatus.DONE, {"result": bounded.content, "result_truncated": int(bounded.truncated)}
+        finally:
+            job.run.executing = False
+        done = await self.messages.move_call(row.call.id, ended[0], [CallStatus.RUNNING], **ended[1])
+        if done is None:
+            await self.refresh(job)
+            return
+        job.run.calls[row.call.id] = done
+        await self.announce(job, done)
+        job.last_progress = asyncio.get_running_loop().time()  # the model's silence starts again now
+
+    async def end_calls(self, job: Job, status: CallStatus, running_to: CallStatus | None = None) -> None:
+        """Every call not yet ended becomes ``status`` (a stop: cancelled; a failure: a
+        server call caught running ``running_to``), committed, then announced."""
+        if job.run is None or not job.run.calls:
+            return
+        if all(row.status.ended for row in job.run.calls.values()):
+            return
+        with contextlib.suppress(Unavailable):  # the database down: recovery ends them later
+            for row in await self.messages.end_open_calls(job.message.id, status, running_to):
+                job.run.calls[row.call.id] = row
+                with contextlib.suppress(Exception):
+                    await self.announce(job, row)
