@@ -322,6 +322,7 @@ class ResumeChat(ExtensionApp):
                 max_tool_rounds=self.max_tool_rounds,
                 tool_result_chars=self.tool_result_chars,
                 tool_wait_timeout=self.tool_wait_timeout,
+                claim_lease=3 * max(self.owner_lease, 1.0),  # a page holds a call as a server holds a reply
             ),
             on_activity=self._touch,
             toolbox=self._toolbox(),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import weakref
@@ -26,11 +27,11 @@ from ..models import EventKind, Message, MessageStatus, StreamStatus
 from ..providers import Provider
 from ..store import MessageStore, Spool
 from ..streams import StreamInfo, StreamStore
-from ..tools import ToolBox
+from ..tools import CallStatus, ToolBox
 from .agent import Agent
 from .conclusion import Concluder
 from .fanout import FanOut
-from .job import Ending, Job, JobSettings, JobState, Subscription
+from .job import Ending, Job, JobSettings, JobState, RunState, Subscription
 from .multiplex import Multiplex, multiplex
 from .recovery import Recovery
 from .runner import JobRunner
@@ -181,9 +182,21 @@ class JobManager(Starts, ToolRuns):
             await self.messages.delete_conversation(self._owner(user), conversation_id)
 
     def _adopt(self, ending: Ending) -> None:
-        """The supervisor found a dead server's reply: conclude it here, as a job."""
+        """The supervisor found a dead server's reply: conclude it here, as a job; a call
+        it was running ends ``unknown``, one not started ``cancelled`` (docs/protocol.md#agent-runs)."""
         job = Job(ending.info, ending.message, state=JobState.CONCLUDING)
-        self._spawn(job, self.runner.conclude(job, ending))
+        job.run = RunState([])
+
+        async def conclude() -> None:
+            with contextlib.suppress(Unavailable):
+                await self.agent.load(job)
+            await self.agent.end_calls(job, CallStatus.CANCELLED, CallStatus.UNKNOWN)
+            message = ending.message
+            if job.run is not None and job.run.calls:
+                message = message.replace(parts=job.run.parts(message.content, message.reasoning))
+            await self.runner.conclude(job, dataclasses.replace(ending, message=message))
+
+        self._spawn(job, conclude())
 
     async def status(self, user: str, conversation_id: str) -> StreamStatus:
         """The conversation's active stream; inactive for unknown or others' ones."""

@@ -229,10 +229,16 @@ class RunSteps(TurnQueries):
                     and row.call.runs_on == "server"
                 ):
                     target = running_to
+                said: dict[str, Any] = {}
+                if target is CallStatus.UNKNOWN:
+                    said = {
+                        "error_type": "unknown",
+                        "error_detail": "the server running this call stopped before it answered",
+                    }
                 await conn.execute(
                     update(tool_calls)
                     .where(tool_calls.c.id == row.call.id, tool_calls.c.status == row.status.value)
-                    .values(status=target.value, updated_at=utcnow())
+                    .values(status=target.value, updated_at=utcnow(), **said)
                 )
             return await self._rows(conn, tool_calls.c.id.in_([r.call.id for r in open_rows]))
 

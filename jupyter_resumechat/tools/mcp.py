@@ -72,6 +72,11 @@ class McpConnection:
         self._connected = False
         self._calls: asyncio.Queue[_Call | _Lost] = asyncio.Queue()
         self._generation = 0  # which connection is current
+        # the SDK is imported now, at the extension's load: importing it on first use
+        # held the event loop ~2 s, long enough for a peer to take this server's leases
+        with contextlib.suppress(ImportError):
+            import mcp
+            import mcp.shared.exceptions  # noqa: F401
 
     # --- what the run loop and health see -------------------------------------------------
 

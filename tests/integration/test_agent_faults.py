@@ -1,0 +1,202 @@
+"""Agent runs where real deployments break them: a server SIGKILLed while a call
+waits for approval or while a tool runs, two servers given the same decision at
+once, a page that claims a call and vanishes (docs/protocol.md#agent-runs).
+
+Each test runs real server processes on memory+SQLite and on Redis+PostgreSQL,
+with a real MCP server (``tests/support/mcp_server.py``) whose ``write_note``
+appends a line to a file per execution, so "ran exactly once" is counted on
+disk, not assumed.  Why processes: a SIGKILL needs one to kill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.test_fault_servers import FAST, Cluster, clusters, wait_for
+from tests.support.server_process import ServerProcess
+from tests.support.services import REDIS_URL
+
+MCP_SERVER = str(Path(__file__).resolve().parents[1] / "support" / "mcp_server.py")
+WRITE = '/tool t__write_note {"line": "once"}'
+
+
+@pytest.fixture(params=["memory+sqlite", "redis+postgresql"])
+def stores(request: Any, tmp_path: Path) -> dict[str, Any]:
+    if request.param == "memory+sqlite":
+        return {"db_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"}
+    return {
+        "db_url": request.getfixturevalue("postgres_url"),
+        "stream_backend": REDIS_URL,
+        "redis_prefix": request.getfixturevalue("redis_prefix"),
+    }
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> Iterator[Path]:
+    """The MCP server's notes; any ``hang`` it started is killed at the end
+    (a SIGKILLed Jupyter server leaves its stdio child behind)."""
+    path = tmp_path / "notes.txt"
+    path.touch()
+    yield path
+    for line in path.read_text().splitlines():
+        if line.startswith("hang started "):
+            try:
+                os.kill(int(line.split()[-1]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, stores: dict[str, Any], notes: Path) -> Iterator[Callable[[str], ServerProcess]]:
+    """Start servers that share the stores, each with the MCP server configured."""
+    with clusters(tmp_path) as make:
+        made: Cluster = make(**FAST, **stores)
+
+        def start(name: str) -> ServerProcess:
+            config = tmp_path / name / "config"
+            config.mkdir(parents=True, exist_ok=True)
+            mcp = {"t": {"command": sys.executable, "args": [MCP_SERVER], "env": {"NOTES": str(notes)}}}
+            (config / "jupyter_server_config.json").write_text(
+                json.dumps({"ResumeChat": {"mcp_servers": mcp}})
+            )
+            return made.start(name)
+
+        yield start
+
+
+def lines(notes: Path, prefix: str = "") -> list[str]:
+    return [line for line in notes.read_text().splitlines() if line.startswith(prefix)]
+
+
+def reply(client: httpx.Client, server: ServerProcess, cid: str) -> dict[str, Any]:
+    messages = client.get(server.url(f"conversations/{cid}/messages")).json()["messages"]
+    return messages[-1]
+
+
+def calls(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [part["call"] for part in message.get("parts", []) if part["type"] == "tool"]
+
+
+def start_run(client: httpx.Client, server: ServerProcess, content: str) -> tuple[str, dict[str, Any]]:
+    cid = client.post(server.url("conversations"), json={}).json()["id"]
+    answer = client.post(
+        server.url(f"conversations/{cid}/messages"), json={"content": content, "tools": "all"}
+    )
+    assert answer.status_code == 202, answer.text
+    return cid, answer.json()
+
+
+def waiting_call(client: httpx.Client, server: ServerProcess, cid: str) -> dict[str, Any]:
+    message = wait_for(
+        lambda: reply(client, server, cid),
+        lambda m: any(c["status"] == "awaiting_approval" for c in calls(m)),
+        30,
+        "a call awaiting approval",
+    )
+    return calls(message)[0]
+
+
+def decide(client: httpx.Client, server: ServerProcess, sid: str, call_id: str) -> httpx.Response:
+    return client.post(server.url(f"streams/{sid}/tools/{call_id}/decision"), json={"decision": "approve"})
+
+
+def ended(client: httpx.Client, server: ServerProcess, cid: str) -> dict[str, Any]:
+    return wait_for(
+        lambda: reply(client, server, cid), lambda m: m["status"] != "streaming", 30, "the reply's end"
+    )
+
+
+def test_sigkill_while_a_call_awaits_approval_then_approve_on_a_fresh_server(cluster, notes: Path):
+    first = cluster("a")
+    with httpx.Client(headers=first.headers, timeout=30) as client:
+        cid, sent = start_run(client, first, WRITE)
+        call = waiting_call(client, first, cid)
+        first.kill(signal.SIGKILL)
+        assert lines(notes) == []  # nothing ran without a decision
+
+        fresh = cluster("b")  # a new process (and, on memory streams, an empty stream store)
+        status = wait_for(
+            lambda: client.get(fresh.url(f"conversations/{cid}/stream")).json(),
+            lambda s: s["active"] and s["awaiting"] == "approval",
+            30,
+            "the parked run, still waiting, after the restart",
+        )
+        assert reply(client, fresh, cid)["status"] == "streaming"
+        approved = decide(client, fresh, status["stream_id"], call["id"])
+        assert approved.status_code == 200, approved.text
+        final = ended(client, fresh, cid)
+        assert final["status"] == "complete", final
+        assert calls(final)[0]["status"] == "done"
+        assert "`t__write_note` answered: noted 'once'" in final["content"]
+        assert lines(notes) == ["once"]  # exactly once, on the server that was told
+        # the stream the client follows now ends with that final (no 404 loop, no second run)
+        again = decide(client, fresh, sent["stream_id"], call["id"])
+        assert again.status_code == 200 and lines(notes) == ["once"]
+
+
+def test_sigkill_while_a_server_tool_runs_ends_it_unknown_and_never_again(cluster, notes: Path):
+    first = cluster("a")
+    with httpx.Client(headers=first.headers, timeout=30) as client:
+        cid, _ = start_run(client, first, "/tool t__hang {}")
+        wait_for(lambda: lines(notes, "hang started"), bool, 60, "the tool started")
+        first.kill(signal.SIGKILL)
+
+        fresh = cluster("b")
+        final = ended(client, fresh, cid)
+        assert final["status"] == "interrupted"
+        (call,) = calls(final)
+        assert call["status"] == "unknown" and call["error"]["type"] == "unknown"
+        # Continue tells the model the outcome is unknown; nothing runs the call again
+        answer = client.post(fresh.url(f"conversations/{cid}/messages"), json={"continue": final["id"]})
+        assert answer.status_code == 202, answer.text
+        done = ended(client, fresh, cid)
+        assert "`t__hang` failed: The outcome of this call is unknown" in done["content"], done["content"]
+        assert len(lines(notes, "hang started")) == 1
+
+
+def test_two_servers_given_the_same_decision_at_once_run_it_once(cluster, notes: Path):
+    a, b = cluster("a"), cluster("b")
+    with httpx.Client(headers=a.headers, timeout=30) as client:
+        cid, sent = start_run(client, a, WRITE)
+        call = waiting_call(client, a, cid)
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda s: decide(client, s, sent["stream_id"], call["id"]), [a, b]))
+        assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+        final = ended(client, a, cid)
+        assert final["status"] == "complete" and calls(final)[0]["status"] == "done"
+        assert lines(notes) == ["once"]
+
+
+def test_a_claimant_that_vanishes_leaves_the_call_unknown_and_the_run_goes_on(cluster):
+    server = cluster("a")
+    with httpx.Client(headers=server.headers, timeout=30) as client:
+        cid, sent = start_run(client, server, '/tool notebook_run_cell {"cell_id": "c1"}')
+        call = wait_for(
+            lambda: calls(reply(client, server, cid)), lambda found: bool(found), 30, "the page call"
+        )[0]
+        path = f"streams/{sent['stream_id']}/tools/{call['id']}"
+        # an execute call asks first; the page's view approves, claims, then its tab closes
+        assert decide(client, server, sent["stream_id"], call["id"]).status_code == 200
+        wait_for(
+            lambda: client.post(server.url(f"{path}/claim"), json={"client_id": "tab-1"}),
+            lambda r: r.status_code == 200,
+            30,
+            "the claim",
+        )
+        final = ended(client, server, cid)  # after the claim's lease (30 s by default)
+        (ended_call,) = calls(final)
+        assert ended_call["status"] == "unknown" and ended_call["claimed_by"] == "tab-1"
+        assert final["status"] == "complete"
+        assert "`notebook_run_cell` failed: The outcome of this call is unknown" in final["content"]
+        late = client.post(server.url(f"{path}/result"), json={"client_id": "tab-1", "content": "3"})
+        assert late.status_code == 409
