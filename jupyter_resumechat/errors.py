@@ -202,6 +202,8 @@ def code_for_status(status: int) -> str:
 
 def error_from_answer(status: int, body: dict[str, object], reason: str = "") -> ResumeChatError:
     """The exception a client raises for an error answer (``body`` may be empty)."""
+    if status == 409 and isinstance(body.get("call"), dict):  # a tool call's step refused
+        return CallConflict(str(body.get("detail", "")), str(body.get("error", "conflict")), body["call"])  # type: ignore[arg-type]
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls.from_json(body)

@@ -4,8 +4,8 @@
 network errors from the last event id (bounded exponential backoff with
 jitter), drops duplicate ids, and when the stream has expired (404) it
 reloads the conversation's messages and ends with the committed message.
-A little over 300 lines: one method per endpoint, and the tool-call endpoints
-(issue 27) will move into a module of their own rather than grow this one.
+A little over 300 lines: one method per endpoint; the tool-call endpoints
+live in ``tools.py`` (a mixin), not here.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..models import (
     format_time,
 )
 from .discovery import ServerInfo, discover
+from .tools import ToolSteps
 
 __all__ = ["Client", "ModelInfo", "Models", "SendResult"]
 
@@ -52,7 +53,7 @@ def raise_for_error(response: httpx.Response) -> None:
     raise error_from_answer(response.status_code, body, response.reason_phrase)
 
 
-class Client:
+class Client(ToolSteps):
     """Async client of one Jupyter server's ResumeChat API.
 
     Use ``Client(url, token)``, ``Client.discover()`` or, in a kernel,
@@ -160,12 +161,14 @@ class Client:
         model: str | None = None,
         client_id: str | None = None,
         context: Sequence[Context] = (),
+        tools: str | Sequence[str] | None = None,
     ) -> SendResult:
         """Send a user message; the reply streams from ``result.stream_id``.
 
         Pass a ``client_id`` to make retries safe: the same id never starts a
         second generation.  ``context`` is stored on the message and shown to
-        the model before its text.
+        the model before its text.  ``tools`` (``"all"`` or names from
+        ``tools()``) lets the reply call tools (docs/protocol.md#agent-runs).
         """
         body: dict[str, Any] = {
             k: v
@@ -174,6 +177,8 @@ class Client:
         }
         if context:
             body["context"] = [item.to_json() for item in context]
+        if tools is not None:
+            body["tools"] = tools if isinstance(tools, str) else list(tools)
         data = await self._call("POST", f"conversations/{conversation_id}/messages", json=body)
         return SendResult.from_json(data)
 
@@ -216,15 +221,18 @@ class Client:
         """Events of a stream until its final, resuming as often as needed.
 
         Pass the conversation (and message) id so that an expired stream can
-        end with the committed message; without them a 404 raises NotFound.
-        Raises ConnectionFailed when ``max_retries`` reconnects in a row fail.
+        end with the committed message, and a run that went on under a new
+        stream id (continued after a wait, on another server) is followed
+        there; without them a 404 raises NotFound.  Raises ConnectionFailed
+        when ``max_retries`` reconnects in a row fail.
         """
         last, failures = last_event_id, 0
         while True:
             try:
                 async for event in self._events_once(stream_id, last):
                     failures = 0
-                    if event.kind is EventKind.DELTA and last is not None and event.id <= last:
+                    duplicate = event.kind in (EventKind.DELTA, EventKind.TOOL)
+                    if duplicate and last is not None and event.id <= last:
                         continue  # a duplicate after a reconnect
                     last = event.id
                     yield event
@@ -233,6 +241,14 @@ class Client:
             except NotFound:
                 if conversation_id is None:
                     raise
+                moved = await self.stream_status(conversation_id)
+                if (
+                    moved.active
+                    and moved.stream_id not in (None, stream_id)
+                    and message_id in (None, moved.message_id)
+                ):
+                    stream_id, last, failures = moved.stream_id or "", None, 0  # a snapshot there
+                    continue
                 yield await self._reloaded(conversation_id, message_id, last)
                 return
             except ServerError as exc:

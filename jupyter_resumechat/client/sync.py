@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from ..eventstream import StreamEvent
-from ..models import Conversation, Message, StreamStatus
+from ..models import Conversation, Message, StreamStatus, ToolCall
 from .api import Client, Models, SendResult
 from .discovery import ServerInfo, discover
 
@@ -121,6 +121,27 @@ class SyncClient:
 
     def ask(self, conversation_id: str, content: str, **options: Any) -> Message:
         return self._call(self._client.ask, conversation_id, content, **options)
+
+    def tools(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        return self._call(self._client.tools, conversation_id)
+
+    def pending(self, conversation_id: str) -> list[tuple[str, ToolCall]]:
+        return self._call(self._client.pending, conversation_id)
+
+    def decide(self, stream_id: str, call_id: str, decision: str, note: str | None = None) -> ToolCall:
+        return self._call(self._client.decide, stream_id, call_id, decision, note)
+
+    def approve(self, stream_id: str, call_id: str, *, always: bool = False) -> ToolCall:
+        return self._call(self._client.approve, stream_id, call_id, always=always)
+
+    def deny(self, stream_id: str, call_id: str, note: str | None = None) -> ToolCall:
+        return self._call(self._client.deny, stream_id, call_id, note)
+
+    def claim(self, stream_id: str, call_id: str, client_id: str) -> float:
+        return self._call(self._client.claim, stream_id, call_id, client_id)
+
+    def result(self, stream_id: str, call_id: str, client_id: str, **outcome: Any) -> ToolCall:
+        return self._call(self._client.result, stream_id, call_id, client_id, **outcome)
 
     def stream(self, stream_id: str, **where: Any) -> Iterator[StreamEvent]:
         """Events one at a time, from the background loop."""

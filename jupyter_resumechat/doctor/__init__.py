@@ -22,7 +22,7 @@ from traitlets.config.loader import ConfigFileNotFound
 
 from ..app import ResumeChat
 from ..redaction import Redactor
-from .checks import Finding, Level, check_database, check_model, check_streams
+from .checks import Finding, Level, check_database, check_mcp, check_model, check_streams
 
 __all__ = ["DoctorApp", "main", "run_checks"]
 
@@ -64,7 +64,8 @@ async def run_checks(chat: ResumeChat, timeout: float = TIMEOUT) -> list[Finding
         check_streams(chat.stream_backend, chat.redis_prefix, timeout),
         check_model(chat.provider_settings(), min(timeout, chat.provider_timeout or timeout)),
     )
-    return [*refused, *found]
+    tools = await check_mcp(chat.mcp_servers, timeout) if chat.mcp_servers else []
+    return [*refused, *found, *tools]
 
 
 def report(findings: list[Finding], files: list[str], out: Any, redact: Redactor | None = None) -> int:

@@ -12,6 +12,7 @@ import enum
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,31 @@ def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
+
+
+async def check_mcp(servers: Mapping[str, Any], timeout: float) -> list[Finding]:
+    """Each configured MCP server must start and list its tools (one finding each)."""
+    from ..tools import ToolFailed
+    from ..tools.mcp import McpConnection
+    from ..tools.mcp_config import parse_servers
+
+    try:
+        configs = parse_servers(servers)
+    except ValueError as exc:
+        return [Finding("mcp", Level.FAIL, str(exc), "fix ResumeChat.mcp_servers")]
+    found = []
+    for name, config in configs.items():
+        connection = McpConnection(config, start_timeout=timeout)
+        task = asyncio.create_task(connection.run())
+        try:
+            specs = await connection.tools()
+            found.append(Finding(f"mcp {name}", Level.OK, f"{config.where}: {len(specs)} tool(s)"))
+        except ToolFailed as exc:
+            fix = f"check ResumeChat.mcp_servers[{name!r}] (its command, URL and environment)"
+            found.append(Finding(f"mcp {name}", Level.FAIL, exc.detail, fix))
+        finally:
+            connection.stop()
+            await asyncio.wait([task], timeout=5)
+            if not task.done():
+                task.cancel()
+    return found

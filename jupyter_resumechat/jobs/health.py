@@ -50,6 +50,7 @@ class Health:
     readers: int = 0
     instance: dict[str, Any] | None = None
     problem: str = ""  # misconfiguration or a failed start, named
+    mcp: dict[str, Any] | None = None  # each MCP server's {ok, tools, error, restarts}: named, never a 503
 
     @classmethod
     def misconfigured(cls, provider: str, model: str, problem: str, backends: tuple[str, str]) -> Health:
@@ -86,6 +87,7 @@ class Health:
             "jobs": self.jobs,
             "readers": self.readers,
             "instance": self.instance,
+            "mcp": self.mcp or {},
         }
         if not self.ok:
             found.update(error=Unavailable.code, detail=self.detail)
@@ -114,6 +116,7 @@ async def check_health(manager: JobManager, timeout: float, problem: str = "") -
         readers=manager.readers,
         instance=instance,
         problem=problem,
+        mcp={name: connection.health() for name, connection in manager.toolbox.mcp.items()},
     )
 
 

@@ -188,10 +188,23 @@ def _health() -> dict[str, Any]:
             "jobs": {**count, "description": "generations running in this server"},
             "readers": {**count, "description": "event-stream readers open on this server"},
             "instance": instance,
+            "mcp": {
+                "type": "object",
+                "description": "each configured MCP server by name; a dead one is named here, not a 503",
+                "additionalProperties": closed(
+                    {
+                        "ok": {"type": "boolean"},
+                        "tools": count,
+                        "error": {"type": "string", "nullable": True},
+                        "restarts": count,
+                    },
+                    ["ok", "tools", "error", "restarts"],
+                ),
+            },
             "error": {"type": "string", "enum": [Unavailable.code], "description": "only when not ok"},
             "detail": {"type": "string", "description": "what is wrong, naming the trait or the store"},
         },
-        ["ok", "provider", "model", "stores", "jobs", "readers", "instance"],
+        ["ok", "provider", "model", "stores", "jobs", "readers", "instance", "mcp"],
         "Is the chat usable: both stores probed within a timeout",
     )
     return {"StoreHealth": store, "Health": health}

@@ -24,7 +24,7 @@ import traitlets
 
 from ..client import SyncClient
 from ..errors import ResumeChatError
-from ..models import Message
+from ..models import Message, ToolCall
 from .context import ContextError, render_all, variables
 from .shell import user_namespace
 from .transcript import MIME_TYPE, saved_conversation_id, transcript
@@ -145,18 +145,21 @@ class ChatPanel(anywidget.AnyWidget):
         """The conversation's messages, oldest first (a streaming reply shows its text so far)."""
         return self.client.messages(self._ensure_conversation())
 
-    def ask(self, text: str, *, model: str | None = None, context: Any = ()) -> str:
+    def ask(
+        self, text: str, *, model: str | None = None, context: Any = (), tools: str | list[str] | None = None
+    ) -> str:
         """Send ``text`` with ``context`` attached (an item or a list of them: variables, ``"cell:3"``,
         ``"error"``, ``"file:name"``; see ``context.py``); the panel shows the reply
-        as it streams.  Returns the stream id.  Raises ContextError for a
-        reference that names nothing."""
+        as it streams.  ``tools`` (``"all"`` or names) lets the reply call tools;
+        ``pending()`` lists what waits for you.  Returns the stream id.  Raises
+        ContextError for a reference that names nothing."""
         if isinstance(context, str) or not isinstance(context, (list, tuple)):
             context = [context]  # one item, not an iterable of items (a DataFrame iterates its columns)
         items, problems = render_all(context)
         if problems:
             raise ContextError("; ".join(problems))
         sent = self.client.send(
-            self._ensure_conversation(), text, model=model or self.model or None, context=items
+            self._ensure_conversation(), text, model=model or self.model or None, context=items, tools=tools
         )
         super().send({"type": "refresh"})  # the view re-reads the status and attaches
         self._last_stream = sent.stream_id
@@ -187,6 +190,24 @@ class ChatPanel(anywidget.AnyWidget):
         except Exception as exc:  # always answer: silence would read as a busy kernel
             answer.update(variables=[], items=[], problems=[f"the kernel could not render it: {exc!r}"[:300]])
         super().send(answer)
+
+    def pending(self) -> list[ToolCall]:
+        """The calls of the running reply that wait for a decision (or a page)."""
+        return [call for _, call in self.client.pending(self._ensure_conversation())]
+
+    def approve(self, call_id: str, *, always: bool = False) -> ToolCall:
+        """Approve a waiting call (``always``: this tool, for this conversation); the run goes on."""
+        return self.client.approve(self._stream_of(call_id), call_id, always=always)
+
+    def deny(self, call_id: str, note: str | None = None) -> ToolCall:
+        """Deny a waiting call; the model is told (with ``note``)."""
+        return self.client.deny(self._stream_of(call_id), call_id, note)
+
+    def _stream_of(self, call_id: str) -> str:
+        for stream_id, call in self.client.pending(self._ensure_conversation()):
+            if call.id == call_id:
+                return stream_id
+        return getattr(self, "_last_stream", None) or "-"  # the server finds a call by its id
 
     def wait(self, stream_id: str | None = None) -> Message:
         """Block until the reply is committed and return it."""

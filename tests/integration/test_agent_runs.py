@@ -270,3 +270,45 @@ async def test_ten_thousand_characters_of_arguments_arrive_whole(api, jp_root_di
     assert (await decide(api, sent["stream_id"], call["id"], "approve")).status_code == 200
     await final_of(api, conv["id"])
     assert (jp_root_dir / "big.txt").read_text() == text
+
+
+async def test_the_python_client_follows_a_run_and_approves_what_waits(api, jp_serverapp, jp_root_dir: Path):
+    from jupyter_resumechat.client import Client
+    from jupyter_resumechat.models import EventKind
+
+    client = Client(api.base, jp_serverapp.identity_provider.token)
+    try:
+        conv = await client.create_conversation()
+        sent = await client.send(conv.id, '/tool file_write {"path": "c.txt", "content": "ok"}', tools="all")
+        seen: list[str] = []
+        async for event in client.stream(
+            sent.stream_id, conversation_id=conv.id, message_id=sent.assistant_message.id
+        ):
+            if event.kind is EventKind.TOOL:
+                assert event.call is not None
+                seen.append(event.call.status)
+                if event.call.status == "awaiting_approval":
+                    ((stream_id, waiting),) = await client.pending(conv.id)
+                    assert waiting.id == event.call.id and stream_id == sent.stream_id
+                    approved = await client.approve(stream_id, waiting.id)
+                    assert approved.status == "approved"
+            if event.kind is EventKind.FINAL:
+                assert event.message is not None and event.message.status.value == "complete"
+                break
+        assert seen == ["awaiting_approval", "approved", "running", "done"]
+        assert (jp_root_dir / "c.txt").read_text() == "ok"
+        assert await client.pending(conv.id) == []
+        from jupyter_resumechat.errors import CallConflict
+
+        try:
+            await client.deny(sent.stream_id, waiting.id)
+        except CallConflict as conflict:
+            assert (
+                conflict.code == "decided" and conflict.call is not None and conflict.call["status"] == "done"
+            )
+        else:
+            raise AssertionError("a second, different decision must be refused")
+        tools = {t["name"] for t in await client.tools()}
+        assert {"file_read", "file_write", "notebook_run_cell"} <= tools
+    finally:
+        await client.aclose()

@@ -171,3 +171,17 @@ def test_three_slashes_is_a_relative_path_and_is_said(tmp_path: Path) -> None:
     code, out = doctor(tmp_path, "--ResumeChat.db_url=sqlite:///tmp/x.db", cwd=tmp_path)
     assert code == 0, out  # it works, from this folder only: a warning
     assert "warn" in line(out, "database") and f"opens {tmp_path / 'tmp' / 'x.db'}" in out, out
+
+
+def test_each_mcp_server_is_checked_and_a_dead_one_is_named(tmp_path: Path) -> None:
+    server = str(Path(__file__).resolve().parents[1] / "support" / "mcp_server.py")
+    config = {
+        "mcp_servers": {
+            "good": {"command": sys.executable, "args": [server], "env": {"NOTES": str(tmp_path / "n")}},
+            "gone": {"command": str(tmp_path / "no-such-mcp-server")},
+        }
+    }
+    code, out = doctor(tmp_path, config=config)
+    assert code == 1, out
+    assert " ok " in line(out, "mcp good") and "6 tool(s)" in line(out, "mcp good"), out
+    assert "FAIL" in line(out, "mcp gone") and "ResumeChat.mcp_servers['gone']" in out, out
