@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from . import page, scale
+from . import agent, page, scale
 from .common import fast_stream_rate, new_stream, row
 from .servers import BACKEND, HEADERS, bare, jupyter
 from .sse_client import read_sse
@@ -535,6 +535,11 @@ ALL = [
         "B10",
         "a page of panels: N streams over one multiplexed connection vs N connections",
         page.page_of_panels,
+    ),
+    Scenario(
+        "B11",
+        "the cost of one tool round trip (decision to final) against a plain reply",
+        agent.tool_round_trip,
     ),
 ]
 

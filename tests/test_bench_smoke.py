@@ -51,6 +51,7 @@ def test_benchmark_suite_runs(tmp_path, redis_prefix, postgres_url) -> None:
         "B7",
         "B8",
         "B10",
+        "B11",
         "B1-redis",
         "B3-redis",
         "B4-redis",

@@ -148,11 +148,13 @@ class Agent:
             job.stream_id, row.call.to_json(), row.text_offset, token=job.info.token
         )
 
-    async def announce_all(self, job: Job) -> None:
-        """Every call as it stands (a run continued on a new stream, or resumed after a wait)."""
+    async def announce_all(self, job: Job, *, latest_round: bool = False) -> None:
+        """Every call as it stands (a run continued on a new stream), or with ``latest_round``
+        those of the round it waited on (its own stream already told the earlier ones)."""
         assert job.run is not None
         for row in job.run.calls.values():
-            await self.announce(job, row)
+            if not latest_round or row.round == job.run.round:
+                await self.announce(job, row)
 
     async def propose(self, job: Job, made: Sequence[MadeCall]) -> None:
         """Commit the round's calls with the status the policy gives each, then announce them."""

@@ -146,7 +146,7 @@ class JobRunner:
             if job.run is not None:
                 await self.agent.announce_all(job)
         elif job.run is not None and job.run.resumed:  # the same stream: the calls as they stand now
-            await self.agent.announce_all(job)
+            await self.agent.announce_all(job, latest_round=True)
         if job.continued and not (job.run is not None and job.run.calls):
             content, _ = job.content()
             if content:

@@ -59,11 +59,12 @@ class ToolRuns(ConversationAccess):
     async def decide(self, user: str, call_id: str, approve: bool, note: str | None = None) -> ToolCall:
         """The first decision wins everywhere; then the run goes on (here, if it waited)."""
         always = note == "always" and approve
-        row, changed = await self.messages.decide(call_id, self._owner(user), approve, note)
+        row, _ = await self.messages.decide(call_id, self._owner(user), approve, note)
         if always:
             await self.messages.add_always(row.conversation_id, row.call.name)
-        if changed:
-            await self.resume(row.message_id)
+        # also when the decision was already there: the server that committed it may have
+        # died (or lost the database) before it could continue the run
+        await self.resume(row.message_id)
         return row.call
 
     async def claim(self, user: str, call_id: str, client_id: str) -> float:
@@ -79,11 +80,10 @@ class ToolRuns(ConversationAccess):
         self, user: str, call_id: str, client_id: str, content: str | None, error: str | None
     ) -> ToolCall:
         """The claimant's result ends the call; then the run goes on."""
-        row, changed = await self.messages.submit_result(
+        row, _ = await self.messages.submit_result(
             call_id, self._owner(user), client_id, content, error, self.settings.tool_result_chars
         )
-        if changed:
-            await self.resume(row.message_id)
+        await self.resume(row.message_id)  # a no-op unless the run is parked and nothing waits
         return row.call
 
     async def _tell(self, message_id: str, row: Any) -> None:
@@ -98,8 +98,12 @@ class ToolRuns(ConversationAccess):
     # continuing and ending parked runs
 
     async def resume(self, message_id: str) -> bool:
-        """Continue a parked run here, if it is parked and nobody took it first."""
+        """Continue a parked run here, if it is parked, nothing it waited for still
+        waits, and nobody took it first."""
         if self._stopping:
+            return False
+        parked = await self.messages.parked_runs(message_id)
+        if not parked or waiting_for(await self.messages.calls_of(message_id)) == parked[0].waiting:
             return False
         adopted = await self.messages.adopt_parked(message_id)
         if adopted is None:
@@ -171,13 +175,19 @@ class ToolRuns(ConversationAccess):
 
     async def sweep_parked(self) -> None:
         """The supervisor's round: page claims that lapsed end ``unknown`` and their run goes
-        on; runs that waited past ``tool_wait_timeout`` end ``interrupted``."""
+        on; runs that waited past ``tool_wait_timeout`` end ``interrupted``; a waiting run
+        whose stream is gone (Redis restarted empty) gets a new one."""
+        await self.reopen_parked()
         for row in await self.messages.lapsed_claims():
             with contextlib.suppress(ResumeChatError):
                 await self.resume(row.message_id)
         limit = self.settings.tool_wait_timeout
         for run in await self.messages.parked_runs():
-            if run.waited > limit:
+            if waiting_for(await self.messages.calls_of(run.message_id)) != run.waiting:
+                # decided (or answered) by a server that died before it could continue it
+                with contextlib.suppress(ResumeChatError):
+                    await self.resume(run.message_id)
+            elif run.waited > limit:
                 with contextlib.suppress(ResumeChatError):
                     await self.end_parked(
                         run.message_id,
@@ -189,8 +199,8 @@ class ToolRuns(ConversationAccess):
                     )
 
     async def reopen_parked(self) -> None:
-        """At start: a parked run whose stream is gone (a memory store, restarted) gets a new
-        stream, so readers attach and see it wait."""
+        """A parked run whose stream is gone (a memory store after a restart, a Redis that
+        restarted empty) gets a new stream, so readers attach and see it wait."""
         for run in await self.messages.parked_runs():
             try:
                 await self.streams.info(run.stream_id)

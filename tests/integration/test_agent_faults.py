@@ -200,3 +200,32 @@ def test_a_claimant_that_vanishes_leaves_the_call_unknown_and_the_run_goes_on(cl
         assert "`notebook_run_cell` failed: The outcome of this call is unknown" in final["content"]
         late = client.post(server.url(f"{path}/result"), json={"client_id": "tab-1", "content": "3"})
         assert late.status_code == 409
+
+
+def test_redis_restarting_empty_while_a_run_waits_loses_neither_the_run_nor_the_call(
+    tmp_path: Path, notes: Path
+):
+    from tests.support.redis_server import running_redis
+
+    with running_redis(tmp_path / "redis") as redis, clusters(tmp_path) as make:
+        db = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+        server = make(**FAST, db_url=db, stream_backend=redis.url).start("a")
+        with httpx.Client(headers=server.headers, timeout=30) as client:
+            cid, sent = start_run(client, server, '/tool file_write {"path": "r.txt", "content": "x"}')
+            call = waiting_call(client, server, cid)
+            redis.kill()
+            redis.start()  # a new, empty Redis on the same port: the stream is gone
+            status = wait_for(
+                lambda: client.get(server.url(f"conversations/{cid}/stream")).json(),
+                lambda s: s["active"] and s["awaiting"] == "approval" and s["stream_id"] != sent["stream_id"],
+                30,
+                "the waiting run on a new stream",
+            )
+            # the new stream carries the run so far: a reader attaching sees the call waiting
+            with client.stream("GET", server.url(f"streams/{status['stream_id']}/events")) as response:
+                first = next(line for line in response.iter_lines() if line.startswith("data:"))
+            assert call["id"] in first and "awaiting_approval" in first
+            assert decide(client, server, status["stream_id"], call["id"]).status_code == 200
+            final = ended(client, server, cid)
+            assert final["status"] == "complete" and calls(final)[0]["status"] == "done"
+            assert (tmp_path / "a" / "r.txt").read_text() == "x"

@@ -16,6 +16,7 @@ tables and entry kinds written only when ``Versions.oldest_live`` allows.
 from __future__ import annotations
 
 import signal
+import time
 
 import httpx
 import pytest
@@ -157,3 +158,30 @@ def test_crashes_are_adopted_both_ways_and_a_restarted_old_server_refuses(launch
         detail = refused.json()["detail"]
         assert f"schema version {SCHEMA_VERSION}" in detail and "(3)" in detail, detail
         assert client.get(new.url("conversations")).status_code == 200
+
+
+def test_runs_with_tools_wait_until_no_old_server_is_live(launch, postgres_url) -> None:
+    """An old server would take a run that waits for an approval for a lapsed reply: while
+    one is live, a send with tools is a 503 naming the versions; once it is gone, it runs."""
+    old = launch("old")
+    new = launch("new")
+    with httpx.Client(headers=old.headers, timeout=60) as client:
+        conv = client.post(new.url("conversations"), json={}).json()
+        body = {"content": "/tool file_list {}", "tools": "all"}
+        refused = client.post(new.url(f"conversations/{conv['id']}/messages"), json=body)
+        assert refused.status_code == 503, refused.text
+        assert "schema version 3" in refused.json()["detail"], refused.text
+        plain = client.post(new.url(f"conversations/{conv['id']}/messages"), json={"content": "hi"})
+        assert plain.status_code == 202  # everything else goes on as before
+        read_events(client, new.url(f"streams/{plain.json()['stream_id']}/events"), last=0)
+        old.kill(signal.SIGKILL)  # its lease lapses (owner_lease 1 s)
+        deadline = time.monotonic() + 30
+        while True:
+            sent = client.post(new.url(f"conversations/{conv['id']}/messages"), json=body)
+            if sent.status_code == 202:
+                break
+            assert sent.status_code == 503 and time.monotonic() < deadline, sent.text
+            time.sleep(0.2)
+        rest = read_events(client, new.url(f"streams/{sent.json()['stream_id']}/events"), last=0)
+        final = rest[-1]["data"]["message"]
+        assert final["status"] == "complete" and final["parts"][0]["call"]["status"] == "done"

@@ -1,0 +1,88 @@
+"""B11: the cost of one tool round trip against a plain reply (issue 27).
+
+A run whose one call asks for approval: the time from the decision's 200 to
+the run's ``final`` (adopt the parked run, reclaim its stream, run the file
+tool, commit and announce each move, one more model call, the final commit),
+against a plain reply's send-to-``final`` on the same server, demo model at
+full speed: what the tool machinery adds, not what a model costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .common import row
+from .servers import HEADERS, jupyter
+
+__all__ = ["tool_round_trip"]
+
+
+async def _events(client: httpx.AsyncClient, url: str) -> Any:
+    """(event, data) of an event stream, as they arrive."""
+    async with client.stream("GET", url) as response:
+        kind = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+            elif line.startswith("data:"):
+                yield kind, json.loads(line[5:])
+
+
+async def _plain(client: httpx.AsyncClient, api: str) -> float:
+    conv = (await client.post(api + "conversations", json={})).json()
+    began = time.perf_counter()
+    sent = (
+        await client.post(api + f"conversations/{conv['id']}/messages", json={"content": "/repeat 3 ok"})
+    ).json()
+    async for kind, _ in _events(client, api + f"streams/{sent['stream_id']}/events"):
+        if kind == "final":
+            return (time.perf_counter() - began) * 1000
+    raise RuntimeError("no final")
+
+
+async def _round_trip(client: httpx.AsyncClient, api: str, index: int) -> float:
+    conv = (await client.post(api + "conversations", json={})).json()
+    body = {"content": f'/tool file_write {{"path": "b11-{index}.txt", "content": "x"}}', "tools": "all"}
+    sent = (await client.post(api + f"conversations/{conv['id']}/messages", json=body)).json()
+    began = 0.0
+    async for kind, data in _events(client, api + f"streams/{sent['stream_id']}/events"):
+        if kind == "tool" and data["call"]["status"] == "awaiting_approval" and not began:
+            path = f"streams/{sent['stream_id']}/tools/{data['call']['id']}/decision"
+            began = time.perf_counter()
+            (await client.post(api + path, json={"decision": "approve"})).raise_for_status()
+        elif kind == "final":
+            assert data["message"]["status"] == "complete", data
+            return (time.perf_counter() - began) * 1000
+    raise RuntimeError("no final")
+
+
+def tool_round_trip(tmp: Path, quick: bool) -> dict[str, Any]:
+    runs = 3 if quick else 30
+    server, api = jupyter(tmp / "b11", demo_delay=0)
+
+    async def measure() -> tuple[list[float], list[float]]:
+        async with httpx.AsyncClient(headers=HEADERS, timeout=60) as client:
+            await _plain(client, api)  # warm: imports, connections, the schema
+            await _round_trip(client, api, -1)
+            plain, trips = [], []
+            for index in range(runs):  # alternating, so load drift hits both alike
+                plain.append(await _plain(client, api))
+                trips.append(await _round_trip(client, api, index))
+            return plain, trips
+
+    with server:
+        plain, trips = asyncio.run(measure())
+    return {
+        "rows": [
+            row("a plain reply, send to final", plain, "ms"),
+            row("a tool round trip, decision to final (file_write, then the model again)", trips, "ms"),
+            row("round trip / plain reply", [statistics.median(trips) / statistics.median(plain)], "×"),
+        ]
+    }
