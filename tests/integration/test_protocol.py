@@ -69,6 +69,7 @@ async def test_stream_status_while_active_and_after(api):
         "message_id": None,
         "last_event_id": 0,
         "started_at": None,
+        "awaiting": None,
     }
     sent = await api.send(conv["id"], "/pace 0.01 /repeat 300 x")
     await api.events(sent["stream_id"], last_id=0, stop_after=3)
