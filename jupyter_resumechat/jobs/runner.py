@@ -153,8 +153,7 @@ class JobRunner:
                 turns += [ChatTurn("assistant", content), ChatTurn("user", CONTINUE_PROMPT)]
                 keep += 2
         model = job.message.model or self.provider.default_model
-        fitted = fit(turns, keep, budget_for(model, self.budgets), calibration(history))
-        turns, job.window = fitted.turns, fitted.window
+        budget, scale = budget_for(model, self.budgets), calibration(history)
         offers = await self.agent.offers(job)
         while True:
             if job.run is not None and job.run.calls:
@@ -169,7 +168,10 @@ class JobRunner:
                         "calls); Continue lets it go on",
                         type="max_tool_rounds",
                     )
-            made = await self._model_round(job, model, turns + self._run_turns(job), offers)
+            run = self._run_turns(job)  # the run so far is always sent, and counted
+            fitted = fit(turns + run, keep + len(run), budget, scale)
+            job.window = fitted.window
+            made = await self._model_round(job, model, fitted.turns, offers)
             if job.run is None or job.stop_status is not None:
                 return
             job.run.round += 1

@@ -75,7 +75,7 @@ def fit(turns: Sequence[ChatTurn], keep: int, budget: int, scale: float = 1.0) -
     current message with its context, a continued reply) always, then earlier
     ones from the newest back while they fit.  What is sent never starts with
     the model's own turn (Anthropic requires a user turn first)."""
-    costs = [math.ceil((estimate(t.content) + PER_MESSAGE) * scale) for t in turns]
+    costs = [math.ceil((_cost(t) + PER_MESSAGE) * scale) for t in turns]
     keep = min(max(keep, 1), len(turns))
     start = len(turns) - keep
     used = sum(costs[start:])
@@ -86,3 +86,9 @@ def fit(turns: Sequence[ChatTurn], keep: int, budget: int, scale: float = 1.0) -
         used -= costs[start]
         start += 1
     return Fitted(list(turns[start:]), Window(budget, used, omitted=start))
+
+
+def _cost(turn: ChatTurn) -> int:
+    """A turn's estimate: its text, and the name and arguments of each call it made
+    (an agent run's turns: calls and results count like any text)."""
+    return estimate(turn.content) + sum(estimate(c.name) + estimate(c.arguments) for c in turn.calls)

@@ -312,3 +312,15 @@ async def test_the_python_client_follows_a_run_and_approves_what_waits(api, jp_s
         assert {"file_read", "file_write", "notebook_run_cell"} <= tools
     finally:
         await client.aclose()
+
+
+async def test_a_big_result_is_cut_saying_so_and_counted_in_the_window(api, jp_root_dir: Path):
+    (jp_root_dir / "big.csv").write_text("y" * 50_000)
+    conv = await api.conversation()
+    sent = await api.send(conv["id"], '/tool file_read {"path": "big.csv"}', tools="all")
+    final = await api.wait_final(sent["stream_id"])
+    (call,) = calls_of(final)
+    assert call["result"]["truncated"] is True and len(call["result"]["content"]) <= 20_000
+    assert "[… cut: the first 19,953 of 50,000 characters]" in call["result"]["content"]
+    # the model read the result: the window it was sent counts it (about a token per 4 bytes)
+    assert final["window"]["tokens"] >= 20_000 // 4
