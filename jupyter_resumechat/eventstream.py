@@ -200,6 +200,7 @@ class StreamEvent:
     reloaded: bool = False
     call: ToolCall | None = None
     parts: tuple[dict[str, Any], ...] = ()
+    tool_arguments: dict[str, str] | None = None  # a delta: {call_id, text} of a call forming
 
 
 def decode_event(event: str, data: str, event_id: str) -> StreamEvent:
@@ -208,7 +209,13 @@ def decode_event(event: str, data: str, event_id: str) -> StreamEvent:
     payload = json.loads(data)
     seq = int(event_id)
     if kind is EventKind.DELTA:
-        return StreamEvent(seq, kind, text=payload.get("text", ""), reasoning=payload.get("reasoning", ""))
+        return StreamEvent(
+            seq,
+            kind,
+            text=payload.get("text", ""),
+            reasoning=payload.get("reasoning", ""),
+            tool_arguments=payload.get("tool_arguments"),
+        )
     if kind is EventKind.SNAPSHOT:
         return StreamEvent(
             seq,

@@ -49,21 +49,30 @@ PAGE = "page"
 
 
 class CallCollector:
-    """The calls of one model round, assembled from its ``CallDelta`` pieces."""
+    """The calls of one model round, assembled from its ``CallDelta`` pieces; each gets
+    its id (ours) at its first piece, so its arguments can stream under it."""
 
     def __init__(self) -> None:
-        self.calls: dict[str, list[str]] = {}  # provider id -> [name, arguments]
+        self.calls: dict[str, list[str]] = {}  # provider id -> [our id, name, arguments]
+        self.pending: dict[str, str] = {}  # our id -> argument text not yet streamed
 
     def feed(self, piece: CallDelta) -> None:
-        if piece.started or piece.provider_id not in self.calls:
-            self.calls.setdefault(piece.provider_id, [piece.name, ""])
-        entry = self.calls[piece.provider_id]
-        if piece.name and not entry[0]:
-            entry[0] = piece.name
-        entry[1] += piece.arguments
+        entry = self.calls.get(piece.provider_id)
+        if entry is None:
+            entry = self.calls[piece.provider_id] = [new_id(), piece.name, ""]
+        if piece.name and not entry[1]:
+            entry[1] = piece.name
+        if piece.arguments:
+            entry[2] += piece.arguments
+            self.pending[entry[0]] = self.pending.get(entry[0], "") + piece.arguments
 
-    def made(self) -> list[MadeCall]:
-        return [MadeCall(pid, name, arguments) for pid, (name, arguments) in self.calls.items()]
+    def take_pending(self) -> dict[str, str]:
+        """Argument text not yet streamed, by call id (then none is pending)."""
+        found, self.pending = self.pending, {}
+        return found
+
+    def made(self) -> list[tuple[str, MadeCall]]:
+        return [(our, MadeCall(pid, name, arguments)) for pid, (our, name, arguments) in self.calls.items()]
 
 
 def result_text(row: CallRow) -> tuple[str, bool]:
@@ -156,12 +165,12 @@ class Agent:
             if not latest_round or row.round == job.run.round:
                 await self.announce(job, row)
 
-    async def propose(self, job: Job, made: Sequence[MadeCall]) -> None:
+    async def propose(self, job: Job, made: Sequence[tuple[str, MadeCall]]) -> None:
         """Commit the round's calls with the status the policy gives each, then announce them."""
         assert job.run is not None
         always = await self.messages.always_tools(job.info.conversation_id)
         content, _ = job.content()
-        new = [self._judge(job, call, always) for call in made]
+        new = [self._judge(job, call_id, call, always) for call_id, call in made]
         rows = await self.messages.add_calls(
             job.message.id, job.info.conversation_id, job.run.round, len(content), new
         )
@@ -171,7 +180,7 @@ class Agent:
             job.run.calls[row.call.id] = row
             await self.announce(job, row)
 
-    def _judge(self, job: Job, made: MadeCall, always: set[str]) -> NewCall:
+    def _judge(self, job: Job, call_id: str, made: MadeCall, always: set[str]) -> NewCall:
         assert job.run is not None
         spec = job.run.specs.get(made.name)
         status, error, arguments = CallStatus.APPROVED, None, {}
@@ -192,7 +201,7 @@ class Agent:
                     status = CallStatus.ERROR
                     error = {"type": "not_allowed", "detail": f"{made.name} may not be called here"}
         return NewCall(
-            new_id(),
+            call_id,
             made.provider_id,
             made.name or "?",
             arguments,

@@ -27,6 +27,8 @@ __all__ = ["JobRunner"]
 
 log = logging.getLogger("jupyter_resumechat.jobs")
 
+ARGUMENTS_EVERY = 0.1  # seconds between tool_arguments deltas of a call that is forming
+
 Outcome = tuple[MessageStatus, "dict[str, str] | None"]
 
 
@@ -191,11 +193,13 @@ class JobRunner:
 
     async def _model_round(
         self, job: Job, model: str, turns: list[ChatTurn], offers: list[ToolOffer]
-    ) -> list[MadeCall]:
-        """One model call: its text streamed and kept, its tool calls collected."""
+    ) -> list[tuple[str, MadeCall]]:
+        """One model call: its text streamed and kept, its tool calls collected (their
+        arguments streamed as ``tool_arguments`` deltas as they form)."""
         loop = asyncio.get_running_loop()
         job.last_progress = loop.time()  # the model's silence is timed from its request
         calls = CallCollector()
+        told = loop.time()
         # a plain reply calls the provider as before tools existed (a provider may not take them)
         deltas = (
             self.provider.stream(job.message.model or "", turns, offers)
@@ -207,13 +211,22 @@ class JobRunner:
                 job.usage = delta.usage
             if delta.call is not None:
                 calls.feed(delta.call)
+                if loop.time() - told >= ARGUMENTS_EVERY:  # arguments as they form, a few per second
+                    await self._tell_arguments(job, calls)
+                    told = loop.time()
             else:
                 await self._emit(job, job.receive(delta))
             job.last_progress = loop.time()
             if job.stop_status is not None:
                 return []  # stopped, but the cancel landed in a driver that swallowed it (redis-py)
         await self._emit(job, job.flush())
+        await self._tell_arguments(job, calls)
         return calls.made()
+
+    async def _tell_arguments(self, job: Job, calls: CallCollector) -> None:
+        """``tool_arguments`` deltas: what each call's arguments grew by since the last ones."""
+        for call_id, text in calls.take_pending().items():
+            await self.streams.append_arguments(job.stream_id, call_id, text, token=job.info.token)
 
     async def _replay_kept(self, job: Job) -> None:
         """A continued reply's stream starts with the text it had (so a reader's text is

@@ -226,7 +226,13 @@ def _events() -> dict[str, Any]:
         "event: snapshot. The reply so far; its id is the last event it covers (0: none)",
     )
     pieces = [closed({key: text}, [key]) for key in ("text", "reasoning")]
-    delta = {"description": "event: delta. The next piece of the reply or of its reasoning", "oneOf": pieces}
+    arguments = closed({"call_id": text, "text": text}, ["call_id", "text"])
+    pieces.append(closed({"tool_arguments": arguments}, ["tool_arguments"]))
+    delta = {
+        "description": "event: delta. The next piece of the reply, of its reasoning, or of a tool "
+        "call's arguments as the model forms them (the call itself comes as a tool event)",
+        "oneOf": pieces,
+    }
     final = closed(
         {"message": ref("Message")}, ["message"], "event: final. The committed message; then the end"
     )

@@ -98,6 +98,10 @@ class StreamStore(Protocol):
         Deltas queued before it come before it.  Raises as ``append``.
         """
 
+    async def append_arguments(self, stream_id: str, call_id: str, text: str, *, token: int = 1) -> int:
+        """Add a ``delta`` ``{"tool_arguments": {call_id, text}}``: more of a call's arguments
+        as the model forms them (the call itself is announced by ``append_tool``)."""
+
     async def park(self, stream_id: str, token: int) -> None:
         """The run waits with no task (a decision, a page's result): its lease is given
         up without the stream being taken for an orphan; it stays open for readers."""

@@ -61,7 +61,7 @@ class _Log:
         # agent runs only: each call's place in the text and latest state, and the
         # ``tool`` events still in the window (few: one per move of a call)
         self.calls: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.tool_events: dict[int, dict[str, Any]] = {}
+        self.tool_events: dict[int, Event] = {}  # tool events, and tool_arguments deltas
 
     def wake(self) -> None:
         if self.waiter is not None:
@@ -101,9 +101,9 @@ class _Log:
         r0 = self.reasoning_ends[start - 1] if start > 0 else self.reasoning_base
         for i in range(start, len(self.text_ends)):
             t1, r1 = self.text_ends[i], self.reasoning_ends[i]
-            call = self.tool_events.get(self.first + i) if self.tool_events else None
-            if call is not None:
-                events.append(Event(self.first + i, EventKind.TOOL, {"call": call}))
+            sparse = self.tool_events.get(self.first + i) if self.tool_events else None
+            if sparse is not None:
+                events.append(sparse)
                 continue
             if t1 != t0:
                 data = {"text": self.text[t0:t1].decode()}
@@ -174,11 +174,22 @@ class MemoryStreamStore:
         log = self._log(stream_id)
         if log.final is not None:
             raise NotFound(f"stream {stream_id!r} has finished")
+        seq = self._sparse(log, EventKind.TOOL, {"call": call})
+        log.calls[call["id"]] = (log.calls[call["id"]][0] if call["id"] in log.calls else offset, call)
+        return seq
+
+    async def append_arguments(self, stream_id: str, call_id: str, text: str, *, token: int = 1) -> int:
+        log = self._log(stream_id)
+        if log.final is not None:
+            raise NotFound(f"stream {stream_id!r} has finished")
+        return self._sparse(log, EventKind.DELTA, {"tool_arguments": {"call_id": call_id, "text": text}})
+
+    def _sparse(self, log: _Log, kind: EventKind, data: dict[str, Any]) -> int:
+        """An event that is not text: numbered like a delta, kept as an object (few per reply)."""
         log.text_ends.append(len(log.text))
         log.reasoning_ends.append(len(log.reasoning))
         log.last_id += 1
-        log.tool_events[log.last_id] = call
-        log.calls[call["id"]] = (log.calls[call["id"]][0] if call["id"] in log.calls else offset, call)
+        log.tool_events[log.last_id] = Event(log.last_id, kind, data)
         log.trim(self.replay_window)
         log.wake()
         return log.last_id

@@ -9,6 +9,7 @@ holding the next event.  Fields::
     k   one letter per piece, "t" text or "r" reasoning; absent: all text
     f   the final message (JSON); the entry is the final event
     c   a tool call (JSON); the entry is a ``tool`` event (``redistools.py``)
+    a   more of a call's arguments, ``{call_id, text}``; the entry is a ``tool_arguments`` delta
 
 (Entries written before batching, fields ``t``/``r`` with one piece each,
 still read.)  An entry with a field or a piece kind not listed here was
@@ -83,6 +84,8 @@ def entry_events(entry: tuple[bytes, dict[bytes, Any]]) -> list[Event]:
         return [Event(last, EventKind.FINAL, {"message": json.loads(fields[b"f"])})]
     if b"c" in fields:
         return [Event(last, EventKind.TOOL, {"call": json.loads(fields[b"c"])})]
+    if b"a" in fields:
+        return [Event(last, EventKind.DELTA, {"tool_arguments": json.loads(fields[b"a"])})]
     if b"p" in fields:
         pieces = json.loads(fields[b"p"])
         kinds = fields.get(b"k", b"")
@@ -99,14 +102,14 @@ def entry_events(entry: tuple[bytes, dict[bytes, Any]]) -> list[Event]:
     return [Event(last, EventKind.DELTA, {"reasoning": fields.get(b"r", b"").decode()})]
 
 
-_FIELDS = {b"f", b"c", b"p", b"k", b"t", b"r"}
+_FIELDS = {b"f", b"c", b"a", b"p", b"k", b"t", b"r"}
 
 
 def _refuse_unknown(fields: dict[bytes, Any]) -> None:
     unknown = sorted(set(fields) - _FIELDS) or (
         sorted({bytes([k]) for k in fields.get(b"k", b"")} - {b"t", b"r"}) if b"p" in fields else []
     )
-    if unknown or not set(fields) & {b"f", b"c", b"p", b"t", b"r"}:
+    if unknown or not set(fields) & {b"f", b"c", b"a", b"p", b"t", b"r"}:
         shown = ", ".join(u.decode(errors="replace") for u in unknown) or "none known"
         raise Unavailable(
             f"the Redis event log holds an entry this server cannot read (fields or kinds: {shown}); "

@@ -24,18 +24,21 @@ from .rediskeys import guarded
 
 __all__ = ["APPEND_TOOL", "PARK", "RECLAIM", "RedisRunSteps"]
 
-# KEYS: events, meta.  ARGV: gen, window, call id, call JSON, text offset.
+# KEYS: events, meta.  ARGV: gen, window, call id, JSON, text offset, field ("c": a tool
+# event, whose place and latest state the meta hash keeps; "a": a tool_arguments delta).
 APPEND_TOOL = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 if redis.call('HGET', KEYS[2], 'gen') ~= ARGV[1] then return -2 end
 if redis.call('HEXISTS', KEYS[2], 'final') == 1 then return -1 end
 local seq = tonumber(redis.call('HGET', KEYS[2], 'seq')) + 1
 redis.call('HSET', KEYS[2], 'seq', seq)
-redis.call('HSETNX', KEYS[2], 'at:' .. ARGV[3], seq .. ':' .. ARGV[5])
-redis.call('HSET', KEYS[2], 'call:' .. ARGV[3], ARGV[4])
+if ARGV[6] == 'c' then
+  redis.call('HSETNX', KEYS[2], 'at:' .. ARGV[3], seq .. ':' .. ARGV[5])
+  redis.call('HSET', KEYS[2], 'call:' .. ARGV[3], ARGV[4])
+end
 local floor = seq - tonumber(ARGV[2])
 if floor < 1 then floor = 1 end
-redis.call('XADD', KEYS[1], 'MINID', floor, seq .. '-0', 'c', ARGV[4])
+redis.call('XADD', KEYS[1], 'MINID', floor, seq .. '-0', ARGV[6], ARGV[4])
 return seq
 """
 
@@ -63,13 +66,33 @@ class RedisRunSteps(RedisEventLog):
 
     @guarded
     async def append_tool(self, stream_id: str, call: dict[str, Any], offset: int, *, token: int = 1) -> int:
+        event = Event(0, EventKind.TOOL, {"call": call})
+        return await self._sparse(stream_id, "c", call["id"], call, offset, token, event)
+
+    @guarded
+    async def append_arguments(self, stream_id: str, call_id: str, text: str, *, token: int = 1) -> int:
+        piece = {"call_id": call_id, "text": text}
+        event = Event(0, EventKind.DELTA, {"tool_arguments": piece})
+        return await self._sparse(stream_id, "a", call_id, piece, 0, token, event)
+
+    async def _sparse(
+        self,
+        stream_id: str,
+        field: str,
+        call_id: str,
+        data: dict[str, Any],
+        offset: int,
+        token: int,
+        event: Event,
+    ) -> int:
+        """An entry of its own, after every piece queued before it."""
         if self._batcher is not None:
             await self._batcher.drain(stream_id)  # the pieces before it get their ids first
         events, _, _, meta = self._keys(stream_id)
-        data = json.dumps(call, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         seq = int(
             await self._append_tool(
-                keys=[events, meta], args=[token, self.replay_window, call["id"], data, offset]
+                keys=[events, meta], args=[token, self.replay_window, call_id, text, offset, field]
             )
         )
         if seq == -2:
@@ -82,7 +105,7 @@ class RedisRunSteps(RedisEventLog):
             self._batcher.start(stream_id, seq + 1)
         if stream_id in self._flushed:
             self._flushed[stream_id] = seq
-            self._watcher.publish(stream_id, [Event(seq, EventKind.TOOL, {"call": call})])
+            self._watcher.publish(stream_id, [dataclasses.replace(event, id=seq)])
         return seq
 
     @guarded

@@ -268,7 +268,16 @@ async def test_ten_thousand_characters_of_arguments_arrive_whole(api, jp_root_di
     call = calls_of((await api.messages(conv["id"]))[-1])[0]
     assert call["arguments"]["content"] == text
     assert (await decide(api, sent["stream_id"], call["id"], "approve")).status_code == 200
-    await final_of(api, conv["id"])
+    # the whole run, from its first event: the arguments streamed as they formed, under
+    # the call's id, before the call itself was announced
+    read = await api.events(sent["stream_id"], last_id=0)
+    assert read.events[-1].event == "final"
+    pieces = [e for e in read.events if e.event == "delta" and "tool_arguments" in e.data]
+    assert {e.data["tool_arguments"]["call_id"] for e in pieces} == {call["id"]}
+    assert json.loads("".join(e.data["tool_arguments"]["text"] for e in pieces)) == json.loads(body)
+    first_tool = next(i for i, e in enumerate(read.events) if e.event == "tool")
+    assert all(read.events.index(e) < first_tool for e in pieces)
+    assert rebuild(read.events) == read.events[-1].data["message"]["content"]
     assert (jp_root_dir / "big.txt").read_text() == text
 
 
