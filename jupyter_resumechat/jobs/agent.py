@@ -134,6 +134,7 @@ class Agent:
         self.messages = messages
         self.streams = streams
         self.settings = settings
+        self.parked_here: dict[str, str] = {}  # streams this server parked: stream id -> message id
 
     async def offers(self, job: Job) -> list[ToolOffer]:
         """What the model is offered in this run (and what the job may run)."""

@@ -92,6 +92,7 @@ class JobRunner:
         job.dirty = False
         with contextlib.suppress(ResumeChatError):
             await self.streams.park(job.stream_id, job.info.token)
+        self.agent.parked_here[job.stream_id] = job.message.id
         # a decision given before the park committed found no parked run to continue: look again
         if waiting_for(await self.messages.calls_of(job.message.id)) == job.run.waiting:
             return True

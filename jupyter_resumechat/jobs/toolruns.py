@@ -153,7 +153,11 @@ class ToolRuns(ConversationAccess):
         if adopted is None:
             return None
         message, stream_id = adopted
-        info, fresh = await self._stream_for(message, stream_id)
+        try:
+            info, fresh = await self._stream_for(message, stream_id)
+        except BaseException:
+            await self._repark(message)  # left adopted, no job would ever end it
+            raise
         job = Job(info, message, state=JobState.CONCLUDING)
         job.run = RunState([], resumed=True)
         job.keep_silently(message.content, message.reasoning)
@@ -178,6 +182,7 @@ class ToolRuns(ConversationAccess):
         on; runs that waited past ``tool_wait_timeout`` end ``interrupted``; a waiting run
         whose stream is gone (Redis restarted empty) gets a new one."""
         await self.reopen_parked()
+        await self.forget_moved()
         for row in await self.messages.lapsed_claims():
             with contextlib.suppress(ResumeChatError):
                 await self.resume(row.message_id)
@@ -198,10 +203,32 @@ class ToolRuns(ConversationAccess):
                         },
                     )
 
+    async def forget_moved(self) -> None:
+        """Streams this server parked whose run went on elsewhere (on a new stream) or ended
+        there: expired here, so their readers reload and this conversation is free again."""
+        for stream_id, message_id in list(self.agent.parked_here.items()):
+            if self.jobs.get(stream_id) is not None:
+                self.agent.parked_here.pop(stream_id, None)  # continued here, on this stream
+                continue
+            runs = await self.messages.parked_runs(message_id)
+            if runs and runs[0].stream_id == stream_id:
+                continue  # still waiting on it
+            self.agent.parked_here.pop(stream_id, None)
+            try:
+                info = await self.streams.info(stream_id)
+            except NotFound:
+                continue
+            if not info.finished and self.jobs.get(stream_id) is None:
+                message = await self.messages.message_for_stream(stream_id)
+                if message is None or message.status.value != "streaming":
+                    await self.streams.expire(stream_id)
+
     async def reopen_parked(self) -> None:
         """A parked run whose stream is gone (a memory store after a restart, a Redis that
         restarted empty) gets a new stream, so readers attach and see it wait."""
         for run in await self.messages.parked_runs():
+            if self.streams.backend == "memory" and run.parked_by_live:
+                continue  # in the memory of the live server that parked it, not gone
             try:
                 await self.streams.info(run.stream_id)
                 continue
@@ -226,3 +253,4 @@ class ToolRuns(ConversationAccess):
                 await self.agent.load(job)
                 await self.agent.announce_all(job)
                 await self.streams.park(info.stream_id, info.token)
+                self.agent.parked_here[info.stream_id] = run.message_id

@@ -27,7 +27,7 @@ from ..tools import CallStatus, bound_result
 from .clock import database_now, now_expression
 from .engine import guarded
 from .rows import STREAMING, aware, json_text, message_of
-from .schema import conversations, messages, tool_calls
+from .schema import conversations, instances, messages, tool_calls
 from .turns import TurnQueries
 
 __all__ = ["CallRow", "NewCall", "ParkedRun", "RunSteps"]
@@ -78,6 +78,7 @@ class ParkedRun:
     stream_id: str
     waiting: str
     waited: float  # seconds since it parked (the database's clock)
+    parked_by_live: bool = False  # the server that parked it still holds a lease (and its stream)
 
 
 def _call_row(row: Any) -> CallRow:
@@ -446,11 +447,19 @@ class RunSteps(TurnQueries):
                 messages.c.stream_id,
                 messages.c.waiting,
                 messages.c.parked_at,
+                messages.c.owner_instance,
             ).where(messages.c.status == STREAMING, messages.c.waiting.is_not(None))
             if message_id is not None:
                 query = query.where(messages.c.id == message_id)
             rows = (await conn.execute(query)).all()
-        return [ParkedRun(m, c, s or "", w, max(0.0, now - (p or now))) for m, c, s, w, p in rows]
+            live = set()
+            if rows:
+                found = await conn.execute(select(instances.c.id).where(instances.c.lease_until >= now))
+                live = set(found.scalars())
+        return [
+            ParkedRun(m, c, s or "", w, max(0.0, now - (p or now)), o in live and o != self.instance_id)
+            for m, c, s, w, p, o in rows
+        ]
 
     @guarded
     async def conversation_owner(self, conversation_id: str) -> str:

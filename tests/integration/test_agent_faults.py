@@ -74,6 +74,14 @@ def cluster(tmp_path: Path, stores: dict[str, Any], notes: Path) -> Iterator[Cal
         yield start
 
 
+def lease_until(client: httpx.Client, server: ServerProcess) -> float:
+    """When the server's lease ends, as its health says (its supervisor renews it)."""
+    from datetime import datetime
+
+    until = client.get(server.url("health")).json()["instance"]["lease_until"]
+    return datetime.fromisoformat(until.replace("Z", "+00:00")).timestamp()
+
+
 def lines(notes: Path, prefix: str = "") -> list[str]:
     return [line for line in notes.read_text().splitlines() if line.startswith(prefix)]
 
@@ -229,3 +237,35 @@ def test_redis_restarting_empty_while_a_run_waits_loses_neither_the_run_nor_the_
             final = ended(client, server, cid)
             assert final["status"] == "complete" and calls(final)[0]["status"] == "done"
             assert (tmp_path / "a" / "r.txt").read_text() == "x"
+
+
+def test_two_servers_on_one_sqlite_file_share_a_waiting_run_without_taking_each_others_streams(
+    tmp_path: Path, notes: Path
+):
+    """Memory streams live in one process: the other server must neither take a live
+    server's waiting run for one whose stream is gone, nor leave a stale stream behind
+    when it continues the run itself."""
+    with clusters(tmp_path) as make:
+        made = make(**FAST, db_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+        a, b = made.start("a"), made.start("b")
+        with httpx.Client(headers=a.headers, timeout=30) as client:
+            cid, sent = start_run(client, a, '/tool file_write {"path": "t.txt", "content": "x"}')
+            call = waiting_call(client, a, cid)
+            # several sweeps of both servers (every half lease, 0.5 s) go by: each renewed its
+            # lease 2 s further (the same supervisor loop), and nothing moved
+            for server in (a, b):
+                first = lease_until(client, server)
+                wait_for(lambda: lease_until(client, server), lambda t: t >= first + 2, 30, "sweeps")  # noqa: B023
+            status = client.get(a.url(f"conversations/{cid}/stream")).json()
+            assert status["stream_id"] == sent["stream_id"] and status["awaiting"] == "approval"
+            assert decide(client, b, sent["stream_id"], call["id"]).status_code == 200
+            final = ended(client, b, cid)
+            assert final["status"] == "complete" and (tmp_path / "b" / "t.txt").read_text() == "x"
+            # a's stale stream is expired by its sweep: the conversation takes a new send there
+            answer = wait_for(
+                lambda: client.post(a.url(f"conversations/{cid}/messages"), json={"content": "hi"}),
+                lambda r: r.status_code == 202,
+                30,
+                "a free conversation on the server that parked the run",
+            )
+            assert answer.status_code == 202
