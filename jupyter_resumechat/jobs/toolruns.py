@@ -105,15 +105,10 @@ class ToolRuns(ConversationAccess):
         parked = await self.messages.parked_runs(message_id)
         if not parked or waiting_for(await self.messages.calls_of(message_id)) == parked[0].waiting:
             return False
-        adopted = await self.messages.adopt_parked(message_id)
-        if adopted is None:
+        taken = await self._take(message_id)
+        if taken is None:
             return False
-        message, stream_id = adopted
-        try:
-            info, fresh = await self._stream_for(message, stream_id)
-        except BaseException:
-            await self._repark(message)
-            raise
+        message, info, fresh = taken
         job = Job(info, message, last_progress=asyncio.get_running_loop().time())
         job.run = RunState(list(await self.messages.tools_of(message_id) or []), resumed=True)
         if fresh:
@@ -122,6 +117,21 @@ class ToolRuns(ConversationAccess):
             job.keep_silently(message.content, message.reasoning)
         self._spawn(job, self.runner.run(job))
         return True
+
+    async def _take(self, message_id: str) -> tuple[Message, StreamInfo, bool] | None:
+        """Adopt a parked run and its stream (``fresh``: a new one); None if another server
+        took it first.  A run adopted whose stream cannot be had is parked again: left
+        adopted, no job would ever continue or end it."""
+        adopted = await self.messages.adopt_parked(message_id)
+        if adopted is None:
+            return None
+        message, stream_id = adopted
+        try:
+            info, fresh = await self._stream_for(message, stream_id)
+        except BaseException:
+            await self._repark(message)
+            raise
+        return message, info, fresh
 
     async def _stream_for(self, message: Message, stream_id: str) -> tuple[StreamInfo, bool]:
         """The parked stream taken back, or a new one the message then names."""
@@ -149,15 +159,10 @@ class ToolRuns(ConversationAccess):
         self, message_id: str, status: MessageStatus, error: dict[str, str] | None = None
     ) -> Message | None:
         """Conclude a parked run (a stop, a wait too long): its open calls cancelled."""
-        adopted = await self.messages.adopt_parked(message_id)
-        if adopted is None:
+        taken = await self._take(message_id)
+        if taken is None:
             return None
-        message, stream_id = adopted
-        try:
-            info, fresh = await self._stream_for(message, stream_id)
-        except BaseException:
-            await self._repark(message)  # left adopted, no job would ever end it
-            raise
+        message, info, fresh = taken
         job = Job(info, message, state=JobState.CONCLUDING)
         job.run = RunState([], resumed=True)
         job.keep_silently(message.content, message.reasoning)

@@ -60,8 +60,8 @@ class RedisLeases(RedisKeys):
             for sid, gen in zip(sids, gens, strict=True)
             if gen is not None and int(gen) == tokens[sid]
         }
-        if ours:
-            await self.redis.zadd(f"{self.prefix}leases", ours)
+        if ours:  # XX: only leases that exist; a stream parked meanwhile is not put back
+            await self.redis.zadd(f"{self.prefix}leases", ours, xx=True)
 
     @guarded
     async def claim_orphans(self) -> list[StreamInfo]:

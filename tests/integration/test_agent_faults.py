@@ -24,21 +24,9 @@ import pytest
 
 from tests.integration.test_fault_servers import FAST, Cluster, clusters, wait_for
 from tests.support.server_process import ServerProcess
-from tests.support.services import REDIS_URL
 
 MCP_SERVER = str(Path(__file__).resolve().parents[1] / "support" / "mcp_server.py")
 WRITE = '/tool t__write_note {"line": "once"}'
-
-
-@pytest.fixture(params=["memory+sqlite", "redis+postgresql"])
-def stores(request: Any, tmp_path: Path) -> dict[str, Any]:
-    if request.param == "memory+sqlite":
-        return {"db_url": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"}
-    return {
-        "db_url": request.getfixturevalue("postgres_url"),
-        "stream_backend": REDIS_URL,
-        "redis_prefix": request.getfixturevalue("redis_prefix"),
-    }
 
 
 @pytest.fixture
@@ -57,10 +45,10 @@ def notes(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, stores: dict[str, Any], notes: Path) -> Iterator[Callable[[str], ServerProcess]]:
+def cluster(tmp_path: Path, backend: dict[str, Any], notes: Path) -> Iterator[Callable[[str], ServerProcess]]:
     """Start servers that share the stores, each with the MCP server configured."""
     with clusters(tmp_path) as make:
-        made: Cluster = make(**FAST, **stores)
+        made: Cluster = make(**FAST, **backend)  # the stores: each pair of BACKENDS
 
         def start(name: str) -> ServerProcess:
             config = tmp_path / name / "config"

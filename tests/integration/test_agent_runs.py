@@ -21,13 +21,9 @@ from tests.support.fixtures import rebuild
 
 
 @pytest.fixture
-def resumechat_config(backend: dict[str, Any]) -> dict[str, Any]:
+def resumechat_config(resumechat_config: dict[str, Any]) -> dict[str, Any]:
     return {
-        **backend,
-        "demo_delay": 0.001,
-        "checkpoint_interval": 0.05,
-        "heartbeat_interval": 0.5,
-        "stream_ttl": 30.0,
+        **resumechat_config,
         "owner_lease": 2.0,
         "max_tool_rounds": 3,
     }

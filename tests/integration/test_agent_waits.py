@@ -24,12 +24,9 @@ WRITE = '/tool file_write {"path": "w.txt", "content": "x"}'
 
 
 @pytest.fixture
-def resumechat_config(backend: dict[str, Any]) -> dict[str, Any]:
+def resumechat_config(resumechat_config: dict[str, Any]) -> dict[str, Any]:
     return {
-        **backend,
-        "demo_delay": 0.001,
-        "checkpoint_interval": 0.05,
-        "heartbeat_interval": 0.5,
+        **resumechat_config,
         "owner_lease": 1.0,  # the supervisor looks at waiting runs every half lease
         "tool_wait_timeout": 2.0,
     }
