@@ -39,6 +39,7 @@ from ..tools import (
     parse_arguments,
 )
 from .job import Job, JobSettings
+from .text import normalize, normalize_json
 
 __all__ = ["Agent", "CallCollector", "result_text", "run_turns", "waiting_for"]
 
@@ -85,6 +86,8 @@ def result_text(row: CallRow) -> tuple[str, bool]:
         note = (call.decision or {}).get("note")
         return "The user denied this call." + (f" Their note: {note}" if note else ""), True
     if status is CallStatus.CANCELLED:
+        if row.executor or call.claimed_by:  # stopped while it ran
+            return "This call was stopped while it ran: it may or may not have taken effect.", True
         return "This call was cancelled before it ran.", True
     if status is CallStatus.UNKNOWN:
         return (
@@ -151,6 +154,8 @@ class Agent:
         rows = await self.messages.calls_of(job.message.id)
         job.run.calls = {row.call.id: row for row in rows}
         job.run.round = max((row.round for row in rows), default=0)
+        if job.continued and not job.run.resumed:  # a person's Continue: max_tool_rounds more
+            job.run.first_round = job.run.round
 
     async def announce(self, job: Job, row: CallRow) -> None:
         """A committed move of a call, told to the stream's readers."""
@@ -190,7 +195,8 @@ class Agent:
             error = {"type": "unknown_tool", "detail": f"no tool named {made.name!r} is offered in this run"}
         else:
             try:
-                arguments = parse_arguments(made.arguments)
+                # text a store cannot keep (NUL, a lone surrogate) is made keepable once, here
+                arguments = normalize_json(parse_arguments(made.arguments))
                 check_arguments(arguments, spec.input_schema)
             except BadArguments as exc:
                 status, error = CallStatus.ERROR, {"type": "bad_arguments", "detail": str(exc)}
@@ -204,9 +210,9 @@ class Agent:
         return NewCall(
             call_id,
             made.provider_id,
-            made.name or "?",
+            normalize(made.name) or "?",
             arguments,
-            made.arguments,
+            normalize(made.arguments),
             spec.runs_on.value if spec else "server",
             spec.effect.value if spec else "read",
             status,
@@ -265,9 +271,12 @@ class Agent:
                 raise ToolFailed("unknown_tool", f"{row.call.name} is no longer offered")
             text = await self.toolbox.run(spec, row.call.arguments)
         except OutcomeUnknown as exc:
-            ended = CallStatus.UNKNOWN, {"error_type": "unknown", "error_detail": exc.detail}
+            ended = CallStatus.UNKNOWN, {"error_type": "unknown", "error_detail": normalize(exc.detail)}
         except ToolFailed as exc:
-            ended = CallStatus.ERROR, {"error_type": exc.kind, "error_detail": exc.detail}
+            ended = (
+                CallStatus.ERROR,
+                {"error_type": normalize(exc.kind), "error_detail": normalize(exc.detail)},
+            )
         except asyncio.CancelledError:
             raise  # a stop: the ending cancels every open call
         except Exception:
@@ -277,7 +286,7 @@ class Agent:
                 {"error_type": "internal", "error_detail": "the tool failed inside the server"},
             )
         else:
-            bounded = bound_result(text, self.settings.tool_result_chars)
+            bounded = bound_result(normalize(text), self.settings.tool_result_chars)
             ended = CallStatus.DONE, {"result": bounded.content, "result_truncated": int(bounded.truncated)}
         finally:
             job.run.executing = False

@@ -78,5 +78,8 @@ class ConversationAccess:
                 data = batch.events[0].data
                 if len(data["content"]) < len(message.content):
                     return message  # a continued reply whose stream has not got its earlier text yet
-                return message.replace(content=data["content"], reasoning=data["reasoning"])
+                live = message.replace(content=data["content"], reasoning=data["reasoning"])
+                if message.parts:  # a run: its parts as the stream has them (they join to its text)
+                    live = live.replace(parts=data.get("parts") or message.parts)
+                return live
         return message

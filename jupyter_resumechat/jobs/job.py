@@ -77,6 +77,7 @@ class RunState:
     specs: dict[str, Any] = field(default_factory=dict)  # name -> ToolSpec, once offered
     calls: dict[str, Any] = field(default_factory=dict)  # call id -> CallRow, in order
     round: int = 0  # model calls made so far
+    first_round: int = 0  # where this run's count starts (a person's Continue starts it afresh)
     executing: bool = False  # a server call runs now (the model is not silent)
     waiting: str | None = None  # set when the job ends to wait: "approval" | "page"
     resumed: bool = False  # continued after a wait or on another server: its text is kept

@@ -98,9 +98,13 @@ class JobRunner:
             return True
         if await self.messages.adopt_parked(job.message.id) is None:
             raise LeaseLost(f"reply {job.message.id} was continued by another server")
-        info = await self.streams.reclaim(job.stream_id)
-        if info is None:
-            raise LeaseLost(f"the stream of reply {job.message.id} is gone")
+        try:
+            info = await self.streams.reclaim(job.stream_id)
+        except ResumeChatError:
+            info = None
+        if info is None:  # its stream is gone: park again; the sweep gives it a new one
+            await self.messages.park(job.message.id, job.run.waiting, content, reasoning)
+            return True
         job.info, job.run.waiting = info, None
         return False
 
@@ -165,7 +169,7 @@ class JobRunner:
                     return  # it waits in the database; whoever decides continues it
                 if job.run.waiting is not None:
                     continue
-                if job.run.round >= self.agent.settings.max_tool_rounds:
+                if job.run.round - job.run.first_round >= self.agent.settings.max_tool_rounds:
                     raise ProviderError(
                         f"the run reached max_tool_rounds ({self.agent.settings.max_tool_rounds} model "
                         "calls); Continue lets it go on",

@@ -165,12 +165,16 @@ class Supervisor:
             running[message_id].stop(MessageStatus.INTERRUPTED)
 
     async def _adopt(self, info: StreamInfo) -> None:
-        """A reply whose server died: keep every word the stream holds, as interrupted."""
-        log.warning("resumechat: the server running stream %s is gone; concluding it here", info.stream_id)
+        """A reply whose server died: keep every word the stream holds, as interrupted.
+        A parked run's stream whose lease was left behind is only parked again."""
         message = await self.messages.message_for_stream(info.stream_id)
         if message is None:
             await self.streams.expire(info.stream_id)
             return
+        if await self.messages.parked_runs(message.id):  # a run that waits: not dead, no owner
+            await self.streams.park(info.stream_id, info.token)
+            return
+        log.warning("resumechat: the server running stream %s is gone; concluding it here", info.stream_id)
         content, reasoning = message.content, message.reasoning
         with contextlib.suppress(NotFound):
             snapshot = (await self.streams.read_after(info.stream_id, None, 0)).events[0].data

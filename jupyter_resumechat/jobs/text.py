@@ -9,7 +9,14 @@ so that the stream, the snapshot and the database hold the same text.
 
 from __future__ import annotations
 
-__all__ = ["TextNormalizer", "normalize", "title_from"]
+from typing import Any
+
+__all__ = [
+    "TextNormalizer",
+    "normalize",
+    "normalize_json",
+    "title_from",
+]
 
 REPLACEMENT = "\ufffd"
 
@@ -27,6 +34,17 @@ def normalize(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text.replace("\x00", REPLACEMENT)
+
+
+def normalize_json(value: Any) -> Any:
+    """Every string in a JSON value normalised (keys too): a tool's arguments, as parsed."""
+    if isinstance(value, str):
+        return normalize(value)
+    if isinstance(value, list):
+        return [normalize_json(item) for item in value]
+    if isinstance(value, dict):
+        return {normalize(str(key)): normalize_json(item) for key, item in value.items()}
+    return value
 
 
 class TextNormalizer:

@@ -26,6 +26,7 @@ from .conversations import ConversationAccess
 from .job import Job, JobState, RunState
 from .runner import JobRunner
 from .table import JobTable
+from .text import normalize
 
 __all__ = ["ToolRuns"]
 
@@ -59,12 +60,13 @@ class ToolRuns(ConversationAccess):
     async def decide(self, user: str, call_id: str, approve: bool, note: str | None = None) -> ToolCall:
         """The first decision wins everywhere; then the run goes on (here, if it waited)."""
         always = note == "always" and approve
-        row, _ = await self.messages.decide(call_id, self._owner(user), approve, note)
+        row, changed = await self.messages.decide(call_id, self._owner(user), approve, note)
         if always:
             await self.messages.add_always(row.conversation_id, row.call.name)
         # also when the decision was already there: the server that committed it may have
         # died (or lost the database) before it could continue the run
-        await self.resume(row.message_id)
+        if not await self.resume(row.message_id) and changed:
+            await self._tell(row.message_id, row)  # the run still waits: every view hears it
         return row.call
 
     async def claim(self, user: str, call_id: str, client_id: str) -> float:
@@ -80,10 +82,14 @@ class ToolRuns(ConversationAccess):
         self, user: str, call_id: str, client_id: str, content: str | None, error: str | None
     ) -> ToolCall:
         """The claimant's result ends the call; then the run goes on."""
-        row, _ = await self.messages.submit_result(
+        content = normalize(content) if content is not None else None
+        error = normalize(error) if error is not None else None
+        row, changed = await self.messages.submit_result(
             call_id, self._owner(user), client_id, content, error, self.settings.tool_result_chars
         )
-        await self.resume(row.message_id)  # a no-op unless the run is parked and nothing waits
+        # a no-op unless the run is parked and nothing waits; else every view hears the result
+        if not await self.resume(row.message_id) and changed:
+            await self._tell(row.message_id, row)
         return row.call
 
     async def _tell(self, message_id: str, row: Any) -> None:
@@ -105,12 +111,13 @@ class ToolRuns(ConversationAccess):
         parked = await self.messages.parked_runs(message_id)
         if not parked or waiting_for(await self.messages.calls_of(message_id)) == parked[0].waiting:
             return False
+        selection = list(await self.messages.tools_of(message_id) or [])  # read before taking it
         taken = await self._take(message_id)
         if taken is None:
             return False
         message, info, fresh = taken
         job = Job(info, message, last_progress=asyncio.get_running_loop().time())
-        job.run = RunState(list(await self.messages.tools_of(message_id) or []), resumed=True)
+        job.run = RunState(selection, resumed=True)
         if fresh:
             job.start_from(message.content, message.reasoning)  # the new stream starts with them
         else:
@@ -166,9 +173,13 @@ class ToolRuns(ConversationAccess):
         job = Job(info, message, state=JobState.CONCLUDING)
         job.run = RunState([], resumed=True)
         job.keep_silently(message.content, message.reasoning)
-        if fresh:
-            await self.runner._replay_kept(job)
-        await self.agent.load(job)
+        try:
+            if fresh:
+                await self.runner._replay_kept(job)
+            await self.agent.load(job)
+        except BaseException:
+            await self._repark(message)  # taken but not ended: wait again rather than be lost
+            raise
         await self.agent.end_calls(job, CallStatus.CANCELLED)
         done = asyncio.Event()
 

@@ -329,3 +329,55 @@ async def test_a_big_result_is_cut_saying_so_and_counted_in_the_window(api, jp_r
     assert "[… cut: the first 19,953 of 50,000 characters]" in call["result"]["content"]
     # the model read the result: the window it was sent counts it (about a token per 4 bytes)
     assert final["window"]["tokens"] >= 20_000 // 4
+
+
+async def test_a_decision_that_leaves_the_run_waiting_is_announced_to_every_view(api):
+    conv = await api.conversation()
+    prompt = '/tool file_write {"path": "a.txt", "content": "1"}\n/tool file_write {"path": "b.txt", "content": "2"}'
+    sent = await api.send(conv["id"], prompt, tools="all")
+    await awaiting(api, conv["id"])
+    first, second = calls_of((await api.messages(conv["id"]))[-1])
+    before = (await status(api, conv["id"]))["last_event_id"]
+    assert (await decide(api, sent["stream_id"], first["id"], "deny")).status_code == 200
+    # a view attached before reads the decision next; one attaching now sees it in the snapshot
+    read = await asyncio.wait_for(api.events(sent["stream_id"], last_id=before, stop_after=1), 20)
+    assert [(e.event, e.data["call"]["id"], e.data["call"]["status"]) for e in read.events] == [
+        ("tool", first["id"], "denied")
+    ]
+    snapshot = (await api.events(sent["stream_id"], stop_after=1)).events[0].data
+    assert [p["call"]["status"] for p in snapshot["parts"] if p["type"] == "tool"] == [
+        "denied",
+        "awaiting_approval",
+    ]
+    assert (await decide(api, sent["stream_id"], second["id"], "approve")).status_code == 200
+    final = await final_of(api, conv["id"])
+    assert [c["status"] for c in calls_of(final)] == ["denied", "done"]
+
+
+async def test_continue_after_max_tool_rounds_makes_more_model_calls(api):
+    conv = await api.conversation()
+    sent = await api.send(conv["id"], "\n/then\n".join(["/tool file_list {}"] * 4), tools="all")
+    final = await api.wait_final(sent["stream_id"])
+    assert final["error"]["type"] == "max_tool_rounds" and "Continue" in final["error"]["detail"]
+    answer = await api.request("POST", f"conversations/{conv['id']}/messages", json={"continue": final["id"]})
+    assert answer.status_code == 202, answer.text
+    again = await api.wait_final(answer.json()["stream_id"])
+    assert again["status"] == "complete" and len(calls_of(again)) == 4, again["error"]
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\u0000"])
+async def test_text_no_store_can_keep_in_arguments_does_not_kill_the_run(api, escape: str):
+    conv = await api.conversation()
+    await api.send(conv["id"], '/tool file_read {"path": "a%s.txt"}' % escape, tools="all")
+    final = await final_of(api, conv["id"])
+    assert final["status"] == "complete", (final["error"], calls_of(final))
+    assert calls_of(final)[0]["arguments"]["path"] == "a\ufffd.txt"
+
+
+async def test_a_result_with_a_nul_character_is_kept_as_text_a_store_takes(api, jp_root_dir: Path):
+    (jp_root_dir / "nul.txt").write_text("a\x00b\n")
+    conv = await api.conversation()
+    await api.send(conv["id"], '/tool file_read {"path": "nul.txt"}', tools="all")
+    final = await final_of(api, conv["id"])
+    assert final["status"] == "complete", (final["error"], calls_of(final))
+    assert calls_of(final)[0]["result"]["content"] == "a\ufffdb\n"
