@@ -368,7 +368,7 @@ async def test_continue_after_max_tool_rounds_makes_more_model_calls(api):
 @pytest.mark.parametrize("escape", ["\\ud800", "\\u0000"])
 async def test_text_no_store_can_keep_in_arguments_does_not_kill_the_run(api, escape: str):
     conv = await api.conversation()
-    await api.send(conv["id"], '/tool file_read {"path": "a%s.txt"}' % escape, tools="all")
+    await api.send(conv["id"], '/tool file_read {"path": "a' + escape + '.txt"}', tools="all")
     final = await final_of(api, conv["id"])
     assert final["status"] == "complete", (final["error"], calls_of(final))
     assert calls_of(final)[0]["arguments"]["path"] == "a\ufffd.txt"
