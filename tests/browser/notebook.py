@@ -84,10 +84,17 @@ class Notebook:
         url = f"{self.server.base}api/contents/{self.path}"
         with httpx.Client(headers=self.server.headers, timeout=10) as client:
             for attempt in range(TIMEOUT // 100):
+                # a save that failed says so in a dialog (two saves in flight at once collide on the
+                # server's temporary file): accept it, and the next Ctrl+S saves
+                self.dismiss_dialogs()
                 if attempt % 50 == 0:
-                    self.dismiss_dialogs()
-                    self.page.locator(".jp-Notebook .jp-Cell").first.click(position={"x": 2, "y": 2})
-                    self.page.keyboard.press("Control+s")
+                    try:
+                        self.page.locator(".jp-Notebook .jp-Cell").first.click(
+                            position={"x": 2, "y": 2}, timeout=5_000
+                        )
+                        self.page.keyboard.press("Control+s")
+                    except Exception:  # such a dialog came up meanwhile: accepted above next time
+                        pass
                 answer = client.get(url)  # mid-save it may be another answer: poll on
                 model = answer.json() if answer.status_code == 200 else {}
                 cells = (model.get("content") or {}).get("cells") or []
