@@ -1,14 +1,25 @@
-"""A real JupyterLab 4 / Notebook 7 process and a real Chromium, driven by Playwright."""
+"""A real JupyterLab 4 / Notebook 7 process and a real Chromium, driven by Playwright.
+
+One server per front end serves every test of a module (``frontends``, started on
+first use), and one Chromium (``browser``); a test is kept apart from the others
+by its own notebook in a folder of its own (so its own conversation key and
+kernel), its own browser context, and a reset before it starts that shuts down
+every kernel, deletes every conversation and puts the settings and workspaces
+back as a new server has them (``reset``).  A test that needs a server of its own
+(other traits, or one it kills) starts it with ``start_frontend`` and says why.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import jupyter_resumechat
@@ -129,24 +140,104 @@ def jp_server_cleanup() -> Iterator[None]:
     yield None
 
 
+def reset(server: ServerProcess) -> None:
+    """Put a shared server back as a new one is, whatever the last test left: no
+    session or kernel, no conversation (a running reply is aborted by the delete),
+    the settings as ``write_settings`` wrote them and no saved workspace."""
+    with httpx.Client(headers=server.headers, timeout=60) as http:
+        for session in http.get(server.base + "api/sessions").raise_for_status().json():
+            http.delete(server.base + f"api/sessions/{session['id']}").raise_for_status()
+        for kernel in http.get(server.base + "api/kernels").raise_for_status().json():
+            http.delete(server.base + f"api/kernels/{kernel['id']}").raise_for_status()
+        while True:
+            listed = http.get(server.url("conversations"), params={"limit": 500}).raise_for_status()
+            conversations = listed.json()["conversations"]
+            if not conversations:
+                break
+            for conversation in conversations:
+                http.delete(server.url(f"conversations/{conversation['id']}")).raise_for_status()
+    shutil.rmtree(server.root / "lab-settings", ignore_errors=True)
+    write_settings(server.root, dark=False)
+    shutil.rmtree(server.root / "ws", ignore_errors=True)
+    (server.root / "ws").mkdir()
+
+
+def own_notebook(server: ServerProcess, name: str, content: dict[str, Any] = NOTEBOOK) -> str:
+    """``<folder named after the test>/chat.ipynb`` on ``server``, written afresh:
+    the test's own file, so its own conversation key, kernel and saved output."""
+    folder = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
+    (server.root / folder).mkdir(parents=True, exist_ok=True)
+    (server.root / folder / "chat.ipynb").write_text(json.dumps(content))
+    return f"{folder}/chat.ipynb"
+
+
+class Frontends:
+    """The module's servers, one per front end, each started when a test first asks for it."""
+
+    def __init__(self, root: Path, traits: dict[str, Any]) -> None:
+        self.root, self.traits = root, traits
+        self.servers: dict[str, ServerProcess] = {}
+
+    def get(self, frontend: str) -> ServerProcess:
+        """The front end's server, reset for the test that asks (see ``reset``)."""
+        if frontend not in self.servers:
+            self.servers[frontend] = start_frontend(self.root / frontend, frontend, **self.traits)
+        server = self.servers[frontend]
+        if server.proc is None or server.proc.poll() is not None:
+            raise RuntimeError(f"the shared {frontend} server is gone: {server.read_log()[-3000:]}")
+        reset(server)
+        return server
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def frontend_traits() -> dict[str, Any]:
+    """The traits of the module's shared servers (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def frontends(tmp_path_factory, frontend_traits) -> Iterator[Frontends]:
+    shared = Frontends(tmp_path_factory.mktemp("frontends"), frontend_traits)
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
 @pytest.fixture(params=["lab", "notebook"])
 def frontend(request) -> str:
     return request.param
 
 
 @pytest.fixture
-def server(tmp_path, frontend):
-    process = start_frontend(tmp_path, frontend)
-    yield process
-    process.stop()
+def server(frontends, frontend):
+    """The module's server for this front end, reset for this test."""
+    return frontends.get(frontend)
 
 
 @pytest.fixture
-def tab(browser, server, frontend):
+def notebook_content() -> dict[str, Any]:
+    """What the test's own notebook holds (a module overrides this fixture)."""
+    return NOTEBOOK
+
+
+@pytest.fixture
+def chat_path(server, request, notebook_content) -> str:
+    """The test's own notebook on the shared server (see ``own_notebook``)."""
+    return own_notebook(server, request.node.name, notebook_content)
+
+
+@pytest.fixture
+def tab(browser, server, frontend, chat_path):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    notebook = Notebook(page, server, frontend).open()
-    notebook.run_cell()
-    notebook.save()
-    yield notebook
-    context.close()
+    try:
+        notebook = Notebook(context.new_page(), server, frontend, path=chat_path).open()
+        notebook.run_cell()
+        notebook.save()
+        yield notebook
+    finally:
+        context.close()

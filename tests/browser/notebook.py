@@ -11,6 +11,12 @@ from tests.support.server_process import TOKEN, ServerProcess
 
 TIMEOUT = 90_000
 
+# Cell ``i`` was run or waits to run: its prompt shows [*] or [n], or it shows a panel.
+STARTED = r"""(i) => { const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+  if (!cell) return false;
+  const prompt = cell.querySelector('.jp-InputPrompt');
+  return !!cell.querySelector('.rc-panel') || /\[(\*|\d+)\]/.test(prompt ? prompt.textContent : ''); }"""
+
 
 def notebook_url(
     server: ServerProcess, frontend: str, base: str | None = None, path: str = "chat.ipynb"
@@ -45,9 +51,8 @@ class Notebook:
         """Run the chat cell (Ctrl+Enter: run in place, so a retry adds no cell)."""
         self.page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=TIMEOUT)
         for _ in range(6):
-            self.dismiss_dialogs()
-            self.page.locator(".jp-Cell .cm-content").first.click()
-            self.page.keyboard.press("Control+Enter")
+            if not self.press_run(0):
+                continue
             try:
                 self.page.wait_for_selector(".rc-panel", timeout=15_000)
                 return
@@ -55,16 +60,41 @@ class Notebook:
                 continue
         self.panel().wait_for(timeout=TIMEOUT)
 
+    def press_run(self, index: int) -> bool:
+        """Ctrl+Enter in cell ``index`` until it runs or waits to ([*] or [n], or a panel).
+
+        A key pressed while the page still settles can come to nothing (the prompt
+        stays [ ]: the cell was not focused, or no kernel was connected yet); then
+        it is pressed again at once rather than after a wait for a panel that is
+        not coming."""
+        for _ in range(12):
+            self.dismiss_dialogs()
+            self.page.locator(".jp-Cell .cm-content").nth(index).click()
+            self.page.keyboard.press("Control+Enter")
+            try:
+                self.page.wait_for_function(STARTED, arg=index, timeout=5_000)
+                return True
+            except Exception:  # the key came to nothing: press it again
+                continue
+        return False
+
     def save(self) -> None:
         """Save, and wait until the file on the server holds the panel's output
         (Ctrl+S again every few seconds: on a loaded machine a key can be lost)."""
         url = f"{self.server.base}api/contents/{self.path}"
         with httpx.Client(headers=self.server.headers, timeout=10) as client:
             for attempt in range(TIMEOUT // 100):
+                # a save that failed says so in a dialog (two saves in flight at once collide on the
+                # server's temporary file): accept it, and the next Ctrl+S saves
+                self.dismiss_dialogs()
                 if attempt % 50 == 0:
-                    self.dismiss_dialogs()
-                    self.page.locator(".jp-Notebook .jp-Cell").first.click(position={"x": 2, "y": 2})
-                    self.page.keyboard.press("Control+s")
+                    try:
+                        self.page.locator(".jp-Notebook .jp-Cell").first.click(
+                            position={"x": 2, "y": 2}, timeout=5_000
+                        )
+                        self.page.keyboard.press("Control+s")
+                    except Exception:  # such a dialog came up meanwhile: accepted above next time
+                        pass
                 answer = client.get(url)  # mid-save it may be another answer: poll on
                 model = answer.json() if answer.status_code == 200 else {}
                 cells = (model.get("content") or {}).get("cells") or []

@@ -7,7 +7,6 @@ context meter follows the conversation."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 
 import httpx
@@ -35,12 +34,9 @@ def code_cell(source: str, index: int) -> dict:
 
 
 @pytest.fixture
-def server(tmp_path, frontend):
-    process = start_frontend(tmp_path, frontend)
-    notebook = {**NOTEBOOK, "cells": NOTEBOOK["cells"] + [code_cell(s, i) for i, s in enumerate(CELLS)]}
-    (tmp_path / "chat.ipynb").write_text(json.dumps(notebook))
-    yield process
-    process.stop()
+def notebook_content() -> dict:
+    """The chat cell, then a cell that makes ``sales`` and one that fails on it."""
+    return {**NOTEBOOK, "cells": NOTEBOOK["cells"] + [code_cell(s, i) for i, s in enumerate(CELLS)]}
 
 
 def run(tab: Notebook, index: int, wait: bool = True) -> None:
@@ -69,15 +65,16 @@ def mention(tab: Notebook, query: str, label: str) -> None:
 
 
 @pytest.fixture
-def tab(browser, server, frontend):
+def tab(browser, server, frontend, chat_path):
     context = browser.new_context(viewport={"width": 1100, "height": 1000})
-    page = context.new_page()
-    notebook = Notebook(page, server, frontend).open()
-    notebook.run_cell()
-    run(notebook, 1)
-    run(notebook, 2)
-    yield notebook
-    context.close()
+    try:
+        notebook = Notebook(context.new_page(), server, frontend, path=chat_path).open()
+        notebook.run_cell()
+        run(notebook, 1)
+        run(notebook, 2)
+        yield notebook
+    finally:
+        context.close()
 
 
 def test_at_attaches_a_variable_a_cell_and_an_error_and_the_meter_follows(tab):
@@ -201,7 +198,8 @@ def test_a_failed_cells_menu_asks_the_notebooks_chat_to_explain_the_error(tab):
 
 @pytest.fixture
 def small_window(tmp_path, frontend, browser):
-    """A server whose demo model reads 120 tokens: a second question leaves the first out."""
+    """A server whose demo model reads 120 tokens: a second question leaves the first out.
+    A server of its own: the module's servers keep the 16k window the other tests read."""
     server = start_frontend(tmp_path / "small", frontend, context_tokens="demo=120")
     context = browser.new_context(viewport={"width": 1100, "height": 1000})
     notebook = Notebook(context.new_page(), server, frontend).open()

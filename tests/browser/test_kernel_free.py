@@ -22,7 +22,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.browser.conftest import start_frontend
+from tests.browser.conftest import own_notebook
 from tests.browser.notebook import TIMEOUT, Notebook
 from tests.support.kernel import closed, execute
 from tests.support.server_process import TOKEN
@@ -49,7 +49,7 @@ def shut_down_kernels(server: Any) -> None:
             assert client.delete(server.base + f"api/kernels/{kernel}").status_code == 204
 
 
-def saved_output(server: Any, path: str = "chat.ipynb") -> dict[str, Any]:
+def saved_output(server: Any, path: str) -> dict[str, Any]:
     with httpx.Client(headers=server.headers, timeout=30) as client:
         cells = client.get(server.base + f"api/contents/{path}").json()["content"]["cells"]
     outputs = [o for c in cells for o in c.get("outputs", []) if MIME in o.get("data", {})]
@@ -106,9 +106,7 @@ def pages(browser: Any) -> Iterator[list[Any]]:
         context.close()
 
 
-def open_tab(
-    browser: Any, pages: list[Any], server: Any, frontend: str, path: str = "chat.ipynb"
-) -> Notebook:
+def open_tab(browser: Any, pages: list[Any], server: Any, frontend: str, path: str) -> Notebook:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     pages.append(context)
     return Notebook(context.new_page(), server, frontend, path=path).open()
@@ -121,8 +119,8 @@ def shows_kernel_free(tab: Notebook, reply: str) -> None:
     assert tab.page.get_by_text(NO_WIDGET).count() == 0
 
 
-def test_reopened_after_its_kernel_was_shut_down(browser, pages, server, frontend, tmp_path):
-    tab = open_tab(browser, pages, server, frontend)
+def test_reopened_after_its_kernel_was_shut_down(browser, pages, server, frontend, chat_path):
+    tab = open_tab(browser, pages, server, frontend, chat_path)
     tab.run_cell()
     tab.send("/repeat 3 kept ")
     tab.wait_reply("kept kept kept")
@@ -130,7 +128,7 @@ def test_reopened_after_its_kernel_was_shut_down(browser, pages, server, fronten
     assert data[MIME]["conversation_id"] and "kept kept kept" in data["text/plain"]
 
     exported = subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--to", "markdown", "--stdout", str(tmp_path / "chat.ipynb")],
+        [sys.executable, "-m", "nbconvert", "--to", "markdown", "--stdout", str(server.root / chat_path)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -141,7 +139,7 @@ def test_reopened_after_its_kernel_was_shut_down(browser, pages, server, fronten
 
     pages.pop().close()
     shut_down_kernels(server)
-    tab = open_tab(browser, pages, server, frontend)
+    tab = open_tab(browser, pages, server, frontend, chat_path)
     shows_kernel_free(tab, "kept kept kept")
     tab.send("/pace 0.02 /repeat 40 live ")
     tab.wait_streaming(5)  # it streams, not only appears
@@ -149,8 +147,8 @@ def test_reopened_after_its_kernel_was_shut_down(browser, pages, server, fronten
     assert tab.page.get_by_text(NO_WIDGET).count() == 0
 
 
-def test_reopened_while_its_kernel_is_busy(browser, pages, server, frontend):
-    tab = open_tab(browser, pages, server, frontend)
+def test_reopened_while_its_kernel_is_busy(browser, pages, server, frontend, chat_path):
+    tab = open_tab(browser, pages, server, frontend, chat_path)
     tab.run_cell()
     tab.send("/repeat 2 before ")
     tab.wait_reply("before before")
@@ -169,20 +167,21 @@ def test_reopened_while_its_kernel_is_busy(browser, pages, server, frontend):
             client.post(server.base + f"api/kernels/{kernel}/interrupt")
 
 
-def test_a_renamed_notebook_keeps_its_conversation(browser, pages, server, frontend):
-    tab = open_tab(browser, pages, server, frontend)
+def test_a_renamed_notebook_keeps_its_conversation(browser, pages, server, frontend, chat_path):
+    tab = open_tab(browser, pages, server, frontend, chat_path)
     tab.run_cell()
     tab.send("/repeat 2 mine ")
     tab.wait_reply("mine mine")
     wait_saved(tab, "mine mine")
     pages.pop().close()
     shut_down_kernels(server)
+    renamed = chat_path.replace("chat.ipynb", "renamed.ipynb")
     with httpx.Client(headers=server.headers, timeout=30) as client:
-        moved = client.patch(server.base + "api/contents/chat.ipynb", json={"path": "renamed.ipynb"})
+        moved = client.patch(server.base + f"api/contents/{chat_path}", json={"path": renamed})
         assert moved.status_code == 200
         before = len(client.get(server.url("conversations")).json()["conversations"])
 
-    tab = open_tab(browser, pages, server, frontend, path="renamed.ipynb")
+    tab = open_tab(browser, pages, server, frontend, renamed)
     shows_kernel_free(tab, "mine mine")
     tab.run_cell()  # ChatPanel() under the new path finds the saved conversation, not a new one
     tab.wait_reply("mine mine")
@@ -204,18 +203,15 @@ def test_python_ask_shows_live_in_the_view(tab, server):
     tab.wait_reply(("spoken " * 60).strip())
 
 
-def test_the_side_panel_lists_renames_opens_and_deletes(browser, pages, tmp_path):
+def test_the_side_panel_lists_renames_opens_and_deletes(browser, pages, frontends, request):
     """JupyterLab's side panel of chats (newest first, search, rename, delete after
     confirmation, open kernel-free) and the command that opens the notebook's chat."""
-    server = start_frontend(tmp_path, "lab")
-    try:
-        side_panel_round(browser, pages, server)
-    finally:
-        server.stop()
+    server = frontends.get("lab")
+    side_panel_round(browser, pages, server, own_notebook(server, request.node.name))
 
 
-def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
-    tab = open_tab(browser, pages, server, "lab")
+def side_panel_round(browser: Any, pages: list[Any], server: Any, path: str) -> None:
+    tab = open_tab(browser, pages, server, "lab", path)
     tab.run_cell()
     tab.send("/repeat 2 listed ")
     tab.wait_reply("listed listed")
@@ -280,38 +276,35 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any) -> None:
         assert len(client.get(server.url("conversations")).json()["conversations"]) == 1
 
 
-def test_notebook_7s_right_sidebar_lists_and_opens_chats(browser, pages, tmp_path):
+def test_notebook_7s_right_sidebar_lists_and_opens_chats(browser, pages, frontends, request):
     """Notebook 7: the Chats panel is in the right sidebar (View > Chats Panel), and a
     conversation opens there kernel-free (its main area holds one document) and can send."""
-    server = start_frontend(tmp_path, "notebook")
-    try:
-        tab = open_tab(browser, pages, server, "notebook")
-        tab.run_cell()
-        tab.send("/repeat 2 listed ")
-        tab.wait_reply("listed listed")
-        pages.pop().close()
-        shut_down_kernels(server)
+    server = frontends.get("notebook")
+    tab = open_tab(browser, pages, server, "notebook", own_notebook(server, request.node.name))
+    tab.run_cell()
+    tab.send("/repeat 2 listed ")
+    tab.wait_reply("listed listed")
+    pages.pop().close()
+    shut_down_kernels(server)
 
-        context = browser.new_context(viewport={"width": 1300, "height": 900})
-        pages.append(context)
-        page = context.new_page()
-        # the file browser: no notebook open, no kernel running
-        page.goto(f"{server.base}tree?token={TOKEN}", timeout=TIMEOUT)
-        page.get_by_role("menuitem", name="View").click()
-        page.get_by_role("menuitem", name="Chats Panel").click()
-        page.locator("#jp-right-stack #rc-conversations .rc-conversation").first.wait_for(timeout=TIMEOUT)
-        page.locator("#rc-conversations .rc-open").first.click()
-        chat = page.locator("#jp-right-stack #rc-sidebar-chat .rc-panel")
-        chat.locator(".rc-assistant", has_text="listed listed").wait_for(timeout=TIMEOUT)
-        box = chat.locator("textarea")
-        box.fill("/repeat 2 beside ")
-        box.press("Enter")
-        chat.locator(".rc-assistant:not(.rc-status-streaming)", has_text="beside beside").wait_for(
-            timeout=TIMEOUT
-        )
-        assert kernels(server) == []
-        page.get_by_role("button", name="Back to the list of chats").click()  # the way back
-        page.locator("#jp-right-stack #rc-conversations .rc-conversation").first.wait_for(timeout=TIMEOUT)
-        assert not chat.is_visible()
-    finally:
-        server.stop()
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    pages.append(context)
+    page = context.new_page()
+    # the file browser: no notebook open, no kernel running
+    page.goto(f"{server.base}tree?token={TOKEN}", timeout=TIMEOUT)
+    page.get_by_role("menuitem", name="View").click()
+    page.get_by_role("menuitem", name="Chats Panel").click()
+    page.locator("#jp-right-stack #rc-conversations .rc-conversation").first.wait_for(timeout=TIMEOUT)
+    page.locator("#rc-conversations .rc-open").first.click()
+    chat = page.locator("#jp-right-stack #rc-sidebar-chat .rc-panel")
+    chat.locator(".rc-assistant", has_text="listed listed").wait_for(timeout=TIMEOUT)
+    box = chat.locator("textarea")
+    box.fill("/repeat 2 beside ")
+    box.press("Enter")
+    chat.locator(".rc-assistant:not(.rc-status-streaming)", has_text="beside beside").wait_for(
+        timeout=TIMEOUT
+    )
+    assert kernels(server) == []
+    page.get_by_role("button", name="Back to the list of chats").click()  # the way back
+    page.locator("#jp-right-stack #rc-conversations .rc-conversation").first.wait_for(timeout=TIMEOUT)
+    assert not chat.is_visible()

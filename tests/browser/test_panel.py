@@ -53,7 +53,7 @@ def test_kernel_restart_mid_stream_then_rerun(tab, server):
 
 
 def test_two_tabs_end_with_the_same_text(tab, server, frontend):
-    other = Notebook(tab.page.context.new_page(), server, frontend).open()
+    other = Notebook(tab.page.context.new_page(), server, frontend, path=tab.path).open()
     other.panel().wait_for(timeout=TIMEOUT)
     prompt, expected = long(150, "ça ")
     tab.send(prompt)

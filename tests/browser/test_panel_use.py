@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -23,11 +24,14 @@ from tests.support.tcp_proxy import TcpProxy
 LIMIT = 400  # max_message_chars of these servers: a 413 is one paste away
 
 
-@pytest.fixture
-def server(tmp_path, frontend):
-    process = start_frontend(tmp_path, frontend, max_message_chars=LIMIT)
-    yield process
-    process.stop()
+@pytest.fixture(scope="module")
+def frontend_traits() -> dict[str, Any]:
+    """The module's servers: a 413 one paste away, and reachable at this machine's
+    LAN address too (for the plain-http origin test; the others use 127.0.0.1)."""
+    return {
+        "max_message_chars": LIMIT,
+        "extra": ["--ServerApp.ip=0.0.0.0", "--ServerApp.allow_remote_access=True"],
+    }
 
 
 def test_keys_typed_in_the_panel_stay_in_the_panel(tab):
@@ -210,18 +214,15 @@ def outside_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_sending_from_a_plain_http_origin_that_is_not_localhost(browser, tmp_path, frontend):
+def test_sending_from_a_plain_http_origin_that_is_not_localhost(browser, server, frontend, chat_path):
     address = outside_address()
-    server = start_frontend(
-        tmp_path, frontend, extra=["--ServerApp.ip=0.0.0.0", "--ServerApp.allow_remote_access=True"]
-    )
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     try:
         page = context.new_page()
         if address is None:  # no LAN address: take the secure-context API away instead
             page.add_init_script("delete Crypto.prototype.randomUUID")
         base = f"http://{address or '127.0.0.1'}:{server.port}/"
-        tab = Notebook(page, server, frontend, base=base).open()
+        tab = Notebook(page, server, frontend, base=base, path=chat_path).open()
         if address is not None:
             assert page.evaluate("window.isSecureContext") is False
         assert page.evaluate("typeof crypto.randomUUID") == "undefined"
@@ -230,10 +231,10 @@ def test_sending_from_a_plain_http_origin_that_is_not_localhost(browser, tmp_pat
         tab.wait_reply("lan lan lan lan lan")
     finally:
         context.close()
-        server.stop()
 
 
 def test_a_dead_server_behind_a_proxy_that_never_closes_is_noticed(browser, tmp_path, frontend):
+    """A server of its own: this one is killed and started again, with a quick heartbeat."""
     server = start_frontend(tmp_path, frontend, heartbeat_interval=0.5, checkpoint_interval=0.1)
     proxy = TcpProxy(("127.0.0.1", server.port), never_close=True)
     context = browser.new_context(viewport={"width": 1100, "height": 900})
@@ -256,7 +257,8 @@ def test_a_dead_server_behind_a_proxy_that_never_closes_is_noticed(browser, tmp_
 
 
 def test_a_misconfigured_chat_says_what_to_fix(browser, tmp_path, frontend):
-    """Not a blank panel or "not found": the 503's detail names the trait (docs/protocol.md#named-failures)."""
+    """Not a blank panel or "not found": the 503's detail names the trait (docs/protocol.md#named-failures).
+    A server of its own: its chat cannot start."""
     server = start_frontend(tmp_path, frontend, stream_backend="kafka://broker:9092", ready=(503,))
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     try:

@@ -87,13 +87,13 @@ def test_the_switcher_goes_back_after_new_conversation(tab, server):
     kernel_follows(server, tab, second, "second second")
 
 
-def test_the_switcher_in_the_widget_view(browser, server, frontend):
+def test_the_switcher_in_the_widget_view(browser, server, frontend, chat_path):
     """Where the extension is absent the widget view (index.js) draws the panel: the same switcher."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     try:
         page = context.new_page()
         page.route("**/extensions/jupyter-resumechat/**", lambda route: route.abort())
-        tab = Notebook(page, server, frontend).open()
+        tab = Notebook(page, server, frontend, path=chat_path).open()
         tab.run_cell()
         assert page.locator(".rc-mime").count() == 0  # the widget view, not the extension's
         two_conversations(tab)
