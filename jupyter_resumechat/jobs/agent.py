@@ -298,7 +298,9 @@ class Agent:
         await self.announce(job, done)
         job.last_progress = asyncio.get_running_loop().time()  # the model's silence starts again now
 
-    async def end_calls(self, job: Job, status: CallStatus, running_to: CallStatus | None = None) -> None:
+    async def end_calls(
+        self, job: Job, status: CallStatus, running_to: CallStatus | None = None, *, fenced: bool = True
+    ) -> None:
         """Every call not yet ended becomes ``status`` (a stop: cancelled; a failure: a
         server call caught running ``running_to``), committed, then announced."""
         if job.run is None or not job.run.calls:
@@ -306,7 +308,7 @@ class Agent:
         if all(row.status.ended for row in job.run.calls.values()):
             return
         with contextlib.suppress(Unavailable):  # the database down: recovery ends them later
-            for row in await self.messages.end_open_calls(job.message.id, status, running_to):
+            for row in await self.messages.end_open_calls(job.message.id, status, running_to, fenced=fenced):
                 job.run.calls[row.call.id] = row
                 with contextlib.suppress(Exception):
                     await self.announce(job, row)

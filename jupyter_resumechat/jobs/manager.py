@@ -190,7 +190,8 @@ class JobManager(Starts, ToolRuns):
         async def conclude() -> None:
             with contextlib.suppress(Unavailable):
                 await self.agent.load(job)
-            await self.agent.end_calls(job, CallStatus.CANCELLED, CallStatus.UNKNOWN)
+            # the database still names the dead server as the owner: not fenced by ownership
+            await self.agent.end_calls(job, CallStatus.CANCELLED, CallStatus.UNKNOWN, fenced=False)
             message = ending.message
             if job.run is not None and job.run.calls:
                 message = message.replace(parts=job.run.parts(message.content, message.reasoning))
@@ -271,6 +272,10 @@ class JobManager(Starts, ToolRuns):
         with contextlib.suppress(NotFound):
             while loop.time() < deadline:
                 batch = await self.streams.read_after(stream_id, last, 1.0)
+                if not batch.events and not batch.done and self.jobs.get(stream_id) is None:
+                    # asked again: a run continued elsewhere after the first request (a parked
+                    # run that another server's decision took) had no job to hear it then
+                    await self.streams.request_abort(stream_id)
                 if batch.events:
                     last = batch.events[-1].id
                     if batch.events[-1].kind is EventKind.FINAL:

@@ -213,12 +213,24 @@ class RunSteps(TurnQueries):
 
     @guarded
     async def end_open_calls(
-        self, message_id: str, wanted: CallStatus, running_to: CallStatus | None = None
+        self,
+        message_id: str,
+        wanted: CallStatus,
+        running_to: CallStatus | None = None,
+        *,
+        fenced: bool = True,
     ) -> list[CallRow]:
         """Every call of the reply not yet ended becomes ``wanted`` (a stop: cancelled);
         a server call caught running becomes ``running_to`` when given (a failure:
-        ``unknown``, since it may have acted)."""
+        ``unknown``, since it may have acted).  ``fenced``: only while the reply is this
+        server's (a job that lost its run to another server ends none of its calls)."""
         async with self.engine.begin() as conn:
+            if fenced:
+                owner = await conn.execute(
+                    select(messages.c.owner_instance).where(messages.c.id == message_id)
+                )
+                if owner.scalar() != self.instance_id:
+                    return []
             open_rows = await self._rows(
                 conn, (tool_calls.c.message_id == message_id) & tool_calls.c.status.in_(_OPEN)
             )
