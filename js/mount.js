@@ -82,6 +82,8 @@ export function mountChat(el, host, hooks = {}) {
     },
     onHistory: async () => view.showConversations(await session.recent()),
     onSwitch: (id) => show(id),
+    onDecide: (sid, callId, decision) => session.decide(sid, callId, decision),
+    cellSource: (cellId) => context.cellSource(cellId),
   });
   /** @type {import('./session.js').Host} */
   const sessionHost = { ...host, model: () => host.model() || started, context };
