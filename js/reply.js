@@ -11,7 +11,7 @@
 import { drawCard } from './cards.js';
 import { button, h } from './dom.js';
 import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
-import { replyMeta } from './state.js';
+import { partsOf, replyMeta } from './state.js';
 
 /**
  * @typedef {import('./state.js').Message} Message @typedef {import('./state.js').Part} Part
@@ -100,15 +100,15 @@ export class MessageNode {
     this.drawWindow(message);
     if (this.role === 'user') {
       this.body.textContent = message.content;
-    } else if (message.parts) {
+    } else if (partsOf(message)) {
       this.parts.clear();
       this.body.replaceChildren(this.parts.root);
-      this.parts.draw(message.parts, { live: false, epoch: 0, streamId: null });
+      this.parts.draw(/** @type {Part[]} */ (message.parts), { live: false, epoch: 0, streamId: null });
     } else {
       this.body.innerHTML = renderMarkdown(message.content);
       addCopyButtons(this.body);
     }
-    this.drawReasoning(inlineReasoning(message.parts) ? '' : message.reasoning || '', false);
+    this.drawReasoning(inlineReasoning(partsOf(message)) ? '' : message.reasoning || '', false);
     this.meta.textContent = this.role === 'assistant' ? replyMeta(message, localTime) : '';
     this.drawNote(message);
   }

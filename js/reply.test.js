@@ -45,6 +45,9 @@ test('a committed reply with parts shows them; one without is its content, as be
   assert.equal(old.body.querySelector('strong')?.textContent, 'hi');
   assert.equal(old.body.querySelector('.rc-parts'), null);
   assert.equal(old.reasoning.hidden, false); // the message's own reasoning fold, as before
+  const before = new MessageNode('assistant', {});
+  before.draw({ id: 'c', role: 'assistant', content: 'kept', status: 'complete', parts: [] });
+  assert.equal(before.body.textContent?.trim(), 'kept');
 });
 
 test('the live reply switches from its content to its parts when a call arrives, and back to committed', () => {

@@ -170,9 +170,14 @@ function applyEvent(state, phase, sse) {
   return state;
 }
 
-/** A message's or a snapshot's parts; null from a server that sends none. @param {any} holder */
-function partsOf(holder) {
-  return holder && Array.isArray(holder.parts) ? holder.parts : null;
+/**
+ * A message's or a snapshot's parts; null from a server that sends none, or none for a reply that has
+ * text (one written before parts existed): that reply is its content.
+ * @param {any} holder @returns {Part[] | null}
+ */
+export function partsOf(holder) {
+  const parts = holder && Array.isArray(holder.parts) ? holder.parts : null;
+  return parts && (parts.length || !holder.content) ? parts : null;
 }
 
 /**

@@ -275,3 +275,11 @@ test('a live reply found on load keeps its parts; the final brings the committed
   assert.equal(s.phase.kind, 'idle');
   assert.deepEqual(s.messages[1].parts, final.parts);
 });
+
+test('empty parts beside text (a reply written before parts existed) leave the reply its content', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, ev(1, 'snapshot', { message_id: 'b', content: 'old text', reasoning: '', status: 'streaming', parts: [] }));
+  assert.equal(parts(s), null);
+  s = reduce(s, ev(2, 'snapshot', { message_id: 'b', content: '', reasoning: '', status: 'streaming', parts: [] }));
+  assert.deepEqual(parts(s), []); // a run that has said nothing yet
+});
