@@ -198,6 +198,8 @@ function drawDecision(call, actions) {
   const row = h('div', 'rc-card-decide');
   const buttons = CHOICE_LABELS.map(([choice, label]) => {
     const element = button(label, `rc-decide rc-decide-${choice}`);
+    // Enter and Space on it are the panel's, not the notebook's (Notebook 7 matches keys on the focused element)
+    element.setAttribute('data-lm-suppress-shortcuts', 'true');
     element.addEventListener('click', async () => {
       buttons.forEach((b) => { b.disabled = true; });
       row.setAttribute('aria-busy', 'true');

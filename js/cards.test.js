@@ -88,6 +88,7 @@ test('a call awaiting approval has three real buttons; a click sends its decisio
   const buttons = [...card.querySelectorAll('button')];
   assert.deepEqual(buttons.map((b) => b.textContent), ['Approve', 'Deny', 'Always for this conversation']);
   assert.ok(buttons.every((b) => b.getAttribute('type') === 'button'));
+  assert.ok(buttons.every((b) => b.getAttribute('data-lm-suppress-shortcuts') === 'true')); // keys stay in the panel
   assert.equal(card.querySelector('.rc-card-status')?.textContent, STATUS_LABELS.awaiting_approval);
   assert.equal(/** @type {any} */ (card.querySelector('details.rc-card-args')).open, true); // what is approved shows
   buttons[2].dispatchEvent(new (/** @type {any} */ (document.defaultView).Event)('click'));
