@@ -156,7 +156,7 @@ export function canDecide(call, streamId) {
 export function drawCard(part, actions) {
   const call = part.call;
   const status = call.status || 'proposed';
-  const card = h('div', `rc-card rc-card-${status}`);
+  const card = h('div', `rc-card rc-call-${status}`);
   card.dataset.callId = call.id;
   card.setAttribute('role', 'group');
   card.setAttribute('aria-label', `Tool call ${call.name || ''}`.trim());

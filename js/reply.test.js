@@ -24,11 +24,11 @@ test('parts are drawn in order; a changed call replaces only its card', () => {
   /** @type {Part[]} */
   let parts = [{ type: 'reasoning', text: 'think' }, text, tool('c1', 'running')];
   body.draw(parts, { live: true, epoch: 0, streamId: 's' });
-  assert.deepEqual(shown(body), ['rc-part rc-part-reasoning', 'rc-part rc-part-text', 'rc-card rc-card-running']);
+  assert.deepEqual(shown(body), ['rc-part rc-part-reasoning', 'rc-part rc-part-text', 'rc-card rc-call-running']);
   const [thinking, said] = [...body.root.children];
   parts = [parts[0], text, tool('c1', 'done'), { type: 'text', text: 'Found it.' }];
   body.draw(parts, { live: true, epoch: 0, streamId: 's' });
-  assert.deepEqual(shown(body), ['rc-part rc-part-reasoning', 'rc-part rc-part-text', 'rc-card rc-card-done',
+  assert.deepEqual(shown(body), ['rc-part rc-part-reasoning', 'rc-part rc-part-text', 'rc-card rc-call-done',
     'rc-part rc-part-text']);
   assert.equal(body.root.children[0], thinking); // untouched parts keep their nodes
   assert.equal(body.root.children[1], said);
