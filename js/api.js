@@ -116,6 +116,14 @@ export class Api {
   send(cid, body, signal) { return this.call('POST', `conversations/${cid}/messages`, body, signal); }
   /** @param {string} sid @param {AbortSignal} signal */
   abort(sid, signal) { return this.call('POST', `streams/${sid}/abort`, {}, signal); }
+  /**
+   * A decision on a tool call awaiting approval; answers the call.  409: the other decision was made first.
+   * @param {string} sid the stream the call was seen on @param {string} callId
+   * @param {{decision: 'approve' | 'deny', note?: string}} body @param {AbortSignal} [signal]
+   */
+  decide(sid, callId, body, signal) {
+    return this.call('POST', `streams/${encodeURIComponent(sid)}/tools/${encodeURIComponent(callId)}/decision`, body, signal);
+  }
   /** Newest first. @param {AbortSignal} [signal] @param {number} [limit] */
   conversations(signal, limit = 500) { return this.call('GET', `conversations?limit=${limit}`, undefined, signal); }
   /**

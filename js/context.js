@@ -56,6 +56,12 @@ export class ContextSource {
   /** @param {string} code */
   insertBelow(code) { return !!notebookService()?.insertBelow(this.el, code); }
 
+  /** A cell's source as it is now in the notebook around the view; null when there is none. @param {string} cellId */
+  cellSource(cellId) {
+    const cell = (notebookService()?.cells(this.el) || []).find((c) => c.id === cellId);
+    return cell ? cell.source : null;
+  }
+
   /**
    * What `@query` completes to: errors first, then variables, cells, files.
    * @param {string} query @returns {Promise<Candidate[]>}

@@ -91,10 +91,8 @@ function inSidebar(app, listId) {
       back.addEventListener('click', () => app.shell.activateById(listId()));
       chat.node.prepend(back);
       app.shell.add(chat, 'right', { rank: 901 });
-    } else if (chat.data.conversation_id !== id) {
-      chat.heading = title || 'Chat';
-      chat.view?.setTitle(chat.heading);
-      chat.adopt(id);
+    } else {
+      chat.showConversation(id, title);
     }
     app.shell.activateById(chat.id);
   };

@@ -5,8 +5,8 @@
  * ChatPanel puts in its output next to the widget view.  It is ranked before
  * the widget view, so it is what shows, with a kernel, without one, or while
  * the kernel is busy: it needs only the output's data (the conversation's id,
- * or the key to get-or-create it), and talks to the server itself with the
- * same ChatSession and ChatView as the widget.
+ * or the key to get-or-create it), and talks to the server itself: a chat
+ * mounted by mount.js, as the widget's is.
  *
  * It writes back into the output (so into the saved notebook) the id it
  * settled on and a transcript of the conversation (text/markdown, text/plain)
@@ -15,15 +15,12 @@
  * and trait changes reach this view, and the user's choices reach Python.
  */
 import { Widget } from '@lumino/widgets';
-import { Api } from './api.js';
 import { VIEW_EVENT, WIDGET_EVENT, hear, tell } from './bridge.js';
-import { ContextSource, NO_KERNEL, kernelAsker } from './context.js';
-import { composer } from './state.js';
+import { NO_KERNEL, kernelAsker } from './context.js';
+import { mountChat } from './mount.js';
 import { onExplain } from './notebook.js';
-import { ChatSession, describe } from './session.js';
-import { startingModel } from './settings.js';
+import { composer } from './state.js';
 import { transcript } from './transcript.js';
-import { ChatView } from './view.js';
 import './panel.css';
 
 export const MIME_TYPE = 'application/vnd.jupyter.resumechat+json';
@@ -55,10 +52,8 @@ export class ChatRenderer extends Widget {
     this.written = '';
     /** @type {any[] | null} what the last transcript was made of */
     this.last = null;
-    /** @type {ChatSession | null} */
-    this.session = null;
-    /** @type {ChatView | null} */
-    this.view = null;
+    /** @type {import('./mount.js').MountedChat | null} */
+    this.chat = null;
     /** @type {(() => void) | null} */
     this.unhear = null;
     /** @type {(() => void) | null} */
@@ -86,7 +81,7 @@ export class ChatRenderer extends Widget {
   async renderModel(model) {
     this.model = model;
     const data = /** @type {ChatData} */ (model.data[this.mimeType] || {});
-    if (!this.session) this.start(data);
+    if (!this.chat) this.start(data);
     else if (data.conversation_id && data.conversation_id !== this.data.conversation_id) this.adopt(data.conversation_id);
   }
 
@@ -95,10 +90,7 @@ export class ChatRenderer extends Widget {
     this.data = { ...data };
     this.own = data.notebook ? data.conversation_id || '' : '';
     this.heading = data.title || 'Chat';
-    const api = Api.fromPage();
-    const context = new ContextSource(api, this.node, (question) => this.askKernel(question));
-    /** @type {import('./session.js').Host} */
-    const host = {
+    const chat = mountChat(this.node, {
       conversationId: () => this.data.conversation_id || '',
       setConversationId: (id) => {
         if (id && this.data.notebook && !this.own) this.own = id; // the notebook's own chat, to mark it again
@@ -107,72 +99,41 @@ export class ChatRenderer extends Widget {
         this.save();
       },
       key: () => this.data.key || '',
-      model: () => this.data.model || this.started,
-      context,
-    };
-    const view = new ChatView(this.node, {
-      onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text, attached); },
-      onMention: (query) => context.candidates(query),
-      onInsert: context.canInsert() ? (code) => { context.insertBelow(code); } : undefined,
-      onStop: () => session.stop(),
-      onReply: (action, id) => session.again(action, id),
-      onDismiss: () => session.dismiss(),
+      model: () => this.data.model || '',
+    }, {
+      askKernel: (question) => this.askKernel(question),
       onModel: (id) => { this.data = { ...this.data, model: id }; this.toKernel({ model: id }); this.save(); },
-      onNew: async () => {
-        try {
-          const made = await api.conversation({}, session.signal);
-          this.data = { ...this.data, key: '', notebook: false };
-          this.heading = made.title || 'Chat'; // not the previous conversation's title
-          view.setTitle(this.heading);
-          this.toKernel({ conversation_key: '' });
-          host.setConversationId(made.id);
-          session.restart();
-        } catch (error) { session.dispatch({ type: 'notice', detail: describe(error) }); }
-      },
-      onHistory: async () => view.showConversations(await session.recent()),
-      onSwitch: (id) => {
-        this.data = { ...this.data, key: '', notebook: id === this.own };
+      onLeave: ({ id }) => {
+        this.data = { ...this.data, key: '', notebook: !!this.own && id === this.own };
         this.toKernel({ conversation_key: '' });
-        host.setConversationId(id);
-        session.restart();
       },
+      onTitle: (title) => { this.heading = title || 'Chat'; this.save(); return this.heading; },
+      onChange: () => this.save(),
+      title: this.heading,
     });
-    const session = new ChatSession(api, host, (state) => { view.update(state); this.save(); }, {
-      onTitle: (title) => { this.heading = title || 'Chat'; view.setTitle(this.heading); this.save(); },
-    });
-    this.view = view;
-    this.session = session;
+    this.chat = chat;
     this.unhear = hear(WIDGET_EVENT, data.bridge_id || '', (message) => this.fromKernel(message));
     this.unexplain = onExplain(this.node, {
       own: () => !!this.data.notebook,
-      ready: () => composer(session.state).enabled,
+      ready: () => composer(chat.session.state).enabled,
       accept: (cellId) => {
         this.node.scrollIntoView({ block: 'nearest' });
-        session.send(EXPLAIN_PROMPT, [{ ref: `error:${cellId}`, label: 'the error', detail: '', kind: 'error' }]);
+        chat.session.send(EXPLAIN_PROMPT, [{ ref: `error:${cellId}`, label: 'the error', detail: '', kind: 'error' }]);
       },
     });
     /** An output showing a conversation deleted from the side panel starts a new one. @param {Event} event */
     const deleted = (event) => {
       if (!this.model || /** @type {CustomEvent} */ (event).detail?.id !== this.data.conversation_id) return;
-      this.data = { ...this.data, key: '', notebook: false };
-      this.heading = 'Chat';
-      view.setTitle(this.heading);
-      host.setConversationId('');
-      session.restart();
+      chat.show('', '');
     };
     window.addEventListener(DELETED_EVENT, deleted);
     this.undeleted = () => window.removeEventListener(DELETED_EVENT, deleted);
-    view.setTitle(this.heading);
-    view.update(session.state);
-    api.models(session.signal).then(
-      (models) => {
-        this.started = startingModel('', models.models.map((/** @type {any} */ m) => m.id), '');
-        view.setModels(models.models, this.data.model || this.started || models.default);
-      },
-      () => { /* the picker stays hidden; sending uses the server's default */ },
-    );
-    session.load();
     if (data.bridge_id) tell(VIEW_EVENT, { bridge_id: data.bridge_id, hello: true });
+  }
+
+  /** The side panel opens another conversation in this chat. @param {string} id @param {string} title */
+  showConversation(id, title) {
+    if (this.data.conversation_id !== id) this.chat?.show(id, title);
   }
 
   /** The kernel side spoke: a Python `ask()` (refresh) or a trait Python set. @param {import('./bridge.js').BridgeMessage} message */
@@ -185,7 +146,7 @@ export class ChatRenderer extends Widget {
     } else if (message.conversation_id === '' && this.data.conversation_id) {
       this.toKernel({ conversation_id: this.data.conversation_id }); // a kernel that forgot (renamed notebook) learns it
     } else if (message.refresh) {
-      this.session?.load();
+      this.chat?.session.load();
     }
   }
 
@@ -193,7 +154,7 @@ export class ChatRenderer extends Widget {
   adopt(id) {
     this.data = { ...this.data, conversation_id: id };
     this.written = '';
-    this.session?.restart();
+    this.chat?.session.restart();
   }
 
   /** @param {{conversation_id?: string, conversation_key?: string, model?: string, ask?: any}} traits */
@@ -203,7 +164,7 @@ export class ChatRenderer extends Widget {
 
   /** Write the id and the transcript into the output, which is what the notebook saves. */
   save() {
-    const session = this.session;
+    const session = this.chat?.session;
     const phase = session?.state.phase.kind;
     if (!this.model || !session || !this.data.conversation_id || phase === 'loading' || phase === 'failed') return;
     // Deltas do not change the committed messages: only a load or a final rewrites the transcript.
@@ -225,8 +186,7 @@ export class ChatRenderer extends Widget {
     this.unhear?.();
     this.unexplain?.();
     this.undeleted?.();
-    this.session?.dispose();
-    this.view?.destroy();
+    this.chat?.dispose();
     super.dispose();
   }
 }

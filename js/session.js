@@ -217,6 +217,23 @@ export class ChatSession {
     }
   }
 
+  /**
+   * Approve or deny a tool call.  Resolves true once the server has the decision, or had another
+   * first (409: the first decision wins everywhere, and the call's `tool` event shows which);
+   * false when it could not be sent, said as a notice.
+   * @param {string} sid @param {string} callId @param {import('./cards.js').Decision} decision
+   */
+  async decide(sid, callId, decision) {
+    try {
+      await this.api.decide(sid, callId, decision, this.signal);
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) return true;
+      if (!this.signal.aborted) this.dispatch({ type: 'notice', detail: `Could not send the decision: ${describe(error)}` });
+      return false;
+    }
+  }
+
   dismiss() { this.dispatch({ type: 'dismiss' }); }
 
   /**

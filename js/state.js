@@ -19,9 +19,17 @@
  *            reasoning?: string, model?: string | null, error?: {type: string, detail: string} | null,
  *            created_at?: string, updated_at?: string, usage?: Usage | null,
  *            context?: {kind: string, name: string, content: string}[],
- *            window?: {budget: number, tokens: number, omitted: number} | null}} Message
- * @typedef {{messageId: string, content: string, reasoning: string, epoch: number}} Partial
- *   (`epoch` changes when the text is replaced, not extended: a snapshot)
+ *            window?: {budget: number, tokens: number, omitted: number} | null, parts?: Part[]}} Message
+ * @typedef {{id: string, name: string, arguments: any, runs_on: 'server' | 'page', status: string,
+ *            result: {content: any, truncated: boolean} | null, error: {type: string, detail: string} | null,
+ *            decision: {decision: 'approve' | 'deny', note: string | null, at: string} | null,
+ *            claimed_by: string | null, created_at: string, updated_at: string}} ToolCall
+ * @typedef {{type: 'text', text: string} | {type: 'reasoning', text: string}
+ *   | {type: 'tool', call: ToolCall, argumentsText?: string}} Part
+ *   (`argumentsText`: a call's arguments as they stream, raw, until its next `tool` event)
+ * @typedef {{messageId: string, content: string, reasoning: string, epoch: number, parts: Part[] | null}} Partial
+ *   (`epoch` changes when the text is replaced, not extended: a snapshot; `parts` is null while the
+ *   server sends none, an older server: the reply is then its `content`, drawn as before)
  * @typedef {{kind: 'loading'}
  *   | {kind: 'idle'}
  *   | {kind: 'sending', what: 'message' | 'regenerate' | 'continue'}
@@ -105,7 +113,7 @@ function loaded(state, messages, status) {
     ...state, messages: others,
     phase: { kind: 'streaming', streamId: active.stream_id, lastId: null, reconnecting: 0,
       partial: { messageId: active.message_id, content: live ? live.content : '', reasoning: live?.reasoning || '',
-        epoch: 0 } },
+        epoch: 0, parts: partsOf(live) } },
   };
 }
 
@@ -123,7 +131,8 @@ function sent(state, result) {
   return {
     ...state, messages, notice: null,
     phase: { kind: 'streaming', streamId: result.stream_id, lastId: null, reconnecting: 0,
-      partial: { messageId: reply.id, content: reply.content || '', reasoning: reply.reasoning || '', epoch: 0 } },
+      partial: { messageId: reply.id, content: reply.content || '', reasoning: reply.reasoning || '', epoch: 0,
+        parts: partsOf(reply) } },
   };
 }
 
@@ -140,11 +149,18 @@ function applyEvent(state, phase, sse) {
   if (sse.event === 'snapshot') {
     return { ...state, phase: { ...phase, lastId: sse.id, reconnecting: 0, partial: {
       messageId: sse.data.message_id || partial.messageId, content: sse.data.content || '',
-      reasoning: sse.data.reasoning || '', epoch: partial.epoch + 1 } } };
+      reasoning: sse.data.reasoning || '', epoch: partial.epoch + 1, parts: partsOf(sse.data) } } };
   }
   if (sse.event === 'delta') {
+    const { text = '', reasoning = '', tool_arguments: piece } = sse.data;
+    let parts = piece ? appendArguments(partial.parts || seedParts(partial), piece) : partial.parts;
+    if (parts) parts = appendPiece(appendPiece(parts, 'reasoning', reasoning), 'text', text);
     return { ...state, phase: { ...phase, lastId: sse.id, reconnecting: 0, partial: { ...partial,
-      content: partial.content + (sse.data.text || ''), reasoning: partial.reasoning + (sse.data.reasoning || '') } } };
+      content: partial.content + text, reasoning: partial.reasoning + reasoning, parts } } };
+  }
+  if (sse.event === 'tool') {
+    return { ...state, phase: { ...phase, lastId: sse.id, reconnecting: 0, partial: { ...partial,
+      parts: upsertCall(partial.parts || seedParts(partial), sse.data.call) } } };
   }
   if (sse.event === 'final') {
     const message = sse.data.message;
@@ -152,6 +168,67 @@ function applyEvent(state, phase, sse) {
       phase: { kind: 'idle' }, finished: message };
   }
   return state;
+}
+
+/**
+ * A message's or a snapshot's parts; null from a server that sends none, or none for a reply that has
+ * text (one written before parts existed): that reply is its content.
+ * @param {any} holder @returns {Part[] | null}
+ */
+export function partsOf(holder) {
+  const parts = holder && Array.isArray(holder.parts) ? holder.parts : null;
+  return parts && (parts.length || !holder.content) ? parts : null;
+}
+
+/**
+ * The parts a reply read so far stands for, when a server that sent none starts sending calls.
+ * @param {Partial} partial @returns {Part[]}
+ */
+function seedParts(partial) {
+  /** @type {Part[]} */
+  const parts = [];
+  if (partial.reasoning) parts.push({ type: 'reasoning', text: partial.reasoning });
+  if (partial.content) parts.push({ type: 'text', text: partial.content });
+  return parts;
+}
+
+/**
+ * Text or reasoning that streamed: it extends the last part when that is of its kind, else it starts one.
+ * @param {Part[]} parts @param {'text' | 'reasoning'} type @param {string} text @returns {Part[]}
+ */
+export function appendPiece(parts, type, text) {
+  if (!text) return parts;
+  const last = parts[parts.length - 1];
+  if (last && last.type === type) return [...parts.slice(0, -1), { type, text: last.text + text }];
+  return [...parts, { type, text }];
+}
+
+/**
+ * A `tool` event: the whole call replaces its part (and the raw arguments that streamed), or is added.
+ * @param {Part[]} parts @param {ToolCall} call @returns {Part[]}
+ */
+export function upsertCall(parts, call) {
+  const at = parts.findIndex((p) => p.type === 'tool' && p.call.id === call.id);
+  /** @type {Part} */
+  const part = { type: 'tool', call };
+  return at < 0 ? [...parts, part] : parts.map((p, i) => (i === at ? part : p));
+}
+
+/**
+ * A call's arguments as they form: appended raw to its part (one not announced yet gets a pending part).
+ * @param {Part[]} parts @param {{call_id: string, text: string}} piece @returns {Part[]}
+ */
+export function appendArguments(parts, piece) {
+  const at = parts.findIndex((p) => p.type === 'tool' && p.call.id === piece.call_id);
+  if (at < 0) return [...parts, { type: 'tool', call: pendingCall(piece.call_id), argumentsText: piece.text || '' }];
+  return parts.map((p, i) => (i === at && p.type === 'tool'
+    ? { ...p, argumentsText: (p.argumentsText || '') + (piece.text || '') } : p));
+}
+
+/** A call known only by the arguments streaming for it. @param {string} id @returns {ToolCall} */
+function pendingCall(id) {
+  return { id, name: '', arguments: null, runs_on: 'server', status: 'proposed', result: null, error: null,
+    decision: null, claimed_by: null, created_at: '', updated_at: '' };
 }
 
 /** The latest message, if it is a reply. @param {State} state */

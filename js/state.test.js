@@ -202,3 +202,84 @@ test("an abort's answer ends the reply even if its final never arrives", () => {
   assert.equal(s.phase.kind, 'idle');
   assert.equal(s.messages[s.messages.length - 1].status, 'aborted');
 });
+
+// Tool calls: a reply is its parts, in order (docs/protocol.md `Part`, the `tool` event).
+
+/** @param {string} id @param {string} status @param {any} [extra] @returns {import('./state.js').ToolCall} */
+const call = (id, status, extra = {}) => ({ id, name: 'file_read', arguments: { path: 'a.txt' }, runs_on: 'server', status,
+  result: null, error: null, decision: null, claimed_by: null, created_at: 't', updated_at: 't', ...extra });
+/** @param {number} id @param {string} event @param {any} data */
+const ev = (id, event, data) => ({ type: 'sse', streamId: 's2', event: { id, event, data } });
+/** @param {State} s */
+const parts = (s) => streaming(s).partial.parts;
+
+test('a snapshot with parts: deltas extend the last part of their kind, a call starts its own', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, ev(1, 'snapshot', { message_id: 'b', content: 'Hi', reasoning: '', status: 'streaming',
+    parts: [{ type: 'text', text: 'Hi' }] }));
+  s = reduce(s, ev(2, 'delta', { text: ' there' }));
+  s = reduce(s, ev(3, 'tool', { call: call('c1', 'running') }));
+  s = reduce(s, ev(4, 'delta', { reasoning: 'hmm' }));
+  s = reduce(s, ev(5, 'delta', { text: 'Done.' }));
+  assert.deepEqual(parts(s), [{ type: 'text', text: 'Hi there' }, { type: 'tool', call: call('c1', 'running') },
+    { type: 'reasoning', text: 'hmm' }, { type: 'text', text: 'Done.' }]);
+  assert.equal(streaming(s).partial.content, 'Hi thereDone.'); // content is still the text parts joined
+});
+
+test('a tool event replaces its call in place; a repeated event id changes nothing (rule 2)', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, ev(1, 'snapshot', { message_id: 'b', content: '', reasoning: '', status: 'streaming', parts: [] }));
+  s = reduce(s, ev(2, 'tool', { call: call('c1', 'awaiting_approval') }));
+  s = reduce(s, ev(3, 'tool', { call: call('c2', 'proposed') }));
+  const before = s;
+  assert.equal(reduce(s, ev(3, 'tool', { call: call('c2', 'done') })), before);
+  s = reduce(s, ev(4, 'tool', { call: call('c1', 'denied', { decision: { decision: 'deny', note: null, at: 't' } }) }));
+  const got = /** @type {any[]} */ (parts(s));
+  assert.deepEqual(got.map((p) => [p.call.id, p.call.status]), [['c1', 'denied'], ['c2', 'proposed']]);
+  assert.equal(got[1], /** @type {any[]} */ (parts(before))[1]); // the other call's part is the same object: not redrawn
+});
+
+test('arguments stream raw onto their call until the call event arrives', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, ev(1, 'snapshot', { message_id: 'b', content: '', reasoning: '', status: 'streaming', parts: [] }));
+  s = reduce(s, ev(2, 'delta', { tool_arguments: { call_id: 'c1', text: '{"pa' } }));
+  s = reduce(s, ev(3, 'delta', { tool_arguments: { call_id: 'c1', text: 'th": "a' } }));
+  let got = /** @type {any[]} */ (parts(s));
+  assert.equal(got.length, 1);
+  assert.equal(got[0].call.id, 'c1');
+  assert.equal(got[0].argumentsText, '{"path": "a');
+  s = reduce(s, ev(4, 'tool', { call: call('c1', 'awaiting_approval') }));
+  got = /** @type {any[]} */ (parts(s));
+  assert.deepEqual(got, [{ type: 'tool', call: call('c1', 'awaiting_approval') }]);
+  s = reduce(s, ev(5, 'delta', { tool_arguments: { call_id: 'c1', text: 'x' } })); // announced first, then formed
+  assert.equal(/** @type {any[]} */ (parts(s))[0].argumentsText, 'x');
+  assert.equal(streaming(s).partial.content, ''); // arguments are not the reply's text
+});
+
+test('an older server sends no parts: the partial keeps none and the reply is its content, as before', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, ev(1, 'snapshot', { message_id: 'b', content: 'Hel', reasoning: '', status: 'streaming' }));
+  s = reduce(s, ev(2, 'delta', { text: 'lo' }));
+  assert.equal(parts(s), null);
+  assert.equal(streaming(s).partial.content, 'Hello');
+  s = reduce(s, ev(3, 'tool', { call: call('c1', 'running') })); // a call after all: what was read comes first
+  assert.deepEqual(parts(s), [{ type: 'text', text: 'Hello' }, { type: 'tool', call: call('c1', 'running') }]);
+});
+
+test('a live reply found on load keeps its parts; the final brings the committed ones', () => {
+  const live = { ...msg('a', 'assistant', 'x', 'streaming'), parts: [{ type: 'tool', call: call('c1', 'awaiting_approval') }] };
+  let s = loaded(initial(), 1, [msg('u', 'user', 'hi'), live], { active: true, stream_id: 's2', message_id: 'a' });
+  assert.deepEqual(parts(s), live.parts);
+  const final = { ...msg('a', 'assistant', 'ok'), parts: [{ type: 'tool', call: call('c1', 'done') }, { type: 'text', text: 'ok' }] };
+  s = reduce(s, ev(7, 'final', { message: final }));
+  assert.equal(s.phase.kind, 'idle');
+  assert.deepEqual(s.messages[1].parts, final.parts);
+});
+
+test('empty parts beside text (a reply written before parts existed) leave the reply its content', () => {
+  let s = reduce(idle(), { type: 'sent', result: result() });
+  s = reduce(s, ev(1, 'snapshot', { message_id: 'b', content: 'old text', reasoning: '', status: 'streaming', parts: [] }));
+  assert.equal(parts(s), null);
+  s = reduce(s, ev(2, 'snapshot', { message_id: 'b', content: '', reasoning: '', status: 'streaming', parts: [] }));
+  assert.deepEqual(parts(s), []); // a run that has said nothing yet
+});

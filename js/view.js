@@ -1,29 +1,32 @@
 // @ts-check
 /**
- * The chat's DOM: one node per message id, updated from state, never rebuilt
- * whole.  Only the live reply is rendered again as it grows (LiveMarkdown
- * keeps that linear); a committed message is rendered once per change.  The
+ * The chat's DOM: one node per message id (reply.js draws each), updated
+ * from state, never rebuilt whole.  Only the live reply is rendered again as
+ * it grows; a committed message is rendered once per change.  The
  * scroll follows new text only while the reader is at the bottom.  Keys typed
  * in the panel stay in the panel (docs/protocol.md#keys), but for the application's
  * shortcuts (docs/protocol.md#keys, shortcuts.js).  No I/O here: user intents go out through
  * `handlers`.
  */
 import { Mentions } from './attach.js';
-import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
+import { button, h } from './dom.js';
 import { contextMeter, meterText } from './meter.js';
+import { MessageNode } from './reply.js';
 import { forwardShortcut } from './shortcuts.js';
 import { CHANGED_EVENT as SETTINGS_CHANGED, chatSettings, sends } from './settings.js';
 import { Switcher } from './switcher.js';
-import { composer, replyActions, replyMeta, statusText } from './state.js';
+import { composer, replyActions, statusText } from './state.js';
 
 /** @typedef {import('./state.js').State} State @typedef {import('./state.js').Message} Message */
+/** @typedef {import('./cards.js').CardActions} CardActions */
 /**
  * @typedef {import('./context.js').Candidate} Candidate
  * @typedef {{onSend: (text: string, attached: Candidate[]) => void, onStop: () => void, onNew: () => void,
  *            onModel: (id: string) => void, onDismiss: () => void,
  *            onReply: (action: 'retry' | 'continue' | 'regenerate', messageId: string) => void,
  *            onMention?: (query: string) => Promise<Candidate[]>,
- *            onInsert?: (code: string) => void}} Handlers
+ *            onInsert?: (code: string) => void} & Omit<CardActions, 'streamId'>} Handlers
+ *   `onDecide` and `cellSource`: what a tool call's card may do (cards.js).
  */
 /**
  * The header's conversation switcher: `onHistory` asks for the recent conversations
@@ -32,160 +35,7 @@ import { composer, replyActions, replyMeta, statusText } from './state.js';
  * @typedef {import('./switcher.js').ConversationInfo} ConversationInfo
  */
 
-const ACTION_LABELS = { retry: 'Retry', continue: 'Continue', regenerate: 'Regenerate' };
-const STATUS_NOTES = {
-  interrupted: 'The reply was interrupted before it finished.',
-  aborted: 'Stopped.',
-};
 const FOLLOW_SLACK_PX = 40;
-
-/** @param {string} tag @param {string} className @param {string} [text] */
-function h(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-/** @param {string} text @param {string} className */
-function button(text, className) {
-  const element = /** @type {HTMLButtonElement} */ (h('button', className, text));
-  element.type = 'button';
-  return element;
-}
-
-/** A message's node and what it was last drawn from. */
-class MessageNode {
-  /** @param {'user' | 'assistant'} role */
-  constructor(role) {
-    this.node = h('div', `rc-message rc-${role}`);
-    this.role = role;
-    this.drawn = '';
-    this.actionsDrawn = '';
-    /** @type {LiveMarkdown | null} */
-    this.live = null;
-    this.reasoning = /** @type {HTMLDetailsElement} */ (h('details', 'rc-reasoning'));
-    this.reasoning.append(h('summary', '', 'Reasoning'));
-    this.reasoningBody = h('div', 'rc-reasoning-body');
-    this.reasoning.append(this.reasoningBody);
-    this.header = h('div', 'rc-role', role === 'user' ? 'You' : 'Assistant');
-    this.meta = h('span', 'rc-meta');
-    this.header.append(this.meta);
-    this.body = h('div', 'rc-body');
-    this.context = /** @type {HTMLDetailsElement} */ (h('details', 'rc-context'));
-    this.context.hidden = true;
-    this.window = h('div', 'rc-window');
-    this.window.hidden = true;
-    this.note = h('div', 'rc-note');
-    this.actions = h('div', 'rc-actions');
-    this.node.append(this.header, this.context, this.reasoning, this.window, this.body, this.note, this.actions);
-  }
-
-  /** What was attached to a user message, as the model saw it; folded. @param {Message} message */
-  drawContext(message) {
-    const items = message.context || [];
-    this.context.hidden = !items.length;
-    if (!items.length) return;
-    const summary = h('summary', '', `Attached: ${items.map((c) => c.name).join(', ')}`);
-    this.context.replaceChildren(summary, ...items.map((item) => {
-      const block = h('div', 'rc-context-item');
-      block.append(h('div', 'rc-context-name', `${item.kind}: ${item.name}`), h('pre', 'rc-context-text', item.content));
-      return block;
-    }));
-  }
-
-  /** A reply made without the oldest turns says so (docs/protocol.md#show-trust). @param {Message} message */
-  drawWindow(message) {
-    const omitted = message.window ? message.window.omitted : 0;
-    this.window.hidden = !omitted;
-    this.window.textContent = omitted
-      ? `${omitted} earlier message${omitted === 1 ? ' was' : 's were'} left out to fit the model's context.` : '';
-  }
-
-  /** A committed message: drawn again only when it changed. @param {Message} message */
-  draw(message) {
-    const key = `${message.status}|${message.updated_at}|${message.content.length}|${message.error?.detail}`;
-    if (key === this.drawn) return;
-    this.drawn = key;
-    this.live = null;
-    this.node.className = `rc-message rc-${this.role} rc-status-${message.status}`;
-    this.node.removeAttribute('aria-busy');
-    this.node.dataset.id = message.id;
-    this.drawContext(message);
-    this.drawWindow(message);
-    if (this.role === 'user') {
-      this.body.textContent = message.content;
-    } else {
-      this.body.innerHTML = renderMarkdown(message.content);
-      addCopyButtons(this.body);
-    }
-    this.drawReasoning(message.reasoning || '', false);
-    this.meta.textContent = this.role === 'assistant' ? replyMeta(message, localTime) : '';
-    this.drawNote(message);
-  }
-
-  /** The live reply: only its growing part is rendered again. @param {import('./state.js').Partial} partial */
-  drawLive(partial) {
-    if (!this.live) {
-      this.drawn = '';
-      this.node.className = 'rc-message rc-assistant rc-status-streaming';
-      this.node.dataset.id = partial.messageId;
-      this.node.setAttribute('aria-busy', 'true');
-      this.meta.textContent = '';
-      this.note.replaceChildren();
-      this.note.hidden = true;
-      this.live = new LiveMarkdown(this.body);
-      this.cursor = h('span', 'rc-cursor', '▍');
-      this.cursor.setAttribute('aria-hidden', 'true');
-    }
-    this.live.update(partial.content, partial.epoch);
-    if (this.cursor) this.body.append(this.cursor);
-    this.drawReasoning(partial.reasoning, !partial.content);
-  }
-
-  /** @param {string} text @param {boolean} open */
-  drawReasoning(text, open) {
-    this.reasoning.hidden = !text;
-    if (this.reasoningBody.textContent !== text) this.reasoningBody.textContent = text;
-    if (open) this.reasoning.open = true; // live thinking shows; the user may fold it
-  }
-
-  /** Which reply failed and why, on the reply itself (docs/protocol.md#show-trust). @param {Message} message */
-  drawNote(message) {
-    this.note.replaceChildren();
-    if (message.status === 'error') {
-      this.note.className = 'rc-note rc-note-error';
-      this.note.setAttribute('role', 'note');
-      this.note.append(`The model failed: ${message.error ? message.error.detail : 'unknown error'}`);
-    } else if (message.status === 'interrupted' || message.status === 'aborted') {
-      this.note.className = 'rc-note';
-      this.note.append(STATUS_NOTES[message.status]);
-    }
-    this.note.hidden = !this.note.childNodes.length;
-  }
-
-  /**
-   * @param {('retry' | 'continue' | 'regenerate')[]} actions
-   * @param {(action: 'retry' | 'continue' | 'regenerate') => void} act
-   */
-  drawActions(actions, act) {
-    const key = actions.join(',');
-    if (key === this.actionsDrawn) return;
-    this.actionsDrawn = key;
-    this.actions.replaceChildren(...actions.map((action) => {
-      const element = button(ACTION_LABELS[action], `rc-act rc-act-${action}`);
-      element.addEventListener('click', () => act(action));
-      return element;
-    }));
-    this.actions.hidden = !actions.length;
-  }
-}
-
-/** @param {string} iso */
-function localTime(iso) {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
 
 export class ChatView {
   /** @param {HTMLElement} el @param {Handlers & SwitchHandlers} handlers */
@@ -328,10 +178,11 @@ export class ChatView {
       const message = state.messages.find((m) => m.id === id);
       let node = this.nodes.get(id);
       if (!node) {
-        node = new MessageNode(message ? message.role : 'assistant');
+        node = new MessageNode(message ? message.role : 'assistant',
+          { onDecide: this.handlers.onDecide, cellSource: this.handlers.cellSource });
         this.nodes.set(id, node);
       }
-      if (phase.kind === 'streaming' && id === liveId) node.drawLive(phase.partial);
+      if (phase.kind === 'streaming' && id === liveId) node.drawLive(phase.partial, phase.streamId);
       else if (message) node.draw(message);
       if (message && message.role === 'assistant') {
         node.drawActions(replyActions(state, message), (action) => this.handlers.onReply(action, id));
