@@ -46,3 +46,26 @@ def test_a_pending_approval_survives_a_reload_and_approve_in_the_page_runs_it_on
     assert "answered: wrote 4 bytes" in tab.reply_text()
     assert (server.root / name).read_text() == "once"
     assert tab.panel().get_by_role("button", name="Approve", exact=True).count() == 0
+
+
+def test_the_first_decision_wins_in_every_open_view(tab, server, frontend, chat_path):
+    from tests.browser.notebook import Notebook
+
+    name = f"agent-two-{frontend}.txt"
+    cid, _ = start_run(server, f'/tool file_write {{"path": "{name}", "content": "x"}}')
+    for _ in range(TIMEOUT // 100):
+        if awaiting(server, cid) == "approval":
+            break
+        tab.page.wait_for_timeout(100)
+    tab.page.reload()
+    tab.panel().wait_for(timeout=TIMEOUT)
+    other = Notebook(tab.page.context.new_page(), server, frontend, path=chat_path).open()
+    other.panel().wait_for(timeout=TIMEOUT)
+    for view in (tab, other):
+        view.panel().locator(".rc-card.rc-call-awaiting_approval").wait_for(timeout=TIMEOUT)
+    other.panel().get_by_role("button", name="Deny", exact=True).click()
+    # the view that did not decide shows the decision at once, from its own stream
+    tab.panel().locator(".rc-card.rc-call-denied").wait_for(timeout=TIMEOUT)
+    assert tab.panel().get_by_role("button", name="Approve", exact=True).count() == 0
+    tab.wait_api(lambda messages: messages[-1]["status"] == "complete")
+    assert not (server.root / name).exists()
