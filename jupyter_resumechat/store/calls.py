@@ -5,10 +5,8 @@ two servers given the same decision, or a claimant racing a stop, change it
 once: the first wins and the other reads back what won.  Every move is
 committed before the job announces it (docs/protocol.md#guarantees, 10).
 
-A run that waits for a decision or a page's result is *parked*: its message
-stays ``streaming`` with ``waiting`` set, no task and no lease of its own; the
-lapse recovery leaves it alone, and whoever continues it first takes it back
-with one conditional UPDATE (``adopt_parked``).
+The steps a person or a page takes (decide, claim, result) are
+``decisions.py``; the parking of a run that waits is ``parking.py``.
 """
 
 from __future__ import annotations
@@ -21,16 +19,15 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import CallConflict, NotFound
+from ..errors import NotFound
 from ..models import Message, ToolCall, format_time, parts_of, utcnow
-from ..tools import CallStatus, bound_result
-from .clock import database_now, now_expression
+from ..tools import CallStatus
 from .engine import guarded
-from .rows import STREAMING, aware, json_text, message_of
-from .schema import conversations, instances, messages, tool_calls
+from .rows import STREAMING, aware, json_text
+from .schema import conversations, messages, tool_calls
 from .turns import TurnQueries
 
-__all__ = ["CallRow", "NewCall", "ParkedRun", "RunSteps"]
+__all__ = ["CallRow", "NewCall", "RunSteps"]
 
 _OPEN = [s.value for s in CallStatus if not s.ended]
 
@@ -67,18 +64,6 @@ class CallRow:
     @property
     def status(self) -> CallStatus:
         return CallStatus(self.call.status)
-
-
-@dataclass(frozen=True)
-class ParkedRun:
-    """A run waiting for a decision or a page's result."""
-
-    message_id: str
-    conversation_id: str
-    stream_id: str
-    waiting: str
-    waited: float  # seconds since it parked (the database's clock)
-    parked_by_live: bool = False  # the server that parked it still holds a lease (and its stream)
 
 
 def _call_row(row: Any) -> CallRow:
@@ -256,264 +241,6 @@ class RunSteps(TurnQueries):
             return await self._rows(conn, tool_calls.c.id.in_([r.call.id for r in open_rows]))
 
     @guarded
-    async def decide(
-        self, call_id: str, owner: str | None, approve: bool, note: str | None
-    ) -> tuple[CallRow, bool]:
-        """The first decision wins; the same again changes nothing; the other one is a conflict."""
-        row = await self.call_row(call_id, owner)
-        wanted = "approve" if approve else "deny"
-        moved = await self.move_call(
-            call_id,
-            CallStatus.APPROVED if approve else CallStatus.DENIED,
-            [CallStatus.AWAITING_APPROVAL],
-            decision=wanted,
-            decision_note=note,
-            decided_at=utcnow(),
-        )
-        if moved is not None:
-            return moved, True
-        row = await self.call_row(call_id, owner)
-        decided = row.call.decision
-        if decided is not None and decided["decision"] == wanted:
-            return row, False
-        reason = (
-            f"the call was already {'approved' if decided['decision'] == 'approve' else 'denied'}"
-            if decided is not None
-            else f"the call is {row.call.status} and takes no decision"
-        )
-        raise CallConflict(reason, "decided" if decided is not None else "ended", row.call.to_json())
-
-    @guarded
-    async def claim(self, call_id: str, owner: str | None, client_id: str, lease: float) -> CallRow:
-        """A page call to its first claimant (or to it again, renewing the lease)."""
-        row = await self.call_row(call_id, owner)
-        if row.call.runs_on != "page":
-            raise CallConflict(
-                "the server runs this call; pages cannot claim it", "not_page", row.call.to_json()
-            )
-        async with self.engine.begin() as conn:
-            until = now_expression(conn.dialect.name) + lease
-            changed = await conn.execute(
-                update(tool_calls)
-                .where(
-                    tool_calls.c.id == call_id,
-                    (tool_calls.c.status == CallStatus.APPROVED.value)
-                    | (
-                        (tool_calls.c.status == CallStatus.RUNNING.value)
-                        & (tool_calls.c.claimed_by == client_id)
-                    ),
-                )
-                .values(
-                    status=CallStatus.RUNNING.value,
-                    claimed_by=client_id,
-                    claim_until=until,
-                    updated_at=utcnow(),
-                )
-            )
-            if changed.rowcount:
-                return (await self._rows(conn, tool_calls.c.id == call_id))[0]
-        row = await self.call_row(call_id, owner)
-        if row.status is CallStatus.RUNNING:
-            raise CallConflict("another page claimed this call", "claimed", row.call.to_json())
-        raise CallConflict(
-            f"the call is {row.call.status} and cannot be claimed", "ended", row.call.to_json()
-        )
-
-    @guarded
-    async def submit_result(
-        self,
-        call_id: str,
-        owner: str | None,
-        client_id: str,
-        content: str | None,
-        error: str | None,
-        limit: int,
-    ) -> tuple[CallRow, bool]:
-        """The claimant's result ends the call (once; the same again changes nothing)."""
-        await self.call_row(call_id, owner)
-        values: dict[str, Any]
-        if error is not None:
-            status, values = CallStatus.ERROR, {"error_type": "page", "error_detail": error[:limit]}
-        else:
-            bounded = bound_result(content or "", limit)
-            status = CallStatus.DONE
-            values = {"result": bounded.content, "result_truncated": int(bounded.truncated)}
-        async with self.engine.begin() as conn:
-            changed = await conn.execute(
-                update(tool_calls)
-                .where(
-                    tool_calls.c.id == call_id,
-                    tool_calls.c.status == CallStatus.RUNNING.value,
-                    tool_calls.c.claimed_by == client_id,
-                )
-                .values(status=status.value, updated_at=utcnow(), **values)
-            )
-            if changed.rowcount:
-                return (await self._rows(conn, tool_calls.c.id == call_id))[0], True
-        row = await self.call_row(call_id, owner)
-        same = row.call.claimed_by == client_id and row.status is status
-        if same and status is CallStatus.DONE and row.call.result is not None:
-            same = row.call.result["content"] == values["result"]
-        if same:
-            return row, False
-        raise CallConflict(
-            "only the page that claimed this call may give its result, once, while it runs",
-            "claimed" if row.call.claimed_by != client_id else "ended",
-            row.call.to_json(),
-        )
-
-    @guarded
-    async def lapsed_claims(self) -> list[CallRow]:
-        """Page calls whose claimant stopped renewing: each becomes ``unknown`` (it may have run)."""
-        async with self.engine.begin() as conn:
-            now = await database_now(conn)
-            stale = await self._rows(
-                conn,
-                (tool_calls.c.status == CallStatus.RUNNING.value)
-                & (tool_calls.c.runs_on == "page")
-                & (tool_calls.c.claim_until < now),
-            )
-            moved = []
-            for row in stale:
-                changed = await conn.execute(
-                    update(tool_calls)
-                    .where(
-                        tool_calls.c.id == row.call.id,
-                        tool_calls.c.status == CallStatus.RUNNING.value,
-                        tool_calls.c.claim_until < now,
-                    )
-                    .values(
-                        status=CallStatus.UNKNOWN.value,
-                        error_type="unknown",
-                        error_detail="the page running this call went away before it answered",
-                        updated_at=utcnow(),
-                    )
-                )
-                if changed.rowcount:
-                    moved.append(row.call.id)
-            return await self._rows(conn, tool_calls.c.id.in_(moved)) if moved else []
-
-    # parking
-
-    @guarded
-    async def park(self, message_id: str, waiting: str, content: str, reasoning: str) -> bool:
-        """Leave a waiting run in the database with its text; False if it is not ours any more."""
-        async with self.engine.begin() as conn:
-            changed = await conn.execute(
-                update(messages)
-                .where(
-                    messages.c.id == message_id,
-                    messages.c.status == STREAMING,
-                    messages.c.owner_instance == self.instance_id,
-                )
-                .values(
-                    waiting=waiting,
-                    parked_at=now_expression(conn.dialect.name),
-                    content=content,
-                    reasoning=reasoning,
-                    updated_at=utcnow(),
-                )
-            )
-        return bool(changed.rowcount)
-
-    @guarded
-    async def adopt_parked(self, message_id: str) -> tuple[Message, str] | None:
-        """Take a parked run to continue it here: the message and its stream's id; None
-        if another server took it first (or it is not parked)."""
-        async with self.engine.begin() as conn:
-            changed = await conn.execute(
-                update(messages)
-                .where(
-                    messages.c.id == message_id,
-                    messages.c.status == STREAMING,
-                    messages.c.waiting.is_not(None),
-                )
-                .values(waiting=None, parked_at=None, owner_instance=self.instance_id, updated_at=utcnow())
-            )
-            if not changed.rowcount:
-                return None
-            row = (await conn.execute(select(messages).where(messages.c.id == message_id))).mappings().one()
-        return message_of(row), row["stream_id"] or ""
-
-    @guarded
-    async def move_stream(self, message_id: str, old: str, new: str) -> bool:
-        """A run continued on a new stream (its old one is gone): the message names it."""
-        async with self.engine.begin() as conn:
-            changed = await conn.execute(
-                update(messages)
-                .where(
-                    messages.c.id == message_id, messages.c.stream_id == old, messages.c.status == STREAMING
-                )
-                .values(stream_id=new)
-            )
-        return bool(changed.rowcount)
-
-    @guarded
-    async def parked_runs(self, message_id: str | None = None) -> list[ParkedRun]:
-        """Runs that wait (all, or one), with how long each has waited."""
-        async with self.engine.connect() as conn:
-            now = await database_now(conn)
-            query = select(
-                messages.c.id,
-                messages.c.conversation_id,
-                messages.c.stream_id,
-                messages.c.waiting,
-                messages.c.parked_at,
-                messages.c.owner_instance,
-            ).where(messages.c.status == STREAMING, messages.c.waiting.is_not(None))
-            if message_id is not None:
-                query = query.where(messages.c.id == message_id)
-            rows = (await conn.execute(query)).all()
-            live = set()
-            if rows:
-                found = await conn.execute(select(instances.c.id).where(instances.c.lease_until >= now))
-                live = set(found.scalars())
-        return [
-            ParkedRun(m, c, s or "", w, max(0.0, now - (p or now)), o in live and o != self.instance_id)
-            for m, c, s, w, p, o in rows
-        ]
-
-    @guarded
-    async def conversation_owner(self, conversation_id: str) -> str:
-        """Who owns the conversation ("" on a single-user server)."""
-        async with self.engine.connect() as conn:
-            return await _owner_of(conn, conversation_id)
-
-    @guarded
-    async def tools_of(self, message_id: str) -> list[str] | None:
-        """The tool names a reply may call; None: a plain reply."""
-        async with self.engine.connect() as conn:
-            value = (await conn.execute(select(messages.c.tools).where(messages.c.id == message_id))).scalar()
-        return None if value is None else list(json.loads(value))
-
-    @guarded
-    async def always_tools(self, conversation_id: str) -> set[str]:
-        """Tools approved for good in this conversation ("Always for this conversation")."""
-        async with self.engine.connect() as conn:
-            value = (
-                await conn.execute(
-                    select(conversations.c.always_tools).where(conversations.c.id == conversation_id)
-                )
-            ).scalar()
-        return set(json.loads(value)) if value else set()
-
-    @guarded
-    async def add_always(self, conversation_id: str, name: str) -> None:
-        async with self.engine.begin() as conn:
-            value = (
-                await conn.execute(
-                    select(conversations.c.always_tools).where(conversations.c.id == conversation_id)
-                )
-            ).scalar()
-            names = set(json.loads(value)) if value else set()
-            names.add(name)
-            await conn.execute(
-                update(conversations)
-                .where(conversations.c.id == conversation_id)
-                .values(always_tools=json_text(sorted(names)))
-            )
-
-    @guarded
     async def forget_calls(self, message_id: str) -> None:
         """A regenerated reply starts again without the calls of its earlier run."""
         async with self.engine.begin() as conn:
@@ -535,11 +262,3 @@ class RunSteps(TurnQueries):
             m.replace(parts=parts_of(m.content, m.reasoning, by_message[m.id])) if m.id in by_message else m
             for m in found
         ]
-
-
-async def _owner_of(conn: AsyncConnection, conversation_id: str) -> str:
-    found = await conn.execute(select(conversations.c.owner).where(conversations.c.id == conversation_id))
-    owner = found.scalar()
-    if owner is None:
-        raise NotFound(f"conversation {conversation_id!r} not found")
-    return str(owner)

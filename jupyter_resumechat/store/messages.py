@@ -11,19 +11,22 @@ Every streaming reply records the server instance that runs it (leases and
 recovery: ``instances.py``).  Writes of a reply's text are fenced by that
 owner: a server that lost a reply writes nothing to it.
 
-The store is one object made of four parts, one concept each:
+The store is one object made of five parts, one concept each:
 ``conversations.py`` (create, list, rename, delete), ``turns.py`` (a user
 message and its reply, and the lookups), ``steps.py`` (what happens to a
-reply afterwards: restart, checkpoints, the final commit) and ``calls.py``
-(the tool calls of agent runs, and the parking of runs that wait).
+reply afterwards: restart, checkpoints, the final commit), ``calls.py``
+(the tool calls of agent runs; ``decisions.py``: the steps people and pages
+take) and ``parking.py`` (runs that wait).
 """
 
 from __future__ import annotations
 
-from .calls import CallRow, NewCall, ParkedRun, RunSteps
+from .calls import CallRow, NewCall
 from .conversations import ConversationQueries
+from .decisions import CallDecisions
 from .engine import guarded, make_engine
 from .instances import Instances
+from .parking import ParkedRun, ParkedRuns
 from .rows import new_id
 from .setup import prepare_schema
 from .steps import Commit, CommitResult, ReplySteps, Restart
@@ -43,7 +46,7 @@ __all__ = [
 ]
 
 
-class MessageStore(ConversationQueries, RunSteps, ReplySteps):
+class MessageStore(ConversationQueries, CallDecisions, ParkedRuns, ReplySteps):
     """Conversations and messages in a SQL database (see module docstring)."""
 
     def __init__(self, url: str, echo: bool = False, *, instance_id: str | None = None) -> None:
