@@ -1,7 +1,7 @@
 """Runs with tools, for the JobManager: what a run may call, decisions, claims,
 results, and the continuation of runs that wait.
 
-A run that waits is parked in the database (``agent.py``, ``store/calls.py``):
+A run that waits is parked in the database (``agent.py``, ``store/parking.py``):
 no task, no lease.  A decision or a result, on any server, is committed first;
 then that server adopts the run (one conditional UPDATE: one winner) and
 continues it as a job, on the same stream when the stream store still has it,
@@ -73,8 +73,10 @@ class ToolRuns(ConversationAccess):
         """A page call to its first claimant (again: the lease renewed); the lease's length."""
         if not client_id:
             raise InvalidRequest("'client_id' must be a non-empty string")
-        row = await self.messages.claim(call_id, self._owner(user), client_id, self.settings.claim_lease)
-        if row.status is CallStatus.RUNNING:
+        row, started = await self.messages.claim(
+            call_id, self._owner(user), client_id, self.settings.claim_lease
+        )
+        if started:  # running now, by that page: every view hears it (a renewal is no news)
             await self._tell(row.message_id, row)
         return self.settings.claim_lease
 

@@ -55,8 +55,11 @@ class CallDecisions(RunSteps):
         raise CallConflict(reason, "decided" if decided is not None else "ended", row.call.to_json())
 
     @guarded
-    async def claim(self, call_id: str, owner: str | None, client_id: str, lease: float) -> CallRow:
-        """A page call to its first claimant (or to it again, renewing the lease)."""
+    async def claim(
+        self, call_id: str, owner: str | None, client_id: str, lease: float
+    ) -> tuple[CallRow, bool]:
+        """A page call to its first claimant (or to it again, renewing the lease); and
+        whether this claim started it (a renewal changes no status)."""
         row = await self.call_row(call_id, owner)
         if row.call.runs_on != "page":
             raise CallConflict(
@@ -82,7 +85,8 @@ class CallDecisions(RunSteps):
                 )
             )
             if changed.rowcount:
-                return (await self._rows(conn, tool_calls.c.id == call_id))[0]
+                started = row.status is CallStatus.APPROVED
+                return (await self._rows(conn, tool_calls.c.id == call_id))[0], started
         row = await self.call_row(call_id, owner)
         if row.status is CallStatus.RUNNING:
             raise CallConflict("another page claimed this call", "claimed", row.call.to_json())

@@ -204,9 +204,16 @@ async def test_a_page_call_has_one_claimant_whose_result_continues_the_run(api):
     (call,) = calls_of((await api.messages(conv["id"]))[-1])
     assert call["runs_on"] == "page" and call["status"] == "approved"
     path = f"streams/{sent['stream_id']}/tools/{call['id']}"
+    before = (await status(api, conv["id"]))["last_event_id"]
     first = await api.request("POST", f"{path}/claim", json={"client_id": "tab-1"})
     assert first.status_code == 200 and first.json()["lease_seconds"] > 0
     assert (await api.request("POST", f"{path}/claim", json={"client_id": "tab-1"})).status_code == 200
+    # the claim is news to every view, once; a renewal is not
+    told = await asyncio.wait_for(api.events(sent["stream_id"], last_id=before, stop_after=1), 20)
+    assert [(e.event, e.data["call"]["status"], e.data["call"]["claimed_by"]) for e in told.events] == [
+        ("tool", "running", "tab-1")
+    ]
+    assert (await status(api, conv["id"]))["last_event_id"] == before + 1
     second = await api.request("POST", f"{path}/claim", json={"client_id": "tab-2"})
     assert second.status_code == 409 and second.json()["error"] == "claimed"
     stranger = await api.request("POST", f"{path}/result", json={"client_id": "tab-2", "content": "x"})
