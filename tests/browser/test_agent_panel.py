@@ -27,13 +27,19 @@ def awaiting(server: Any, cid: str) -> str | None:
         return client.get(server.url(f"conversations/{cid}/stream")).json()["awaiting"]
 
 
+def wait_awaiting(tab: Any, server: Any, cid: str) -> None:
+    """Until the run waits for a decision (polled, not slept)."""
+    for _ in range(TIMEOUT // 100):
+        if awaiting(server, cid) == "approval":
+            return
+        tab.page.wait_for_timeout(100)
+    raise AssertionError("the run never waited for a decision")
+
+
 def test_a_pending_approval_survives_a_reload_and_approve_in_the_page_runs_it_once(tab, server):
     name = f"agent-{tab.page.url.rsplit('/', 1)[-1].split('.')[0][-12:]}.txt"
     cid, _ = start_run(server, f'/tool file_write {{"path": "{name}", "content": "once"}}')
-    for _ in range(TIMEOUT // 100):
-        if awaiting(server, cid) == "approval":
-            break
-        tab.page.wait_for_timeout(100)
+    wait_awaiting(tab, server, cid)
     tab.page.reload()  # the view learns of the run as any returning view does
     tab.panel().wait_for(timeout=TIMEOUT)
     card = tab.panel().locator(".rc-card.rc-call-awaiting_approval")
@@ -53,10 +59,7 @@ def test_the_first_decision_wins_in_every_open_view(tab, server, frontend, chat_
 
     name = f"agent-two-{frontend}.txt"
     cid, _ = start_run(server, f'/tool file_write {{"path": "{name}", "content": "x"}}')
-    for _ in range(TIMEOUT // 100):
-        if awaiting(server, cid) == "approval":
-            break
-        tab.page.wait_for_timeout(100)
+    wait_awaiting(tab, server, cid)
     tab.page.reload()
     tab.panel().wait_for(timeout=TIMEOUT)
     other = Notebook(tab.page.context.new_page(), server, frontend, path=chat_path).open()
