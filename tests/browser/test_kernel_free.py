@@ -50,8 +50,10 @@ def shut_down_kernels(server: Any) -> None:
 
 
 def saved_output(server: Any, path: str) -> dict[str, Any]:
+    """The transcript on disk, or {} while a save writes the file in place (read as unreadable)."""
     with httpx.Client(headers=server.headers, timeout=30) as client:
-        cells = client.get(server.base + f"api/contents/{path}").json()["content"]["cells"]
+        answer = client.get(server.base + f"api/contents/{path}")
+    cells = ((answer.json() if answer.status_code == 200 else {}).get("content") or {}).get("cells") or []
     outputs = [o for c in cells for o in c.get("outputs", []) if MIME in o.get("data", {})]
     return dict(outputs[0]["data"]) if outputs else {}
 

@@ -21,9 +21,12 @@ LISTS = """() => { const s = window.jupyterResumechatShortcuts1, p = document.qu
 
 
 def saved_source(tab: Notebook) -> str:
+    """The first cell's source on disk, or "" while a save is writing the file: the server
+    writes it in place (after a backup copy), so a read mid-save answers "Unreadable Notebook"."""
     with httpx.Client(headers=tab.server.headers, timeout=10) as client:
-        model = client.get(f"{tab.server.base}api/contents/{tab.path}").json()
-    return "".join(model["content"]["cells"][0]["source"])
+        answer = client.get(f"{tab.server.base}api/contents/{tab.path}")
+    cells = ((answer.json() if answer.status_code == 200 else {}).get("content") or {}).get("cells") or []
+    return "".join(cells[0]["source"]) if cells else ""
 
 
 def wait_saved(tab: Notebook, text: str) -> None:
