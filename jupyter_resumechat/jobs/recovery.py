@@ -59,7 +59,7 @@ class Recovery:
         for reply in await self.messages.instances.lapsed_replies():
             if await self._stream_open(reply.stream_id):
                 continue  # its lease in the StreamStore decides (claim_orphans)
-            if await self.messages.instances.recover(reply):
+            if await self.messages.recover_lapsed(reply):
                 recovered += 1
         if recovered:
             log.warning(

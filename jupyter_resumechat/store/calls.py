@@ -29,7 +29,7 @@ from .turns import TurnQueries
 
 __all__ = ["CallRow", "NewCall", "RunSteps"]
 
-_OPEN = [s.value for s in CallStatus if not s.ended]
+OPEN = [s.value for s in CallStatus if not s.ended]  # the statuses a call ends from
 
 
 @dataclass(frozen=True)
@@ -195,50 +195,6 @@ class RunSteps(TurnQueries):
             if not changed.rowcount:
                 return None
             return (await self._rows(conn, tool_calls.c.id == call_id))[0]
-
-    @guarded
-    async def end_open_calls(
-        self,
-        message_id: str,
-        wanted: CallStatus,
-        running_to: CallStatus | None = None,
-        *,
-        fenced: bool = True,
-    ) -> list[CallRow]:
-        """Every call of the reply not yet ended becomes ``wanted`` (a stop: cancelled);
-        a server call caught running becomes ``running_to`` when given (a failure:
-        ``unknown``, since it may have acted).  ``fenced``: only while the reply is this
-        server's (a job that lost its run to another server ends none of its calls)."""
-        async with self.engine.begin() as conn:
-            if fenced:
-                owner = await conn.execute(
-                    select(messages.c.owner_instance).where(messages.c.id == message_id)
-                )
-                if owner.scalar() != self.instance_id:
-                    return []
-            open_rows = await self._rows(
-                conn, (tool_calls.c.message_id == message_id) & tool_calls.c.status.in_(_OPEN)
-            )
-            for row in open_rows:
-                target = wanted
-                if (
-                    running_to is not None
-                    and row.status is CallStatus.RUNNING
-                    and row.call.runs_on == "server"
-                ):
-                    target = running_to
-                said: dict[str, Any] = {}
-                if target is CallStatus.UNKNOWN:
-                    said = {
-                        "error_type": "unknown",
-                        "error_detail": "the server running this call stopped before it answered",
-                    }
-                await conn.execute(
-                    update(tool_calls)
-                    .where(tool_calls.c.id == row.call.id, tool_calls.c.status == row.status.value)
-                    .values(status=target.value, updated_at=utcnow(), **said)
-                )
-            return await self._rows(conn, tool_calls.c.id.in_([r.call.id for r in open_rows]))
 
     @guarded
     async def forget_calls(self, message_id: str) -> None:

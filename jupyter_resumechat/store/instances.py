@@ -3,7 +3,8 @@
 Every server process registers an instance with a lease and renews it
 (``heartbeat``); each streaming reply records its owner instance.  Only
 replies whose owner's lease lapsed, or whose owner ran on this host and its
-process is gone, are recovered (docs/protocol.md#bounded-loss).  Deadlines are written and
+process is gone, are found here for recovery (docs/protocol.md#bounded-loss);
+``endings.py`` recovers them.  Deadlines are written and
 compared on the database's clock (``clock.py``), never this host's.
 """
 
@@ -14,15 +15,15 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..models import MessageStatus, utcnow
+from ..models import MessageStatus
 from .clock import database_now, now_expression
 from .engine import guarded
-from .schema import SCHEMA_VERSION, instances, messages, tool_calls
+from .schema import SCHEMA_VERSION, instances, messages
 
-__all__ = ["Instances", "LapsedReply", "spooled_fence"]
+__all__ = ["Instances", "LapsedReply"]
 
 _STREAMING = MessageStatus.STREAMING.value
 _INTERRUPTED = MessageStatus.INTERRUPTED.value
@@ -113,48 +114,6 @@ class Instances:
         return [LapsedReply(mid, sid or "", owner) for mid, sid, owner in rows if owner not in live]
 
     @guarded
-    async def recover(self, reply: LapsedReply) -> bool:
-        """Mark a lapsed reply ``interrupted``, keeping its text; False if it moved on.
-
-        This instance becomes its owner: the adopter's ending is final.  Should
-        the old owner wake up (a paused process, a partition), its checkpoints
-        and its final match no row of its own and write nothing, and it stops
-        the job when it sees the reply ``taken`` (docs/protocol.md#bounded-loss, #upgrades).
-        """
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(messages)
-                .where(
-                    messages.c.id == reply.message_id,
-                    messages.c.status == _STREAMING,
-                    _same_owner(reply.owner_instance),
-                )
-                .values(status=_INTERRUPTED, owner_instance=self.instance_id, updated_at=utcnow())
-            )
-            if (
-                result.rowcount
-            ):  # its calls: one caught running may have acted (docs/protocol.md#guarantees 11)
-                await conn.execute(
-                    update(tool_calls)
-                    .where(tool_calls.c.message_id == reply.message_id, tool_calls.c.status == "running")
-                    .values(
-                        status="unknown",
-                        error_type="unknown",
-                        error_detail="the server running this call stopped before it answered",
-                        updated_at=utcnow(),
-                    )
-                )
-                await conn.execute(
-                    update(tool_calls)
-                    .where(
-                        tool_calls.c.message_id == reply.message_id,
-                        tool_calls.c.status.in_(("proposed", "awaiting_approval", "approved")),
-                    )
-                    .values(status="cancelled", updated_at=utcnow())
-                )
-        return bool(result.rowcount)
-
-    @guarded
     async def taken(self, message_ids: list[str]) -> set[str]:
         """Which of this instance's running replies are no longer its own: recovered
         by another server while this one's lease had lapsed (or deleted)."""
@@ -169,27 +128,6 @@ class Instances:
                 )
             )
             return set(message_ids) - set(found.scalars())
-
-
-def spooled_fence(owner: str, content: str) -> Any:
-    """Where a final kept in the spool may still land: its owner's reply, streaming
-    or interrupted, or one a peer recovered (``interrupted``, the checkpoint's text)
-    that nobody moved past: no later message, and no more text than the spool's."""
-    later = messages.alias("later")
-    moved_on = exists().where(
-        later.c.conversation_id == messages.c.conversation_id, later.c.pk > messages.c.pk
-    )
-    recovered = (
-        (messages.c.status == _INTERRUPTED) & ~moved_on & (func.length(messages.c.content) <= len(content))
-    )
-    return (
-        (messages.c.owner_instance == owner) & messages.c.status.in_((_STREAMING, _INTERRUPTED))
-    ) | recovered
-
-
-def _same_owner(owner: str | None) -> Any:
-    column = messages.c.owner_instance
-    return column.is_(None) if owner is None else column == owner
 
 
 def _dead_here(row: Any) -> bool:

@@ -14,9 +14,10 @@ owner: a server that lost a reply writes nothing to it.
 The store is one object made of five parts, one concept each:
 ``conversations.py`` (create, list, rename, delete), ``turns.py`` (a user
 message and its reply, and the lookups), ``steps.py`` (what happens to a
-reply afterwards: restart, checkpoints, the final commit), ``calls.py``
-(the tool calls of agent runs; ``decisions.py``: the steps people and pages
-take) and ``parking.py`` (runs that wait).
+reply afterwards: restart, checkpoints), ``endings.py`` (every write that
+ends a reply: the final commit, the recovery of a lapsed one, the end of its
+open calls), ``calls.py`` (the tool calls of agent runs; ``decisions.py``:
+the steps people and pages take) and ``parking.py`` (runs that wait).
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from __future__ import annotations
 from .calls import CallRow, NewCall
 from .conversations import ConversationQueries
 from .decisions import CallDecisions
+from .endings import Commit, CommitResult, ReplyEndings
 from .engine import guarded, make_engine
 from .instances import Instances
 from .parking import ParkedRun, ParkedRuns
 from .rows import new_id
 from .setup import prepare_schema
-from .steps import Commit, CommitResult, ReplySteps, Restart
+from .steps import ReplySteps, Restart
 from .turns import NewTurn
 from .versions import Versions
 
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 
-class MessageStore(ConversationQueries, CallDecisions, ParkedRuns, ReplySteps):
+class MessageStore(ConversationQueries, CallDecisions, ReplyEndings, ParkedRuns, ReplySteps):
     """Conversations and messages in a SQL database (see module docstring)."""
 
     def __init__(self, url: str, echo: bool = False, *, instance_id: str | None = None) -> None:

@@ -1,15 +1,13 @@
 """A reply's steps in the MessageStore: what happens to a reply after its turn.
 
-A reply is restarted (regenerate, continue), checkpointed while it streams,
-and committed once with its final state; every write is fenced by the
-reply's owner, so a server that lost a reply writes nothing to it.  The
-steps of agent runs (tool calls, decisions, results) belong here too.
-Guarantees: see ``messages.py``.
+A reply is restarted (regenerate, continue) and checkpointed while it
+streams; every write is fenced by the reply's owner, so a server that lost a
+reply writes nothing to it.  How a reply ends is ``endings.py``'s alone; the
+steps of agent runs are ``calls.py``'s.  Guarantees: see ``messages.py``.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,11 +19,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 from ..errors import GenerationActive, InvalidRequest, NotFound, Unavailable
 from ..models import Message, MessageStatus, Role, utcnow
 from .engine import DATABASE_ERRORS, guarded, reason
-from .instances import spooled_fence
-from .rows import INTERRUPTED, STREAMING, StoreBase, json_text, message_of
+from .rows import STREAMING, StoreBase, message_of
 from .schema import conversations, messages, tool_calls
 
-__all__ = ["Commit", "CommitResult", "ReplySteps", "Restart"]
+__all__ = ["ReplySteps", "Restart"]
 
 log = logging.getLogger("jupyter_resumechat.store.messages")
 
@@ -40,22 +37,6 @@ class Restart:
     client_id: str | None
     stream_id: str
     keep_text: bool
-
-
-class Commit(enum.Enum):
-    """How a final commit ended."""
-
-    DONE = "done"  # the row holds our final message
-    TAKEN = "taken"  # another server concluded or adopted it: the row holds theirs
-    GONE = "gone"  # the row no longer exists (its conversation was deleted)
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    """A commit's outcome and the message the database now holds (if any)."""
-
-    outcome: Commit
-    message: Message | None
 
 
 class ReplySteps(StoreBase):
@@ -194,68 +175,6 @@ class ReplySteps(StoreBase):
         )
         async with self.engine.begin() as conn:
             await conn.execute(statement, rows)
-
-    @guarded
-    async def finish_message(
-        self, message: Message, *, adopt: bool = False, owner: str | None = None
-    ) -> CommitResult:
-        """Commit the final state of a reply, fenced by its owner.
-
-        The owner (this instance, or ``owner`` when replaying a spooled final)
-        may conclude its reply while it is ``streaming`` or ``interrupted`` by
-        itself; a reply another server recovered is theirs (``TAKEN``), except
-        for a spooled final, which may still land on it (``spooled_fence``).
-        With ``adopt`` this instance takes over a ``streaming`` reply of a
-        server whose lease lapsed.  A retried commit whose first attempt did
-        land is recognised and reported as done.
-        """
-        if adopt:
-            fence = messages.c.status == STREAMING
-        elif owner is not None and owner != self.instance_id:  # a spooled final, replayed
-            fence = spooled_fence(owner, message.content)
-        else:
-            fence = (messages.c.owner_instance == self.instance_id) & messages.c.status.in_(
-                (STREAMING, INTERRUPTED)
-            )
-        owner = owner or self.instance_id
-        now, error = utcnow(), message.error or {}
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(messages)
-                .where(messages.c.id == message.id, fence)
-                .values(
-                    content=message.content,
-                    reasoning=message.reasoning,
-                    status=message.status.value,
-                    error_type=error.get("type"),
-                    error_detail=error.get("detail"),
-                    usage=json_text(message.usage.to_json()) if message.usage else None,
-                    context_window=json_text(message.window.to_json()) if message.window else None,
-                    owner_instance=owner,
-                    waiting=None,
-                    parked_at=None,
-                    updated_at=now,
-                )
-            )
-            if result.rowcount:
-                await conn.execute(
-                    update(conversations)
-                    .where(conversations.c.id == message.conversation_id)
-                    .values(updated_at=now)
-                )
-                return CommitResult(Commit.DONE, message.replace(updated_at=now))
-            row = (await conn.execute(select(messages).where(messages.c.id == message.id))).mappings().first()
-        if row is None:
-            return CommitResult(Commit.GONE, None)
-        held = message_of(row)
-        if (
-            row["owner_instance"] == owner
-            and held.status is message.status
-            and held.content == message.content
-            and held.reasoning == message.reasoning
-        ):
-            return CommitResult(Commit.DONE, held)  # an earlier attempt landed
-        return CommitResult(Commit.TAKEN, held)
 
 
 class _Raced(Exception):

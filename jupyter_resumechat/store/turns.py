@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import GenerationActive
 from ..models import Context, Message, MessageStatus, Role, utcnow
 from .engine import guarded
+from .instances import LapsedReply
 from .rows import STREAMING, StoreBase, conversation_row, json_text, message_of
 from .schema import conversations, messages
 
@@ -44,6 +45,10 @@ class TurnQueries(StoreBase):
     async def with_parts(self, found: list[Message]) -> list[Message]:
         """Where a run's parts are added (``calls.py``); plain messages have none."""
         return found
+
+    async def recover_lapsed(self, reply: LapsedReply) -> bool:
+        """Where a lapsed reply that blocks a new turn is recovered (``endings.py``)."""
+        raise NotImplementedError
 
     @guarded
     async def list_messages(self, owner: str | None, conversation_id: str) -> list[Message]:
@@ -81,7 +86,7 @@ class TurnQueries(StoreBase):
                         await conversation_row(conn, None, turn.conversation_id)  # NotFound
                     raise
                 lapsed = {r.message_id: r for r in await self.instances.lapsed_replies()}
-                if attempt or blocking.message_id not in lapsed or not await self.instances.recover(blocking):
+                if attempt or blocking.message_id not in lapsed or not await self.recover_lapsed(blocking):
                     raise GenerationActive("a generation is already active", blocking.stream_id) from None
         raise AssertionError("unreachable")
 

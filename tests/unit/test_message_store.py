@@ -9,9 +9,10 @@ import pytest
 
 from jupyter_resumechat.errors import NotFound, Unavailable
 from jupyter_resumechat.models import MessageStatus, Role
-from jupyter_resumechat.store import Commit, MessageStore, NewTurn
+from jupyter_resumechat.store import Commit, MessageStore, NewCall, NewTurn
 from jupyter_resumechat.store.messages import new_id
 from jupyter_resumechat.store.schema import SCHEMA_VERSION
+from jupyter_resumechat.tools import CallStatus
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -134,14 +135,36 @@ def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
         other, _ = await alive.create_conversation("", "")
         _, dead_reply = await dying.add_turn(turn(other.id))
         await dying.checkpoint([(dead_reply.id, "checkpointed text", "")])
+        calls = {  # what its run left open, and one it had finished
+            status: NewCall(new_id(), "p", "t", {}, "{}", runs_on, "write", status)
+            for status, runs_on in [
+                (CallStatus.RUNNING, "server"),
+                (CallStatus.AWAITING_APPROVAL, "server"),
+                (CallStatus.DONE, "server"),
+            ]
+        }
+        page_running = NewCall(
+            new_id(), "p", "notebook_run_cell", {}, "{}", "page", "execute", CallStatus.RUNNING
+        )
+        await dying.add_calls(dead_reply.id, other.id, 1, 0, [*calls.values(), page_running])
         observer = MessageStore(db_url)
         await observer.start(lease=60)
         lapsed = await wait_for(observer.instances.lapsed_replies)
         assert [r.message_id for r in lapsed] == [dead_reply.id]  # never the live one
-        assert await observer.instances.recover(lapsed[0]) and not await observer.instances.recover(lapsed[0])
+        assert await observer.recover_lapsed(lapsed[0]) and not await observer.recover_lapsed(lapsed[0])
         got = (await observer.list_messages(None, other.id))[1]
         assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
         assert (await observer.list_messages(None, conv.id))[1].status is MessageStatus.STREAMING
+        # its calls end as a failure ends them: the server call caught running may have acted
+        ended = {row.call.id: row.call for row in await observer.calls_of(dead_reply.id)}
+        assert ended[calls[CallStatus.RUNNING].id].status == "unknown"
+        assert ended[calls[CallStatus.RUNNING].id].error == {
+            "type": "unknown",
+            "detail": "the server running this call stopped before it answered",
+        }
+        assert ended[calls[CallStatus.AWAITING_APPROVAL].id].status == "cancelled"
+        assert ended[calls[CallStatus.DONE].id].status == "done"
+        assert ended[page_running.id].status == "cancelled"  # its page interrupts the cell
         # the owner comes back: the recoverer's ending is final, its commit writes nothing
         assert await dying.instances.taken([dead_reply.id]) == {dead_reply.id}
         back = await dying.finish_message(
