@@ -7,6 +7,8 @@ The wire format itself is ``eventstream.py`` (pure, no tornado).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -23,7 +25,7 @@ from ..eventstream import (
     pieces,
     tagged_pieces,
 )
-from ..jobs import Batch, Chunk, Multiplex, Subscription
+from ..jobs import Batch, Chunk, Multiplex
 from .base import ResumeChatHandler
 
 __all__ = ["EventStreamHandler", "MultiplexHandler"]
@@ -123,14 +125,17 @@ class EventStreamHandler(_EventStream):
         last_id = parse_last_id(
             self.request.headers.get("Last-Event-ID"), self.get_query_argument("last_event_id", None)
         )
-        async with self.manager.subscribe(self.user, self.valid_id(stream_id)) as subscription:
-            first = await subscription.read(last_id, 0)
+        async with (
+            self.manager.subscribe(self.user, self.valid_id(stream_id)) as subscription,
+            contextlib.aclosing(subscription.follow(last_id, self.heartbeat_interval)) as batches,
+        ):
+            first = await anext(batches)
             if first.done and not first.events:  # resumed at the final: nothing more, ever
                 self.set_status(204)
                 self.finish()
                 return
             try:
-                await self._pump(subscription, first, last_id)
+                await self._pump(subscription.stream_id, first, batches)
             except asyncio.CancelledError:
                 if not self._gone:
                     raise
@@ -139,25 +144,24 @@ class EventStreamHandler(_EventStream):
                 pass  # the client resumes with its last id (or reloads on 404)
         self._end()
 
-    async def _pump(self, subscription: Subscription, batch: Chunk, last_id: int | None) -> None:
+    async def _pump(self, stream_id: str, batch: Chunk, batches: AsyncIterator[Chunk]) -> None:
         self._open()
         while not self._gone:
             # bytes encoded once per batch and shared by every reader of the stream
             if batch.body and batch.final:
                 # the final repeats the whole message: let what comes before it go out first
-                if not await self._send(batch.body, subscription.stream_id):
+                if not await self._send(batch.body, stream_id):
                     return
-                if not await self._drained(subscription.stream_id):
+                if not await self._drained(stream_id):
                     return
             if batch.events:
-                if not await self._send(batch.final or batch.body, subscription.stream_id):
+                if not await self._send(batch.final or batch.body, stream_id):
                     return
-                last_id = batch.events[-1].id
             elif not batch.done:
                 self.write(b": keepalive\n\n")
-            if not await self._drained(subscription.stream_id) or batch.done:
+            if not await self._drained(stream_id) or batch.done:
                 return
-            batch = await subscription.read(last_id, self.heartbeat_interval)
+            batch = await anext(batches)
 
 
 class MultiplexHandler(_EventStream):

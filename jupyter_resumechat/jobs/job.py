@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,20 @@ class Subscription:
     async def read(self, last_id: int | None, timeout: float) -> Chunk:
         """The next batch after ``last_id`` (see ``StreamStore.read_after``), with its SSE bytes."""
         return await self._feed.read(last_id, timeout)
+
+    async def follow(self, last_id: int | None, timeout: float) -> AsyncGenerator[Chunk, None]:
+        """Replay, then live: the batch after ``last_id`` at once, then each next one as
+        it comes (an empty one when ``timeout`` s pass with nothing new: time for a
+        keepalive), ending with the batch that is ``done``.  The one read loop: both
+        event-stream endpoints and the manager waiting for a final read so."""
+        batch = await self.read(last_id, 0)
+        while True:
+            yield batch
+            if batch.done:
+                return
+            if batch.events:
+                last_id = batch.events[-1].id
+            batch = await self.read(last_id, timeout)
 
 
 def with_context(message: Message) -> str:

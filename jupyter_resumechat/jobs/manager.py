@@ -268,20 +268,22 @@ class JobManager(Starts, ToolRuns):
         """Read the stream to its final (bounded by the owner's lease)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.owner_lease + self.settings.provider_timeout
-        last: int | None = None
-        with contextlib.suppress(NotFound):
-            while loop.time() < deadline:
-                batch = await self.streams.read_after(stream_id, last, 1.0)
-                if not batch.events and not batch.done and self.jobs.get(stream_id) is None:
-                    # asked again: a run continued elsewhere after the first request (a parked
-                    # run that another server's decision took) had no job to hear it then
-                    await self.streams.request_abort(stream_id)
-                if batch.events:
-                    last = batch.events[-1].id
-                    if batch.events[-1].kind is EventKind.FINAL:
+        feed = self.fanout.join(stream_id)
+        try:
+            async with contextlib.aclosing(Subscription(feed).follow(None, 1.0)) as batches:
+                async for batch in batches:
+                    if batch.events and batch.events[-1].kind is EventKind.FINAL:
                         return Message.from_json(batch.events[-1].data["message"])
-                if batch.done:
-                    return None
+                    if loop.time() >= deadline:
+                        return None
+                    if not batch.events and not batch.done and self.jobs.get(stream_id) is None:
+                        # asked again: a run continued elsewhere after the first request (a parked
+                        # run that another server's decision took) had no job to hear it then
+                        await self.streams.request_abort(stream_id)
+        except NotFound:
+            pass
+        finally:
+            self.fanout.leave(feed)
         return None
 
     def _abort_requested(self, stream_id: str) -> None:

@@ -100,18 +100,17 @@ class Multiplex:
     async def _follow(self, stream_id: str, last_id: int | None) -> None:
         """One stream, as ``GET streams/{sid}/events`` reads it."""
         try:
-            async with self._subscribe(stream_id) as subscription:
-                batch = await subscription.read(last_id, 0)
-                if batch.done and not batch.events:
-                    await self._queue.put(Gone(stream_id, "ended"))
-                    return
-                while True:
-                    if batch.events:
+            async with (
+                self._subscribe(stream_id) as subscription,
+                contextlib.aclosing(subscription.follow(last_id, self._timeout)) as batches,
+            ):
+                first = True
+                async for batch in batches:
+                    if first and batch.done and not batch.events:
+                        await self._queue.put(Gone(stream_id, "ended"))
+                    elif batch.events:
                         await self._queue.put(Batch(stream_id, batch))
-                        last_id = batch.events[-1].id
-                    if batch.done:
-                        return
-                    batch = await subscription.read(last_id, self._timeout)
+                    first = False
         except NotFound:
             await self._queue.put(Gone(stream_id, "unknown"))
         except Exception as exc:  # handed to the reader, who raises it
