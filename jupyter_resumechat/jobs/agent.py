@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..errors import LeaseLost, Unavailable
@@ -131,12 +131,18 @@ class Agent:
     """The tool steps of every job of one manager."""
 
     def __init__(
-        self, toolbox: ToolBox, messages: MessageStore, streams: StreamStore, settings: JobSettings
+        self,
+        toolbox: ToolBox,
+        messages: MessageStore,
+        streams: StreamStore,
+        settings: JobSettings,
+        pause: Callable[[float], Awaitable[bool]],
     ) -> None:
         self.toolbox = toolbox
         self.messages = messages
         self.streams = streams
         self.settings = settings
+        self.pause = pause  # back off before a retry; True once the server gives up (a stop)
         self.parked_here: dict[str, str] = {}  # streams this server parked: stream id -> message id
 
     async def offers(self, job: Job) -> list[ToolOffer]:
@@ -288,15 +294,31 @@ class Agent:
         else:
             bounded = bound_result(normalize(text), self.settings.tool_result_chars)
             ended = CallStatus.DONE, {"result": bounded.content, "result_truncated": int(bounded.truncated)}
+        try:
+            done = await self._commit_end(row, ended)
         finally:
             job.run.executing = False
-        done = await self.messages.move_call(row.call.id, ended[0], [CallStatus.RUNNING], **ended[1])
         if done is None:
             await self.refresh(job)
             return
         job.run.calls[row.call.id] = done
         await self.announce(job, done)
         job.last_progress = asyncio.get_running_loop().time()  # the model's silence starts again now
+
+    async def _commit_end(self, row: CallRow, ended: tuple[CallStatus, dict[str, Any]]) -> CallRow | None:
+        """The end of a call that ran, committed; None if it had moved (a stop).  Its
+        outcome happened and cannot be had again, so a database that is down is waited
+        for, as a final is, instead of failing the run; at a stop the call stays
+        ``running`` and whoever ends the reply ends it ``unknown``."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.messages.move_call(row.call.id, ended[0], [CallStatus.RUNNING], **ended[1])
+            except Unavailable as exc:
+                log.warning("resumechat: saving the end of call %s failed: %s", row.call.id, exc.detail)
+            if await self.pause(delay):
+                raise Unavailable(f"the server stopped before the end of call {row.call.id} was saved")
+            delay = min(delay * 2, 5.0)
 
     async def end_calls(
         self, job: Job, status: CallStatus, running_to: CallStatus | None = None, *, fenced: bool = True

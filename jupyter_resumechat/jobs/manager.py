@@ -68,10 +68,10 @@ class JobManager(Starts, ToolRuns):
         self.provider = provider
         self.settings = settings
         self.toolbox = toolbox or ToolBox()
-        self.agent = Agent(self.toolbox, messages, streams, settings)
         self.jobs = JobTable()
         self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
         self.concluder = Concluder(messages, streams, settings.stream_ttl, settings.redact)
+        self.agent = Agent(self.toolbox, messages, streams, settings, self.concluder.pause)
         self.recovery = Recovery(messages, streams, self.spool)
         self.runner = JobRunner(
             streams, messages, provider, self.concluder, self.spool, self.agent, settings.context_tokens

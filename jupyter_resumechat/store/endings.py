@@ -7,7 +7,9 @@ down); another server recovers it when its owner's lease lapsed
 failure or adoption ends the calls a run left open (``end_open_calls``).  All
 of them are fenced by the reply's owner, so a server that lost a reply writes
 nothing to it (docs/protocol.md#bounded-loss), and a call caught running is
-never reported done: it ends ``unknown`` (docs/protocol.md#guarantees 11).
+never reported done: it ends ``unknown`` (docs/protocol.md#guarantees 11).  A
+reply never ends with a call still open: the final commit ends any its job
+could not (the database was down when it tried) in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import Message, utcnow
+from ..models import Message, MessageStatus, parts_of, utcnow
 from ..tools import CallStatus
 from .calls import OPEN, CallRow, RunSteps
 from .engine import guarded
@@ -102,7 +104,15 @@ class ReplyEndings(RunSteps):
                     .where(conversations.c.id == message.conversation_id)
                     .values(updated_at=now)
                 )
-                return CommitResult(Commit.DONE, message.replace(updated_at=now))
+                final = message.replace(updated_at=now)
+                # a reply never ends with a call still open: one its job could not end (the
+                # database was down then) ends with it, and the final shows it so
+                running_to = None if message.status is MessageStatus.ABORTED else CallStatus.UNKNOWN
+                if await self._end_open(conn, message.id, CallStatus.CANCELLED, running_to):
+                    rows = await self._rows(conn, tool_calls.c.message_id == message.id)
+                    calls = [(row.text_offset, row.call.to_json()) for row in rows]
+                    final = final.replace(parts=parts_of(final.content, final.reasoning, calls))
+                return CommitResult(Commit.DONE, final)
             row = (await conn.execute(select(messages).where(messages.c.id == message.id))).mappings().first()
         if row is None:
             return CommitResult(Commit.GONE, None)

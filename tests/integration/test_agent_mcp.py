@@ -46,7 +46,7 @@ async def test_mcp_tools_are_offered_by_effect_and_a_dead_server_is_named_in_hea
     health = await api.request("GET", "health")
     assert health.status_code == 200, health.text  # a dead MCP server is named, not a 503
     mcp = health.json()["mcp"]
-    assert mcp["t"]["ok"] and mcp["t"]["tools"] == 6
+    assert mcp["t"]["ok"] and mcp["t"]["tools"] == 7
     assert mcp["gone"]["ok"] is False and mcp["gone"]["error"]
 
 

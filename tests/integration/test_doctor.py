@@ -183,5 +183,5 @@ def test_each_mcp_server_is_checked_and_a_dead_one_is_named(tmp_path: Path) -> N
     }
     code, out = doctor(tmp_path, config=config)
     assert code == 1, out
-    assert " ok " in line(out, "mcp good") and "6 tool(s)" in line(out, "mcp good"), out
+    assert " ok " in line(out, "mcp good") and "7 tool(s)" in line(out, "mcp good"), out
     assert "FAIL" in line(out, "mcp gone") and "ResumeChat.mcp_servers['gone']" in out, out

@@ -90,6 +90,9 @@ FAULT_BEHAVIOURS = [*TEXT_FAULTS, "gpt-nul-reasoning", *[m for m in MALFORMED if
 #   gpt-tools-noid   the same without any id (some local servers)
 #   gpt-tools-whole  every call whole in one piece, all at index 0, each with its own id (Ollama-like)
 TOOL_MODELS = ["gpt-tools", "gpt-tools-noid", "gpt-tools-whole"]
+# gpt-tools-gated streams a round's calls as gpt-tools does, then holds the round's finish until
+# the test sets ``FakeOpenAI.gate``: a fault can be put exactly where the server commits the calls.
+GATED = "gpt-tools-gated"
 
 
 def tool_script(request: dict[str, Any]) -> list[tuple[str, str]] | None:
@@ -178,10 +181,13 @@ class Served:
 
 
 class Completions(web.RequestHandler):
-    def initialize(self, seen: list[dict[str, Any]], served: list[Served], api_key: str | None) -> None:
+    def initialize(
+        self, seen: list[dict[str, Any]], served: list[Served], api_key: str | None, gate: asyncio.Event
+    ) -> None:
         self.seen = seen
         self.served = served
         self.api_key = api_key
+        self.gate = gate
 
     def prepare(self) -> None:
         """With a key set, any other key is refused as OpenAI does: 401."""
@@ -206,7 +212,7 @@ class Completions(web.RequestHandler):
             self.finish({"error": {"message": "upstream exploded", "type": "server_error"}})
             return
         self.set_header("Content-Type", "text/event-stream")
-        if model in TOOL_MODELS:
+        if model in TOOL_MODELS or model == GATED:
             await self.tool_round(model, request)
             return
         if model in TEXT_FAULTS or model == "gpt-nul-reasoning" or model in SLOW:
@@ -266,8 +272,10 @@ class Completions(web.RequestHandler):
             await self.send(chunk(" | ".join(results)))
             await self.send(chunk(finish="stop"))
         else:
-            for piece in tool_call_chunks(model, calls):
+            for piece in tool_call_chunks("gpt-tools" if model == GATED else model, calls):
                 await self.send(piece)
+            if model == GATED:
+                await self.gate.wait()
             await self.send(chunk(finish="tool_calls"))
         await self.send(b"data: [DONE]\n\n")
         self.record.finished = True
@@ -285,7 +293,8 @@ class FakeOpenAI:
     def __init__(self, api_key: str | None = None) -> None:
         self.seen: list[dict[str, Any]] = []
         self.served: list[Served] = []
-        routes = {"seen": self.seen, "served": self.served, "api_key": api_key}
+        self.gate = asyncio.Event()  # set: gpt-tools-gated finishes its rounds
+        routes = {"seen": self.seen, "served": self.served, "api_key": api_key, "gate": self.gate}
         app = web.Application([(r"/v1/chat/completions", Completions, routes)])
         sock, self.port = testing.bind_unused_port()
         self.server = httpserver.HTTPServer(app)

@@ -4,7 +4,9 @@ Run as ``python tests/support/mcp_server.py [--http PORT]`` (stdio by default).
 Its tools: ``echo`` (read-only), ``write_note`` (appends a line to the file
 named by ``$NOTES``, so a test counts executions), ``hang`` (never answers,
 saying on ``$NOTES`` that it started), ``die`` (the process exits mid-call),
-``pid``, ``shout`` (answers with the secret ``$MCP_SECRET``'s length, proving env reached it).
+``pid``, ``shout`` (answers with the secret ``$MCP_SECRET``'s length, proving env reached it),
+``gated`` (says it started on ``$NOTES``, waits until the file ``$GATE`` exists, then notes its
+line: a test puts a fault exactly between a call's start and its end).
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ def die() -> str:
     """Exit the whole server in the middle of the call."""
     _note(f"die {os.getpid()}")
     os._exit(3)
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def gated(line: str) -> str:
+    """Start, wait for the gate file, then note the line."""
+    _note(f"gated started {os.getpid()}")
+    while not os.path.exists(os.environ["GATE"]):
+        time.sleep(0.02)
+    _note(line)
+    return f"passed {line}"
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))

@@ -125,6 +125,37 @@ async def wait_for(condition, timeout: float = 30.0):
     return found
 
 
+@pytest.mark.parametrize("status", [MessageStatus.ERROR, MessageStatus.ABORTED])
+def test_a_reply_never_ends_with_a_call_still_open(db_url, status: MessageStatus) -> None:
+    """Its job could not end them (the database was down then): the final commit does, in
+    the same transaction, and the committed final shows them ended."""
+
+    async def body(store: MessageStore):
+        conv, _ = await store.create_conversation("", "")
+        _, reply = await store.add_turn(turn(conv.id))
+        running = NewCall(new_id(), "p", "t", {}, "{}", "server", "write", CallStatus.RUNNING)
+        asking = NewCall(new_id(), "p", "t", {}, "{}", "server", "write", CallStatus.AWAITING_APPROVAL)
+        await store.add_calls(reply.id, conv.id, 1, 0, [running, asking])
+        done = await store.finish_message(reply.replace(content="so far", status=status))
+        assert done.outcome is Commit.DONE and done.message is not None
+        shown = {
+            p["call"]["id"]: p["call"]["status"]
+            for p in done.message.to_json()["parts"]
+            if p["type"] == "tool"
+        }
+        stored = {row.call.id: row.call.status for row in await store.calls_of(reply.id)}
+        # a failure cannot know what a running call did; a stop cancels it
+        assert stored == {
+            running.id: "unknown" if status is MessageStatus.ERROR else "cancelled",
+            asking.id: "cancelled",
+        }
+        assert shown == stored
+        listed = (await store.list_messages(None, conv.id))[1]
+        assert listed.to_json()["parts"] == done.message.to_json()["parts"]
+
+    run(db_url, body)
+
+
 def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
     async def main():
         alive, dying = MessageStore(db_url), MessageStore(db_url)
