@@ -1,0 +1,167 @@
+"""Page tools run by the panel in its own notebook, in a real browser with a real kernel
+(docs/protocol.md#agent-runs, 4; issue 21): agent mode sends a run with tools; an approved
+page call is claimed by the view that approved it, which runs it in the notebook (the
+cell appears, runs with a prompt number) and posts its result once; another tab shows it
+running elsewhere and never claims it; with no kernel the call fails saying so; Stop
+interrupts the kernel while a cell of the run executes."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import NOTEBOOK
+from tests.browser.notebook import TIMEOUT, Notebook
+
+SPIN = {
+    "cell_type": "code",
+    "execution_count": None,
+    "id": "spin",
+    "metadata": {},
+    "outputs": [],
+    "source": "while True:\n    pass",
+}
+
+
+@pytest.fixture
+def notebook_content() -> dict[str, Any]:
+    """The chat's cell, then a cell that never ends until interrupted (addressed by its id)."""
+    return {**NOTEBOOK, "cells": [*NOTEBOOK["cells"], SPIN]}
+
+
+def tool_posts(page: Any) -> list[str]:
+    """Every claim and result this page POSTs from now on (``<call id>/<step>``)."""
+    seen: list[str] = []
+
+    def record(request: Any) -> None:
+        match = re.search(r"/tools/([^/?]+)/(claim|result)$", request.url)
+        if request.method == "POST" and match:
+            seen.append(f"{match.group(1)}/{match.group(2)}")
+
+    page.on("request", record)
+    return seen
+
+
+def agent_on(view: Notebook) -> None:
+    toggle = view.panel().locator(".rc-agent-toggle")
+    if toggle.get_attribute("aria-pressed") != "true":
+        toggle.click()
+    view.panel().locator('.rc-agent-toggle[aria-pressed="true"]').wait_for(timeout=TIMEOUT)
+
+
+def approve(view: Notebook) -> None:
+    card = view.panel().locator(".rc-card.rc-call-awaiting_approval").last
+    card.wait_for(timeout=TIMEOUT)
+    card.get_by_role("button", name="Approve", exact=True).click()
+
+
+def wait_final(view: Notebook, status: str = "complete") -> str:
+    """Until the newest reply is committed with ``status``; its text in the panel."""
+    view.wait_api(lambda messages: messages[-1]["role"] == "assistant" and messages[-1]["status"] == status)
+    view.page.wait_for_function(
+        """() => { const b = [...document.querySelectorAll('.rc-panel .rc-assistant')].pop();
+             return b && !b.classList.contains('rc-status-streaming'); }""",
+        timeout=TIMEOUT,
+    )
+    return view.reply_text()
+
+
+def test_insert_then_run_a_cell_in_the_page_once_while_another_tab_shows_it_elsewhere(
+    tab, server, frontend, chat_path
+):
+    other = Notebook(tab.page.context.new_page(), server, frontend, path=chat_path).open()
+    other.panel().wait_for(timeout=TIMEOUT)
+    mine, theirs = tool_posts(tab.page), tool_posts(other.page)
+    agent_on(tab)
+    tab.send('/tool notebook_insert_cell {"after": "chat", "source": "import time\\ntime.sleep(3)\\nprint(6 * 7)"}')
+    approve(tab)
+    text = wait_final(tab)
+    found = re.search(r"answered: inserted cell (\S+) \(code\)", text)
+    assert found, text
+    new_id = found.group(1)
+    tab.page.wait_for_function(  # right after the chat's cell, in the notebook the chat is in
+        """() => { const c = document.querySelectorAll('.jp-Notebook .jp-Cell')[1];
+             return !!c && c.textContent.includes('print(6 * 7)'); }""",
+        timeout=TIMEOUT,
+    )
+
+    tab.send(f'/tool notebook_run_cell {{"cell_id": "{new_id}"}}')
+    approve(tab)
+    # the other tab hears of the claim on its own stream, and says where it runs
+    elsewhere = other.panel().locator(".rc-card.rc-call-running")
+    elsewhere.wait_for(timeout=TIMEOUT)
+    assert "Running elsewhere" in elsewhere.inner_text()
+    text = wait_final(tab)
+    assert "notebook_run_cell answered: 42" in text, text
+    # it ran as the user's run would: a prompt number and its output in the notebook
+    tab.page.wait_for_function(
+        """() => { const c = document.querySelectorAll('.jp-Notebook .jp-Cell')[1];
+             return /\\[\\d+\\]/.test(c.querySelector('.jp-InputPrompt').textContent)
+               && c.querySelector('.jp-OutputArea').textContent.includes('42'); }""",
+        timeout=TIMEOUT,
+    )
+    calls = [p["call"] for p in tab.api_messages()[-1]["parts"] if p["type"] == "tool"]
+    assert [c["status"] for c in calls] == ["done"]
+    assert theirs == []  # the other tab never claimed nor answered
+    assert mine.count(f"{calls[0]['id']}/result") == 1
+    assert mine.count(f"{calls[0]['id']}/claim") >= 1
+    assert other.panel().locator(".rc-card.rc-call-done").count() >= 1
+
+
+def shut_down_kernel(view: Notebook) -> None:
+    view.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+    view.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Shut Down Kernel")).first.click()
+    view.dismiss_dialogs()
+    with httpx.Client(headers=view.server.headers, timeout=30) as client:
+        for _ in range(TIMEOUT // 100):
+            if not client.get(view.server.base + "api/kernels").json():
+                return
+            view.page.wait_for_timeout(100)  # polling the condition
+    raise AssertionError("the kernel was not shut down")
+
+
+def test_agent_mode_is_kept_per_conversation_and_a_call_with_no_kernel_fails_saying_so(tab, server):
+    tools = tab.panel().locator(".rc-agent-tools")
+    tools.locator("summary").click()
+    tools.locator(".rc-agent-tool", has_text="notebook_run_cell").wait_for(timeout=TIMEOUT)
+    assert "asks you first" in tools.locator(".rc-agent-tool", has_text="notebook_run_cell").inner_text()
+    assert "runs without asking" in tools.locator(".rc-agent-tool", has_text="kernel_variables").inner_text()
+    assert tab.panel().locator(".rc-agent-toggle").get_attribute("aria-pressed") == "false"
+    agent_on(tab)
+    tab.page.reload()
+    tab.panel().wait_for(timeout=TIMEOUT)
+    tab.panel().locator('.rc-agent-toggle[aria-pressed="true"]').wait_for(timeout=TIMEOUT)
+
+    shut_down_kernel(tab)
+    tab.send("/tool kernel_variables {}")
+    text = wait_final(tab)
+    assert "kernel_variables failed: error (page): no kernel is running" in text, text
+    card = tab.panel().locator(".rc-card.rc-call-error")
+    assert "no kernel is running" in card.inner_text()
+    sent = [m for m in tab.api_messages() if m["role"] == "user"][-1]
+    assert sent["content"] == "/tool kernel_variables {}"
+
+
+def test_stop_while_a_cell_of_the_run_executes_interrupts_the_kernel(tab, server):
+    agent_on(tab)
+    tab.send('/tool notebook_run_cell {"cell_id": "spin"}')
+    approve(tab)
+    tab.panel().locator(".rc-card.rc-call-running", has_text="Running here").wait_for(timeout=TIMEOUT)
+    tab.page.wait_for_function(
+        """() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[1].textContent.includes('[*]')""",
+        timeout=TIMEOUT,
+    )
+    tab.panel().locator(".rc-stop").click()
+    wait_final(tab, "aborted")
+    tab.page.wait_for_function(
+        """() => { const c = document.querySelectorAll('.jp-Notebook .jp-Cell')[1];
+             return c.querySelector('.jp-OutputArea').textContent.includes('KeyboardInterrupt')
+               && /\\[\\d+\\]/.test(c.querySelector('.jp-InputPrompt').textContent); }""",
+        timeout=TIMEOUT,
+    )
+    calls = [p["call"] for p in tab.api_messages()[-1]["parts"] if p["type"] == "tool"]
+    assert [c["status"] for c in calls] == ["cancelled"], json.dumps(calls)
