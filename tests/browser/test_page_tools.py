@@ -27,6 +27,13 @@ SPIN = {
 }
 
 
+@pytest.fixture(scope="module")
+def frontend_traits() -> dict[str, Any]:
+    """A page's claim lasts 3 × owner_lease: 12 s here (30 s by default), so a claim left
+    by a page that went away lapses within the test."""
+    return {"owner_lease": 4}
+
+
 @pytest.fixture
 def notebook_content() -> dict[str, Any]:
     """The chat's cell, then a cell that never ends until interrupted (addressed by its id)."""
@@ -165,3 +172,23 @@ def test_stop_while_a_cell_of_the_run_executes_interrupts_the_kernel(tab, server
     )
     calls = [p["call"] for p in tab.api_messages()[-1]["parts"] if p["type"] == "tool"]
     assert [c["status"] for c in calls] == ["cancelled"], json.dumps(calls)
+
+
+def test_a_call_whose_page_went_away_ends_unknown_and_run_again_asks_for_it_again(tab, server):
+    agent_on(tab)
+    tab.send('/tool notebook_run_cell {"cell_id": "spin"}')
+    approve(tab)
+    tab.panel().locator(".rc-card.rc-call-running", has_text="Running here").wait_for(timeout=TIMEOUT)
+    tab.page.reload()  # the page that runs it goes away: nobody renews its claim
+    tab.panel().wait_for(timeout=TIMEOUT)
+    wait_final(tab)  # the lapsed claim ends unknown, and the run goes on with the model told so
+    card = tab.panel().locator(".rc-card.rc-call-unknown")
+    assert "notebook_run_cell" in card.inner_text()
+    assert tab.count(".rc-card-run-again") == 1
+    card.get_by_role("button", name="Run again").click()
+    # a new user message naming the same call, offering only that tool; it asks again
+    tab.panel().locator(".rc-card.rc-call-awaiting_approval").wait_for(timeout=TIMEOUT)
+    user = [m for m in tab.api_messages() if m["role"] == "user"][-1]
+    assert user["content"].endswith('/tool notebook_run_cell {"cell_id":"spin"}'), user["content"]
+    tab.panel().get_by_role("button", name="Deny", exact=True).click()
+    wait_final(tab)
