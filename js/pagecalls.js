@@ -7,7 +7,8 @@
  * a notebook claims it only if it is still unclaimed after `GRACE_MS` (its sender left).
  * The first claim wins on the server (409 to the others); the winner renews the claim
  * every third of the lease while the tool runs, then posts the result once.  A view with
- * no notebook (a side-panel chat) claims only what it started, and answers an error.
+ * no notebook (a side-panel chat) claims only what it started, and only if no notebook's
+ * view took it within twice the grace: it answers the error that it has none.
  * `plan` is pure (tested with node); the loop is `PageCalls`.
  */
 import { ApiError, newId } from './api.js';
@@ -66,6 +67,8 @@ export class PageCalls {
     this.waiting = new Map();
     /** @type {State | null} */
     this.state = null;
+    /** @type {Set<string>} the cells this view runs for calls now, by call id (Stop interrupts them) */
+    this.runningCells = new Set();
     signal.addEventListener('abort', () => { for (const timer of this.waiting.values()) clearTimeout(timer); });
   }
 
@@ -77,22 +80,26 @@ export class PageCalls {
     this.state = state;
     if (this.signal.aborted) return;
     for (const { call, streamId, now } of plan(state, this.mine, this.handled)) {
-      if (now) {
-        this.execute(call, streamId);
-      } else if (!this.waiting.has(call.id) && typeof this.tools() !== 'string') {
-        this.waiting.set(call.id, setTimeout(() => {
-          this.waiting.delete(call.id);
-          const still = this.state ? plan(this.state, this.mine, this.handled).find((c) => c.call.id === call.id) : null;
-          if (still) this.execute(still.call, still.streamId);
-        }, GRACE_MS));
-      }
+      const able = typeof this.tools() !== 'string';
+      if (now && able) this.execute(call, streamId);
+      else if (now || able) this.later(call.id, able ? GRACE_MS : 2 * GRACE_MS);
     }
   }
 
-  /** Stop: a cell this page runs for a call is interrupted (the run's calls end on the server). */
+  /** Claim the call after `delay` ms if it is still claimable then. @param {string} id @param {number} delay */
+  later(id, delay) {
+    if (this.waiting.has(id)) return;
+    this.waiting.set(id, setTimeout(() => {
+      this.waiting.delete(id);
+      const still = this.state ? plan(this.state, this.mine, this.handled).find((c) => c.call.id === id) : null;
+      if (still) this.execute(still.call, still.streamId);
+    }, delay));
+  }
+
+  /** Stop: a cell this view runs for the run is interrupted (the run's calls end on the server). */
   async interrupt() {
     const tools = this.tools();
-    if (typeof tools !== 'string' && tools.executing()) await tools.interrupt();
+    if (this.runningCells.size && typeof tools !== 'string' && tools.executing()) await tools.interrupt();
   }
 
   /** Claim, run while renewing the claim, post the result once. @param {ToolCall} call @param {string} sid */
@@ -111,11 +118,13 @@ export class PageCalls {
       this.api.claim(sid, call.id, body, this.signal).catch((error) => { if (error instanceof ApiError && error.status === 409) lost = true; });
     }, lease * 1000 / 3);
     let answer;
+    if (call.name === 'notebook_run_cell') this.runningCells.add(call.id);
     try {
       const tools = this.tools();
       answer = typeof tools === 'string' ? { error: tools } : await tools.run(call.name, call.arguments);
     } finally {
       clearInterval(renew);
+      this.runningCells.delete(call.id);
     }
     if (lost) return; // the call ended meanwhile (stopped, or the claim lapsed): nobody wants the result
     for (let attempt = 0; attempt < RESULT_TRIES && !this.signal.aborted; attempt++) {
