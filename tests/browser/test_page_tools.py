@@ -16,6 +16,7 @@ import pytest
 
 from tests.browser.conftest import NOTEBOOK
 from tests.browser.notebook import TIMEOUT, Notebook
+from tests.support.server_process import TOKEN
 
 SPIN = {
     "cell_type": "code",
@@ -84,7 +85,9 @@ def test_insert_then_run_a_cell_in_the_page_once_while_another_tab_shows_it_else
     other.panel().wait_for(timeout=TIMEOUT)
     mine, theirs = tool_posts(tab.page), tool_posts(other.page)
     agent_on(tab)
-    tab.send('/tool notebook_insert_cell {"after": "chat", "source": "import time\\ntime.sleep(3)\\nprint(6 * 7)"}')
+    tab.send(
+        '/tool notebook_insert_cell {"after": "chat", "source": "import time\\ntime.sleep(3)\\nprint(6 * 7)"}'
+    )
     approve(tab)
     text = wait_final(tab)
     found = re.search(r"answered: inserted cell (\S+) \(code\)", text)
@@ -192,3 +195,44 @@ def test_a_call_whose_page_went_away_ends_unknown_and_run_again_asks_for_it_agai
     assert user["content"].endswith('/tool notebook_run_cell {"cell_id":"spin"}'), user["content"]
     tab.panel().get_by_role("button", name="Deny", exact=True).click()
     wait_final(tab)
+
+
+def open_side_chat(page: Any, server: Any, frontend: str) -> Any:
+    """The conversation opened from the Chats panel, on a page with no notebook open."""
+    if frontend == "lab":
+        page.goto(f"{server.base}lab?reset&token={TOKEN}", timeout=TIMEOUT)
+        side = page.locator("#rc-conversations")
+        for _ in range(5):  # a click on a loaded machine can land while the shell still lays out
+            page.locator('.jp-SideBar [data-id="rc-conversations"]').click()
+            try:
+                side.wait_for(state="visible", timeout=10_000)
+                break
+            except Exception:  # not shown (or toggled away): click again
+                continue
+        chat = page.locator('[id^="rc-chat-"] .rc-panel')
+    else:
+        page.goto(f"{server.base}tree?token={TOKEN}", timeout=TIMEOUT)
+        page.get_by_role("menuitem", name="View").click()
+        page.get_by_role("menuitem", name="Chats Panel").click()
+        chat = page.locator("#jp-right-stack #rc-sidebar-chat .rc-panel")
+    page.locator("#rc-conversations .rc-open").first.click()
+    chat.wait_for(timeout=TIMEOUT)
+    return chat
+
+
+def test_a_chat_opened_with_no_notebook_answers_a_page_call_that_it_has_none(tab, server, frontend, browser):
+    tab.page.close()  # no view of the notebook is left to run it
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    try:
+        page = context.new_page()
+        chat = open_side_chat(page, server, frontend)
+        chat.locator(".rc-agent-toggle").click()
+        chat.locator('.rc-agent-toggle[aria-pressed="true"]').wait_for(timeout=TIMEOUT)
+        box = chat.locator("textarea")
+        box.fill("/tool notebook_read {}")
+        box.press("Enter")
+        done = chat.locator(".rc-assistant:not(.rc-status-streaming)", has_text="The demo agent called")
+        done.wait_for(timeout=TIMEOUT)
+        assert "notebook_read failed: error (page): this chat is not in a notebook" in done.inner_text()
+    finally:
+        context.close()
