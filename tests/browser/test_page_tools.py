@@ -156,15 +156,26 @@ def test_agent_mode_is_kept_per_conversation_and_a_call_with_no_kernel_fails_say
     assert sent["content"] == "/tool kernel_variables {}"
 
 
-def test_stop_while_a_cell_of_the_run_executes_interrupts_the_kernel(tab, server):
+def test_a_claim_renewed_past_its_lease_holds_and_stop_interrupts_the_cell_of_the_run(tab, server):
+    posts = tool_posts(tab.page)
     agent_on(tab)
     tab.send('/tool notebook_run_cell {"cell_id": "spin"}')
     approve(tab)
-    tab.panel().locator(".rc-card.rc-call-running", has_text="Running here").wait_for(timeout=TIMEOUT)
+    running = tab.panel().locator(".rc-card.rc-call-running", has_text="Running here")
+    running.wait_for(timeout=TIMEOUT)
     tab.page.wait_for_function(
         """() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[1].textContent.includes('[*]')""",
         timeout=TIMEOUT,
     )
+    # the claim, then a renewal every third of the 12 s lease: after four the lease has been
+    # outlived, and the call is still this page's
+    call_id = running.get_attribute("data-call-id")
+    for _ in range(TIMEOUT // 100):
+        if posts.count(f"{call_id}/claim") >= 5:
+            break
+        tab.page.wait_for_timeout(100)  # polling the condition
+    assert posts.count(f"{call_id}/claim") >= 5, posts
+    assert running.is_visible()
     tab.panel().locator(".rc-stop").click()
     wait_final(tab, "aborted")
     tab.page.wait_for_function(
@@ -236,3 +247,42 @@ def test_a_chat_opened_with_no_notebook_answers_a_page_call_that_it_has_none(tab
         assert "notebook_read failed: error (page): this chat is not in a notebook" in done.inner_text()
     finally:
         context.close()
+
+
+def approve_each(view: Notebook, count: int) -> None:
+    """Approve ``count`` calls, one after another as the run asks for them."""
+    for _ in range(count):
+        card = view.panel().locator(".rc-card.rc-call-awaiting_approval").first
+        card.wait_for(timeout=TIMEOUT)
+        call_id = card.get_attribute("data-call-id")
+        card.get_by_role("button", name="Approve", exact=True).click()
+        view.panel().locator(f'.rc-card.rc-call-awaiting_approval[data-call-id="{call_id}"]').wait_for(
+            state="detached", timeout=TIMEOUT
+        )
+
+
+def test_edit_run_read_variables_and_delete_by_cell_id(tab, server):
+    agent_on(tab)
+    tab.send(
+        '/tool notebook_edit_cell {"cell_id": "spin", "source": "x = 41 + 1"}\n/then\n'
+        '/tool notebook_run_cell {"cell_id": "spin"}\n/then\n'
+        '/tool kernel_variables {"names": ["x"]}\n/then\n'
+        '/tool notebook_read {"cell_ids": ["spin", "nope"]}\n/then\n'
+        '/tool notebook_delete_cell {"cell_id": "spin"}'
+    )
+    approve_each(tab, 3)  # the edit, the run and the delete ask; the two reads do not
+    text = wait_final(tab)
+    for line in (
+        "notebook_edit_cell answered: edited cell spin",
+        "notebook_run_cell answered: (no output)",
+        "kernel_variables answered: x: int = 42",
+        "notebook_delete_cell answered: deleted cell spin",
+    ):
+        assert line in text, text
+    read = tab.panel().locator(".rc-card", has_text="notebook_read").locator(".rc-card-output")
+    answer = json.loads(read.text_content())  # folded: it is long
+    assert answer["cells"][0]["id"] == "spin" and answer["cells"][0]["source"] == "x = 41 + 1"
+    assert answer["missing"] == ["nope"]
+    tab.page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 1", timeout=TIMEOUT
+    )
