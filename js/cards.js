@@ -154,7 +154,7 @@ export function resultView(result) {
 export function statusLabel(call, clientId) {
   const status = call.status || 'proposed';
   if (call.runs_on === 'page') {
-    if (status === 'running') return call.claimed_by && call.claimed_by === clientId ? 'Running here…' : 'Running elsewhere (another tab or window)';
+    if (status === 'running') return call.claimed_by && call.claimed_by === clientId ? 'Running here…' : 'Running elsewhere';
     if (status === 'approved') return 'Approved: waiting for the notebook';
   }
   return STATUS_LABELS[status] || status;
@@ -183,6 +183,10 @@ export function drawCard(part, actions) {
   card.setAttribute('aria-label', `Tool call ${call.name || ''}`.trim());
   const head = h('div', 'rc-card-head');
   const badge = h('span', `rc-card-status rc-card-status-${status}`, statusLabel(call, actions.clientId));
+  if (call.runs_on === 'page' && status === 'running') {
+    badge.title = call.claimed_by === actions.clientId ? 'This view runs it in its notebook'
+      : 'Another view of this notebook runs it (another tab or window, or this one before a reload)';
+  }
   head.append(h('code', 'rc-card-name', call.name || 'tool call'), h('span', 'rc-card-summary', callSummary(call)), badge);
   card.append(head, drawArguments(argumentsView(part, actions.cellSource), status === 'awaiting_approval'));
   if (canDecide(call, actions.streamId) && actions.onDecide) card.append(drawDecision(call, actions));

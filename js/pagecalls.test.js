@@ -34,7 +34,7 @@ test('a call another view claimed reads as running elsewhere; this view\'s own a
   const theirs = call({ status: 'running', claimed_by: 'other' });
   assert.equal(runningElsewhere(theirs, 'me'), true);
   assert.equal(runningElsewhere(call({ status: 'running', claimed_by: 'me' }), 'me'), false);
-  assert.equal(statusLabel(theirs, 'me'), 'Running elsewhere (another tab or window)');
+  assert.equal(statusLabel(theirs, 'me'), 'Running elsewhere');
   assert.equal(statusLabel(call({ status: 'running', claimed_by: 'me' }), 'me'), 'Running here…');
   assert.equal(statusLabel(call({}), 'me'), 'Approved: waiting for the notebook');
   assert.equal(statusLabel(call({ runs_on: 'server', status: 'running' }), 'me'), 'Running…');
