@@ -124,6 +124,21 @@ export class Api {
   decide(sid, callId, body, signal) {
     return this.call('POST', `streams/${encodeURIComponent(sid)}/tools/${encodeURIComponent(callId)}/decision`, body, signal);
   }
+  /**
+   * Claim a page call, or renew the claim: `{lease_seconds}`; 409 when another page has it or it ended.
+   * @param {string} sid @param {string} callId @param {{client_id: string}} body @param {AbortSignal} [signal]
+   */
+  claim(sid, callId, body, signal) { return this.call('POST', `${this.callPath(sid, callId)}/claim`, body, signal); }
+  /**
+   * The claimant's result of a page call (`content` or `error`).
+   * @param {string} sid @param {string} callId @param {{client_id: string, content?: string, error?: string}} body
+   * @param {AbortSignal} [signal]
+   */
+  result(sid, callId, body, signal) { return this.call('POST', `${this.callPath(sid, callId)}/result`, body, signal); }
+  /** @param {string} sid @param {string} callId */
+  callPath(sid, callId) { return `streams/${encodeURIComponent(sid)}/tools/${encodeURIComponent(callId)}`; }
+  /** Every tool with its approval policy (a conversation's "always" included). @param {string} cid @param {AbortSignal} [signal] */
+  tools(cid, signal) { return this.call('GET', `tools?conversation=${encodeURIComponent(cid)}`, undefined, signal); }
   /** Newest first. @param {AbortSignal} [signal] @param {number} [limit] */
   conversations(signal, limit = 500) { return this.call('GET', `conversations?limit=${limit}`, undefined, signal); }
   /**

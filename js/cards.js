@@ -23,10 +23,13 @@ import { button, h } from './dom.js';
  * @typedef {{kind: 'raw', text: string} | {kind: 'json', text: string}
  *   | {kind: 'diff', cellId: string, lines: DiffLine[]}} ArgumentsView
  * @typedef {{streamId: string | null, onDecide?: (streamId: string, callId: string, decision: Decision) => Promise<boolean>,
- *            cellSource?: (cellId: string) => string | null}} CardActions
+ *            cellSource?: (cellId: string) => string | null, clientId?: string,
+ *            onRunAgain?: (call: ToolCall) => void}} CardActions
  *   `streamId`: the stream the call was seen on (null for a committed reply: no buttons);
  *   `onDecide` resolves false when the decision could not be sent (the buttons come back);
- *   `cellSource`: the notebook's cell as it is now, the "before" of an edit not yet made.
+ *   `cellSource`: the notebook's cell as it is now, the "before" of an edit not yet made;
+ *   `clientId`: the id this view claims page calls with (its own run reads "Running here");
+ *   `onRunAgain`: a page call whose outcome is unknown (its page went away) asked for again.
  */
 
 /** A result longer than this many characters, or lines, is folded. */
@@ -144,6 +147,24 @@ export function resultView(result) {
   return { text, folded: text.length > FOLD_CHARS || lines > FOLD_LINES, truncated: !!result.truncated };
 }
 
+/**
+ * The badge's words: a page call says where it runs (this view, another one) or that it waits for a page.
+ * @param {ToolCall} call @param {string} [clientId]
+ */
+export function statusLabel(call, clientId) {
+  const status = call.status || 'proposed';
+  if (call.runs_on === 'page') {
+    if (status === 'running') return call.claimed_by && call.claimed_by === clientId ? 'Running here…' : 'Running elsewhere';
+    if (status === 'approved') return 'Approved: waiting for the notebook';
+  }
+  return STATUS_LABELS[status] || status;
+}
+
+/** Whether a card offers "Run again": a page call whose page went away, on a committed reply. @param {ToolCall} call @param {string | null} streamId */
+export function canRunAgain(call, streamId) {
+  return call.runs_on === 'page' && call.status === 'unknown' && !streamId;
+}
+
 /** Whether a card offers the decision buttons. @param {ToolCall} call @param {string | null} streamId */
 export function canDecide(call, streamId) {
   return call.status === 'awaiting_approval' && !!streamId;
@@ -161,12 +182,23 @@ export function drawCard(part, actions) {
   card.setAttribute('role', 'group');
   card.setAttribute('aria-label', `Tool call ${call.name || ''}`.trim());
   const head = h('div', 'rc-card-head');
-  const badge = h('span', `rc-card-status rc-card-status-${status}`, STATUS_LABELS[status] || status);
+  const badge = h('span', `rc-card-status rc-card-status-${status}`, statusLabel(call, actions.clientId));
+  if (call.runs_on === 'page' && status === 'running') {
+    badge.title = call.claimed_by === actions.clientId ? 'This view runs it in its notebook'
+      : 'Another view of this notebook runs it (another tab or window, or this one before a reload)';
+  }
   head.append(h('code', 'rc-card-name', call.name || 'tool call'), h('span', 'rc-card-summary', callSummary(call)), badge);
   card.append(head, drawArguments(argumentsView(part, actions.cellSource), status === 'awaiting_approval'));
   if (canDecide(call, actions.streamId) && actions.onDecide) card.append(drawDecision(call, actions));
   const result = resultView(call.result);
   if (result) card.append(drawResult(result));
+  if (canRunAgain(call, actions.streamId) && actions.onRunAgain) {
+    const again = button('Run again', 'rc-card-run-again');
+    again.setAttribute('data-lm-suppress-shortcuts', 'true');
+    again.title = 'Its page went away while it ran, so nobody knows what it did: ask the model to call it again';
+    again.addEventListener('click', () => actions.onRunAgain?.(call));
+    card.append(again);
+  }
   if (call.error) {
     const error = h('div', 'rc-card-error', `${call.error.type}: ${call.error.detail}`);
     error.setAttribute('role', 'note');

@@ -8,10 +8,13 @@
  * says which conversation it shows (`ChatHost`) and how it keeps what the
  * user changed (`MountHooks`); the rest is here, once.
  */
+import { storeAgentMode, storedAgentMode } from './agentmode.js';
 import { Api } from './api.js';
 import { ContextSource } from './context.js';
+import { notebookService } from './notebook.js';
+import { PageCalls } from './pagecalls.js';
 import { ChatSession, describe } from './session.js';
-import { startingModel } from './settings.js';
+import { chatSettings, startingModel } from './settings.js';
 import { ChatView } from './view.js';
 
 /**
@@ -57,6 +60,12 @@ export function mountChat(el, host, hooks = {}) {
   const context = new ContextSource(api, el, hooks.askKernel || null);
   let started = ''; // the settings' default model, while the host names none
   const titled = (/** @type {string} */ title) => (hooks.onTitle ? hooks.onTitle(title) : title);
+  const lifetime = new AbortController();
+  // the page tools of the notebook this view is in (never another's), or why there are none
+  const calls = new PageCalls(api, () => notebookService()?.pageTools?.(el) ?? 'this page cannot reach a notebook', lifetime.signal);
+  const storage = (() => { try { return window.localStorage; } catch (_) { return null; } })();
+  let agentShown = ''; // the conversation whose agent mode the toggle shows
+  const agentOn = () => storedAgentMode(storage, host.conversationId(), chatSettings().agentMode);
 
   /** @param {string} id @param {string | null} [title] */
   const show = (id, title = null) => {
@@ -70,7 +79,7 @@ export function mountChat(el, host, hooks = {}) {
     onSend: async (text, attached) => { if (await session.send(text, attached)) view.clearDraft(text, attached); },
     onMention: (query) => context.candidates(query),
     onInsert: context.canInsert() ? (code) => { context.insertBelow(code); } : undefined,
-    onStop: () => session.stop(),
+    onStop: () => { calls.interrupt(); session.stop(); }, // a cell this page runs for the run stops too
     onReply: (action, id) => session.again(action, id),
     onDismiss: () => session.dismiss(),
     onModel: (id) => hooks.onModel?.(id),
@@ -82,13 +91,26 @@ export function mountChat(el, host, hooks = {}) {
     },
     onHistory: async () => view.showConversations(await session.recent()),
     onSwitch: (id) => show(id),
-    onDecide: (sid, callId, decision) => session.decide(sid, callId, decision),
+    onDecide: (sid, callId, decision) => {
+      if (decision.decision === 'approve') calls.own(callId); // approved here: run here
+      return session.decide(sid, callId, decision);
+    },
+    onRunAgain: (call) => { session.runAgain(call); },
     cellSource: (cellId) => context.cellSource(cellId),
+    clientId: calls.clientId,
+    onAgent: (on) => storeAgentMode(storage, host.conversationId(), on),
+    onTools: async () => (await api.tools(host.conversationId(), session.signal)).tools,
   });
   /** @type {import('./session.js').Host} */
-  const sessionHost = { ...host, model: () => host.model() || started, context };
-  const session = new ChatSession(api, sessionHost, (state) => { view.update(state); hooks.onChange?.(state); }, {
+  const sessionHost = { ...host, model: () => host.model() || started, context, agent: () => view.agent.on };
+  const session = new ChatSession(api, sessionHost, (state) => {
+    if (agentShown !== host.conversationId()) { agentShown = host.conversationId(); view.agent.set(agentOn()); }
+    view.update(state);
+    calls.observe(state);
+    hooks.onChange?.(state);
+  }, {
     onTitle: (title) => view.setTitle(titled(title)),
+    onStarted: (result) => { if (result.assistant_message) calls.own(result.assistant_message.id); },
   });
 
   view.setTitle(hooks.title || 'Chat');
@@ -108,6 +130,6 @@ export function mountChat(el, host, hooks = {}) {
     context,
     show,
     follow: () => { if (host.conversationId() !== session.known) session.restart(); },
-    dispose: () => { session.dispose(); view.destroy(); },
+    dispose: () => { lifetime.abort(); session.dispose(); view.destroy(); },
   };
 }

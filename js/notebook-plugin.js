@@ -9,6 +9,7 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { EXPLAIN_EVENT, SERVICE } from './notebook.js';
+import { pageTools } from './pagetools.js';
 
 /** @typedef {import('./notebook.js').CellInfo} CellInfo @typedef {import('./notebook.js').NotebookService} NotebookService */
 
@@ -49,6 +50,8 @@ export const notebookPlugin = {
   activate: (app, /** @type {any} */ tracker) => {
     /** The notebook holding `el`, else the current one (a chat opened from the side panel). @param {Element} el */
     const panelOf = (el) => tracker.find((/** @type {any} */ p) => p.node.contains(el)) || tracker.currentWidget;
+    /** The page tools of each open notebook (one, however many chat views it has). */
+    const tools = new Map();
     /** @type {NotebookService} */
     const service = {
       cells: (el) => {
@@ -65,6 +68,18 @@ export const notebookPlugin = {
         notebook.activeCell?.model.sharedModel.setSource(code);
         notebook.mode = 'command';
         return true;
+      },
+      pageTools: (el) => {
+        // only the notebook the view is in: a chat opened from the side panel has none
+        const panel = tracker.find((/** @type {any} */ p) => p.node.contains(el));
+        if (!panel) return 'this chat is not in a notebook (open it in its notebook to let it use the notebook)';
+        const holder = panel.content.widgets.find((/** @type {any} */ c) => c.node.contains(el));
+        if (holder && holder.model.type === 'code' && holder.model.trusted === false) return 'the notebook is not trusted';
+        if (!tools.has(panel)) {
+          tools.set(panel, pageTools(panel));
+          panel.disposed.connect(() => tools.delete(panel));
+        }
+        return tools.get(panel);
       },
       folder: (el) => {
         const context = panelOf(el)?.context;

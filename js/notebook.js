@@ -21,7 +21,10 @@ export const EXPLAIN_EVENT = 'resumechat:explain';
  * @typedef {{id: string, label: string, type: string, source: string, output: string,
  *            error: {name: string, text: string} | null}} CellInfo
  * @typedef {{cells: (el: Element) => CellInfo[], insertBelow: (el: Element, code: string) => boolean,
- *            folder: (el: Element) => string | null}} NotebookService
+ *            folder: (el: Element) => string | null,
+ *            pageTools?: (el: Element) => import('./pagetools.js').PageTools | string}} NotebookService
+ *   `pageTools`: the page tools of the notebook `el` is in (pagetools.js), or why there are none
+ *   (not in a notebook, not trusted): never another notebook's.
  */
 
 /**

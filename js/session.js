@@ -11,8 +11,9 @@ import { composer, initial, reduce } from './state.js';
 
 /**
  * @typedef {{conversationId: () => string, setConversationId: (id: string) => void,
- *            key: () => string, model: () => string,
+ *            key: () => string, model: () => string, agent?: () => boolean,
  *            context?: import('./context.js').ContextSource}} Host
+ *   `agent()`: the conversation is in agent mode: a message is sent with `tools: "all"`.
  */
 
 const CHANNEL = 'jupyter-resumechat';
@@ -21,7 +22,8 @@ export class ChatSession {
   /**
    * @param {import('./api.js').Api} api @param {Host} host
    * @param {(state: import('./state.js').State) => void} onChange
-   * @param {{onTitle?: (title: string) => void, onSent?: (text: string) => void}} [hooks]
+   * @param {{onTitle?: (title: string) => void, onStarted?: (result: any) => void}} [hooks]
+   *   `onStarted`: a send of this session was accepted (the 202's body), before its stream is read.
    */
   constructor(api, host, onChange, hooks = {}) {
     this.api = api;
@@ -159,7 +161,8 @@ export class ChatSession {
       return false;
     }
     if (text !== this.draft.text) this.draft = { text, id: newId() };
-    const body = { content: text, client_id: this.draft.id, model: this.host.model() || undefined };
+    const body = { content: text, client_id: this.draft.id, model: this.host.model() || undefined,
+      tools: this.host.agent?.() ? 'all' : undefined };
     const source = this.host.context;
     const prepare = attached.length && source ? async () => {
       const { items, problems } = await source.resolve(attached);
@@ -191,6 +194,7 @@ export class ChatSession {
       const extra = prepare ? await prepare() : { fields: {}, problems: [] };
       const result = await this.api.send(cid, { ...body, ...extra.fields }, this.signal);
       if (cid !== this.host.conversationId()) return true; // the view moved on to another conversation
+      this.hooks.onStarted?.(result);
       this.dispatch({ type: 'sent', result, request: mine });
       if (extra.problems.length) this.dispatch({ type: 'notice', detail: `Sent without some context: ${extra.problems.join('; ')}` });
       this.channel?.postMessage({ type: 'started', conversation_id: cid, stream_id: result.stream_id });
@@ -202,6 +206,18 @@ export class ChatSession {
       if (error instanceof ApiError && error.status === 409) this.load(); // show the reply that runs
       return false;
     }
+  }
+
+  /**
+   * A page call whose outcome is unknown, asked for again: a new user message naming the call
+   * (`/tool NAME {arguments}`, the line the demo agent reads), offering only that tool.  Not a
+   * Continue: a continued reply must not repeat a call by itself (docs/protocol.md#agent-runs, 4).
+   * @param {import('./state.js').ToolCall} call
+   */
+  async runAgain(call) {
+    if (!composer(this.state).enabled) return false;
+    const content = `Its outcome was unknown (the page running it went away); run this call again:\n/tool ${call.name} ${JSON.stringify(call.arguments ?? {})}`;
+    return this.post('message', { content, client_id: newId(), model: this.host.model() || undefined, tools: [call.name] });
   }
 
   async stop() {

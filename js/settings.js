@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * The user's chat settings, from JupyterLab's Settings Editor (the schema in
- * `schema/conversations.json`): whether Enter or Ctrl/Cmd+Enter sends, and the
- * model a chat starts with.  The extension publishes them on `window`
+ * `schema/conversations.json`): whether Enter or Ctrl/Cmd+Enter sends, the
+ * model a chat starts with, and whether a chat starts in agent mode.  The extension publishes them on `window`
  * (versioned name) because the widget's bundle and the extension's are
  * separate module instances; both views read them through `chatSettings()`,
  * at each use, so a change in the editor applies at once.  Without the
@@ -12,10 +12,13 @@ export const SERVICE = 'jupyterResumechatSettings1';
 /** Sent on `window` when the settings were loaded or changed. */
 export const CHANGED_EVENT = 'resumechat:settings';
 
-/** @typedef {{sendWith: 'Enter' | 'Ctrl+Enter', defaultModel: string}} ChatSettings */
+/**
+ * @typedef {{sendWith: 'Enter' | 'Ctrl+Enter', defaultModel: string, agentMode: boolean}} ChatSettings
+ *   `agentMode`: whether a conversation never switched in this browser starts in agent mode (agentmode.js).
+ */
 
 /** @type {ChatSettings} */
-export const DEFAULTS = Object.freeze({ sendWith: 'Enter', defaultModel: '' });
+export const DEFAULTS = Object.freeze({ sendWith: 'Enter', defaultModel: '', agentMode: false });
 
 /**
  * The settings as read from the registry's composite, with a default for
@@ -27,6 +30,7 @@ export function readSettings(composite) {
   return {
     sendWith: value.sendWith === 'Ctrl+Enter' ? 'Ctrl+Enter' : 'Enter',
     defaultModel: typeof value.defaultModel === 'string' ? value.defaultModel.trim() : '',
+    agentMode: value.agentMode === true,
   };
 }
 

@@ -20,7 +20,8 @@ test('with Ctrl+Enter chosen, a plain Enter is a new line', () => {
 });
 
 test('a setting missing or of the wrong type is the default', () => {
-  assert.deepEqual(readSettings(undefined), { sendWith: 'Enter', defaultModel: '' });
-  assert.deepEqual(readSettings({ sendWith: 'Tab', defaultModel: 3 }), { sendWith: 'Enter', defaultModel: '' });
-  assert.deepEqual(readSettings({ sendWith: 'Ctrl+Enter', defaultModel: ' m1 ' }), { sendWith: 'Ctrl+Enter', defaultModel: 'm1' });
+  assert.deepEqual(readSettings(undefined), { sendWith: 'Enter', defaultModel: '', agentMode: false });
+  assert.deepEqual(readSettings({ sendWith: 'Tab', defaultModel: 3, agentMode: 'yes' }), { sendWith: 'Enter', defaultModel: '', agentMode: false });
+  assert.deepEqual(readSettings({ sendWith: 'Ctrl+Enter', defaultModel: ' m1 ', agentMode: true }),
+    { sendWith: 'Ctrl+Enter', defaultModel: 'm1', agentMode: true });
 });

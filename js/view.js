@@ -8,6 +8,7 @@
  * shortcuts (docs/protocol.md#keys, shortcuts.js).  No I/O here: user intents go out through
  * `handlers`.
  */
+import { AgentControls } from './agentmode.js';
 import { Mentions } from './attach.js';
 import { button, h } from './dom.js';
 import { contextMeter, meterText } from './meter.js';
@@ -25,8 +26,10 @@ import { composer, replyActions, statusText } from './state.js';
  *            onModel: (id: string) => void, onDismiss: () => void,
  *            onReply: (action: 'retry' | 'continue' | 'regenerate', messageId: string) => void,
  *            onMention?: (query: string) => Promise<Candidate[]>,
- *            onInsert?: (code: string) => void} & Omit<CardActions, 'streamId'>} Handlers
- *   `onDecide` and `cellSource`: what a tool call's card may do (cards.js).
+ *            onInsert?: (code: string) => void, onAgent?: (on: boolean) => void,
+ *            onTools?: () => Promise<import('./agentmode.js').ToolInfo[]>} & Omit<CardActions, 'streamId'>} Handlers
+ *   `onDecide`, `onRunAgain`, `cellSource`, `clientId`: what a tool call's card may do and say (cards.js);
+ *   `onAgent`, `onTools`: agent mode's toggle and its Tools menu (agentmode.js; none without `onAgent`).
  */
 /**
  * The header's conversation switcher: `onHistory` asks for the recent conversations
@@ -92,7 +95,8 @@ export class ChatView {
     /** @type {Map<string, number>} */
     this.budgets = new Map();
     status.append(this.meter);
-    form.append(this.input, this.sendButton, this.stopButton);
+    this.agent = new AgentControls(handlers);
+    form.append(this.agent.root, this.input, this.sendButton, this.stopButton);
     this.root.append(header, this.list, status, this.announcer, this.mentions.chips, form, this.mentions.popup);
     this.root.toggleAttribute('data-insert', !!handlers.onInsert);
     this.placeHint();
@@ -179,7 +183,8 @@ export class ChatView {
       let node = this.nodes.get(id);
       if (!node) {
         node = new MessageNode(message ? message.role : 'assistant',
-          { onDecide: this.handlers.onDecide, cellSource: this.handlers.cellSource });
+          { onDecide: this.handlers.onDecide, cellSource: this.handlers.cellSource,
+            onRunAgain: this.handlers.onRunAgain, clientId: this.handlers.clientId });
         this.nodes.set(id, node);
       }
       if (phase.kind === 'streaming' && id === liveId) node.drawLive(phase.partial, phase.streamId);

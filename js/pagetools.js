@@ -1,0 +1,142 @@
+// @ts-check
+/**
+ * The six page tools (jupyter_resumechat/tools/page.py), run in the notebook a chat
+ * view is in: cells are found by their nbformat id (the JupyterLab cell model's
+ * `id`), never by position; a cell runs through the notebook's own session, as if
+ * the user ran it (its prompt number and outputs appear in the notebook); the
+ * kernel's variables come from a silent snippet.  What each answers is computed
+ * by pageout.js.  Only the extension's bundle imports this (through the notebook
+ * service, notebook-plugin.js): the widget's bundle must not carry JupyterLab.
+ */
+import { NotebookActions } from '@jupyterlab/notebook';
+import { NO_KERNEL } from './context.js';
+import { readAnswer, runAnswer, variablesAnswer, variablesSnippet } from './pageout.js';
+
+/** A silent inspection that takes longer than this (a busy kernel) ends the call with an error. */
+export const VARIABLES_TIMEOUT_MS = 15000;
+
+/**
+ * @typedef {{content: string} | {error: string}} Answer
+ * @typedef {{run: (name: string, args: any) => Promise<Answer>, interrupt: () => Promise<boolean>,
+ *            executing: () => boolean}} PageTools
+ *   `executing()`: a cell this page runs for a call is executing now (Stop interrupts it).
+ */
+
+class Refusal extends Error {}
+
+/**
+ * The page tools of `panel` (a NotebookPanel).
+ * @param {any} panel @returns {PageTools}
+ */
+export function pageTools(panel) {
+  let executing = 0;
+  const notebook = () => panel.content;
+  const cells = () => /** @type {any[]} */ (notebook().widgets);
+  /** @param {unknown} id */
+  const find = (id) => {
+    const index = cells().findIndex((c) => c.model.id === id);
+    if (index < 0) throw new Refusal(`no cell with id ${JSON.stringify(id)} in ${panel.context?.path || 'the notebook'}`);
+    return { index, cell: cells()[index] };
+  };
+  const kernel = () => {
+    const live = panel.sessionContext?.session?.kernel;
+    if (!live || live.isDisposed || live.status === 'dead') throw new Refusal(NO_KERNEL);
+    return live;
+  };
+  const shared = () => notebook().model.sharedModel;
+
+  /** @type {Record<string, (args: any) => Promise<Answer> | Answer>} */
+  const tools = {
+    notebook_read: (args) => ({
+      content: readAnswer(cells().map((c) => ({
+        id: c.model.id, type: c.model.type, source: c.model.sharedModel.getSource(),
+        execution_count: c.model.type === 'code' ? c.model.executionCount : null,
+        outputs: c.model.type === 'code' ? c.model.outputs.toJSON() : [],
+      })), Array.isArray(args.cell_ids) ? args.cell_ids.map(String) : []),
+    }),
+    notebook_insert_cell: (args) => {
+      const at = args.after ? find(args.after).index + 1 : 0;
+      const type = ['code', 'markdown', 'raw'].includes(args.cell_type) ? args.cell_type : 'code';
+      // trusted as a cell the user made is: the user approved it (or allowed it always)
+      const made = shared().insertCell(at, { cell_type: type, source: String(args.source ?? ''),
+        metadata: type === 'code' ? { trusted: true } : {} });
+      return { content: `inserted cell ${made.id} (${type}) at position ${at + 1}` };
+    },
+    notebook_edit_cell: (args) => {
+      find(args.cell_id).cell.model.sharedModel.setSource(String(args.source ?? ''));
+      return { content: `edited cell ${args.cell_id}` };
+    },
+    notebook_delete_cell: (args) => {
+      shared().deleteCell(find(args.cell_id).index);
+      return { content: `deleted cell ${args.cell_id}` };
+    },
+    notebook_run_cell: async (args) => {
+      const { cell } = find(args.cell_id);
+      if (cell.model.type !== 'code') throw new Refusal(`cell ${args.cell_id} is a ${cell.model.type} cell, not a code cell`);
+      kernel();
+      executing++;
+      try {
+        await NotebookActions.runCells(notebook(), [cell], panel.sessionContext);
+      } finally {
+        executing--;
+      }
+      return runAnswer(cell.model.outputs.toJSON());
+    },
+    kernel_variables: (args) => variables(kernel(), Array.isArray(args.names) ? args.names : []),
+  };
+
+  return {
+    run: async (name, args) => {
+      const tool = tools[name];
+      if (!tool) return { error: `${name} is not a page tool` };
+      try {
+        return await tool(args && typeof args === 'object' ? args : {});
+      } catch (error) {
+        return { error: error instanceof Refusal ? error.message : `${name} failed: ${/** @type {any} */ (error)?.message || error}` };
+      }
+    },
+    interrupt: async () => {
+      const live = panel.sessionContext?.session?.kernel;
+      if (!live) return false;
+      await live.interrupt();
+      return true;
+    },
+    executing: () => executing > 0,
+  };
+}
+
+/**
+ * The kernel's variables: a silent execution (no prompt number, no history) that prints one JSON line.
+ * @param {any} kernel @param {string[]} names @returns {Promise<Answer>}
+ */
+async function variables(kernel, names) {
+  const future = kernel.requestExecute({ code: variablesSnippet(names), silent: true, store_history: false,
+    allow_stdin: false, stop_on_error: false });
+  let printed = '';
+  let failure = '';
+  future.onIOPub = (/** @type {any} */ msg) => {
+    const type = msg.header.msg_type;
+    if (type === 'stream') printed += msg.content.text;
+    else if (type === 'error') failure = `${msg.content.ename}: ${msg.content.evalue}`;
+  };
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve('late'), VARIABLES_TIMEOUT_MS); });
+  try {
+    const reply = await Promise.race([future.done, late]);
+    if (reply === 'late') {
+      future.dispose();
+      return { error: `the kernel did not answer in ${VARIABLES_TIMEOUT_MS / 1000} s (busy?)` };
+    }
+  } catch (error) {
+    return { error: failure || `the kernel could not be asked: ${/** @type {any} */ (error)?.message || error}` };
+  } finally {
+    clearTimeout(timer);
+  }
+  if (failure) return { error: failure };
+  try {
+    return { content: variablesAnswer(printed) };
+  } catch (_) {
+    return { error: `the kernel's answer could not be read: ${printed.slice(0, 200)}` };
+  }
+}
