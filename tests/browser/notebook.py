@@ -12,6 +12,8 @@ from tests.support.server_process import TOKEN, ServerProcess
 TIMEOUT = 90_000
 
 # Cell ``i`` was run or waits to run: its prompt shows [*] or [n], or it shows a panel.
+SENT = """() => { const p = document.querySelector('.rc-panel');
+  return !!p && (p.querySelector('textarea').value === '' || !!p.querySelector('.rc-notice')?.textContent); }"""
 STARTED = r"""(i) => { const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
   if (!cell) return false;
   const prompt = cell.querySelector('.jp-InputPrompt');
@@ -107,9 +109,19 @@ class Notebook:
         return self.page.locator(".rc-panel").first
 
     def send(self, text: str) -> None:
+        """Type ``text`` and press Enter until the view took it (the box empties) or said why
+        not (a notice): on a loaded machine a view still loading, or a lost key, comes to
+        nothing. Pressing again is safe: the same draft goes with the same client_id."""
         box = self.panel().locator("textarea")
         box.fill(text)
-        box.press("Enter")
+        for _ in range(TIMEOUT // 5_000):
+            box.press("Enter")
+            try:
+                self.page.wait_for_function(SENT, timeout=5_000)
+                return
+            except Exception:  # neither: press it again
+                continue
+        raise AssertionError(f"the panel never took the message {text!r}")
 
     def reply_text(self) -> str:
         return self.panel().locator(".rc-assistant .rc-body").last.inner_text()
