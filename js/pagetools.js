@@ -22,7 +22,32 @@ export const VARIABLES_TIMEOUT_MS = 15000;
  *   `executing()`: a cell this page runs for a call is executing now (Stop interrupts it).
  */
 
+/** A page call's cell whose kernel restarted (or died) while it ran ends with this error. */
+export const KERNEL_RESTARTED = 'the kernel restarted while the cell ran';
+
 class Refusal extends Error {}
+
+/**
+ * Watches a session for its kernel restarting, dying or being replaced while a cell runs.
+ * @param {any} session a SessionContext
+ */
+function restartWatch(session) {
+  let seen = false;
+  /** @type {() => void} */
+  let wake = () => {};
+  const happened = new Promise((resolve) => { wake = () => resolve(undefined); });
+  const note = () => { seen = true; wake(); };
+  const onStatus = (/** @type {any} */ _, /** @type {string} */ status) => {
+    if (['restarting', 'autorestarting', 'dead', 'starting'].includes(status)) note();
+  };
+  session?.statusChanged?.connect(onStatus);
+  session?.kernelChanged?.connect(note);
+  return {
+    happened,
+    seen: () => seen,
+    stop: () => { session?.statusChanged?.disconnect(onStatus); session?.kernelChanged?.disconnect(note); },
+  };
+}
 
 /**
  * The page tools of `panel` (a NotebookPanel).
@@ -75,9 +100,15 @@ export function pageTools(panel) {
       if (cell.model.type !== 'code') throw new Refusal(`cell ${args.cell_id} is a ${cell.model.type} cell, not a code cell`);
       kernel();
       executing++;
+      const restart = restartWatch(panel.sessionContext);
       try {
-        await NotebookActions.runCells(notebook(), [cell], panel.sessionContext);
+        // a restart cancels the cell's execution, or (restarted behind the page's back) leaves it
+        // waiting for a reply that never comes: either way the call ends saying so
+        const ran = NotebookActions.runCells(notebook(), [cell], panel.sessionContext);
+        await Promise.race([ran, restart.happened]);
+        if (restart.seen()) throw new Refusal(KERNEL_RESTARTED);
       } finally {
+        restart.stop();
         executing--;
       }
       return runAnswer(cell.model.outputs.toJSON());
