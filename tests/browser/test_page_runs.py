@@ -1,7 +1,8 @@
 """Page calls when the notebook changes under a run, in a real browser with a real kernel
 (issue 21): a kernel that restarts while a page call's cell runs ends that call with an
 error the model is told of, and the run goes on; each write call is one undo step in the
-notebook, and a reply's "Revert this run's edits" takes its edits back, newest first."""
+notebook, and a reply's "Revert this run's edits" takes its edits back, newest first; two
+tabs approving together run a call once; a denied call tells the model and changes nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.browser.conftest import NOTEBOOK
 from tests.browser.notebook import TIMEOUT, Notebook
-from tests.browser.test_page_tools import agent_on, approve, approve_each, wait_final
+from tests.browser.test_page_tools import agent_on, approve, approve_each, tool_posts, wait_final
 
 SLEEPY = {
     "cell_type": "code",
@@ -112,3 +113,41 @@ def test_each_write_call_is_one_undo_step_in_the_notebook(tab, server):
     tab.page.keyboard.press("z")
     cells = saved_cells(tab, lambda cells: "second = 2" not in [s for _, s in cells])
     assert ["".join(c["source"]) for c in cells][1:] == ["first = 1", SLEEPY["source"]]
+
+
+def test_two_tabs_approving_together_run_the_call_once(tab, server, frontend, chat_path):
+    other = Notebook(tab.page.context.new_page(), server, frontend, path=chat_path).open()
+    other.panel().wait_for(timeout=TIMEOUT)
+    mine, theirs = tool_posts(tab.page), tool_posts(other.page)
+    decided: list[int] = []
+    for view in (tab, other):
+        view.page.on("response", lambda r: decided.append(r.status) if r.url.endswith("/decision") else None)
+    agent_on(tab)
+    tab.send('/tool notebook_insert_cell {"after": "chat", "source": "once = 1"}')
+    cards = [view.panel().locator(".rc-card.rc-call-awaiting_approval") for view in (tab, other)]
+    for card in cards:
+        card.wait_for(timeout=TIMEOUT)
+    buttons = [card.get_by_role("button", name="Approve", exact=True) for card in cards]
+    at = tab.page.evaluate("Date.now()") + 500  # both at the same moment (the pages share a clock)
+    for button in buttons:
+        button.evaluate("(b, at) => { setTimeout(() => b.click(), at - Date.now()); }", at)
+    text = wait_final(tab)
+    assert text.count("answered: inserted cell") == 1, text
+    call_id = next(p["call"] for p in tab.api_messages()[-1]["parts"] if p["type"] == "tool")["id"]
+    assert decided == [200, 200]  # both approved (the same decision twice is no conflict)
+    assert (mine + theirs).count(f"{call_id}/result") == 1, (mine, theirs)
+    # one page inserted it, in its notebook; the other's notebook is as it was
+    count = "() => document.querySelectorAll('.jp-Notebook .jp-Cell').length"
+    assert sorted([tab.page.evaluate(count), other.page.evaluate(count)]) == [2, 3]
+
+
+def test_deny_tells_the_model_and_leaves_the_notebook_as_it_was(tab, server):
+    posts = tool_posts(tab.page)
+    agent_on(tab)
+    tab.send('/tool notebook_edit_cell {"cell_id": "sleepy", "source": "gone = True"}')
+    tab.panel().get_by_role("button", name="Deny", exact=True).click()
+    text = wait_final(tab)
+    assert "notebook_edit_cell failed: The user denied this call." in text, text
+    assert posts == []  # never claimed, never run
+    cells = saved_cells(tab, lambda cells: len(cells) == 2)
+    assert "".join(cells[1]["source"]) == SLEEPY["source"]
