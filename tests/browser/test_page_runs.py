@@ -39,7 +39,18 @@ def restart_kernel(view: Notebook) -> None:
     view.page.locator(".jp-Dialog .jp-mod-accept").click()
 
 
-def test_a_kernel_restart_while_a_page_call_runs_its_cell_ends_the_call_and_the_run_goes_on(tab, server):
+def restart_kernel_by_rest(view: Notebook) -> None:
+    """``POST api/kernels/{id}/restart`` from outside the page (another client, a script)."""
+    with httpx.Client(headers=view.server.headers, timeout=60) as client:
+        sessions = client.get(view.server.base + "api/sessions").json()
+        kernel = next(s["kernel"]["id"] for s in sessions if s["path"] == view.path)  # not another test's
+        client.post(view.server.base + f"api/kernels/{kernel}/restart").raise_for_status()
+
+
+@pytest.mark.parametrize("restart", [restart_kernel, restart_kernel_by_rest], ids=["menu", "rest"])
+def test_a_kernel_restart_while_a_page_call_runs_its_cell_ends_the_call_and_the_run_goes_on(
+    tab, server, restart
+):
     agent_on(tab)
     tab.send('/tool notebook_run_cell {"cell_id": "sleepy"}')
     approve(tab)
@@ -48,7 +59,7 @@ def test_a_kernel_restart_while_a_page_call_runs_its_cell_ends_the_call_and_the_
         """() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[1].textContent.includes('[*]')""",
         timeout=TIMEOUT,
     )
-    restart_kernel(tab)
+    restart(tab)
     text = wait_final(tab)  # not aborted: the model is told, and answers
     assert "notebook_run_cell failed: error (page): the kernel restarted while the cell ran" in text, text
     card = tab.panel().locator(".rc-card.rc-call-error")
