@@ -80,7 +80,14 @@ export function mountChat(el, host, hooks = {}) {
     onMention: (query) => context.candidates(query),
     onInsert: context.canInsert() ? (code) => { context.insertBelow(code); } : undefined,
     onStop: () => { calls.interrupt(); session.stop(); }, // a cell this page runs for the run stops too
-    onReply: (action, id) => session.again(action, id),
+    onReply: (action, id) => {
+      if (action !== 'revert') { session.again(action, id); return; }
+      const message = session.state.messages.find((m) => m.id === id);
+      const failed = message ? calls.revert(message) : [];
+      if (failed.length) session.dispatch({ type: 'notice', detail: `Revert left some edits: ${failed.join('; ')}` });
+      view.update(session.state); // its button goes once nothing is left to take back
+    },
+    canRevert: (message) => calls.revertible(message).length > 0,
     onDismiss: () => session.dismiss(),
     onModel: (id) => hooks.onModel?.(id),
     onNew: async () => {

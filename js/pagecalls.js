@@ -16,6 +16,8 @@ import { ApiError, newId } from './api.js';
 /** How long a call waits for the view that started it before another view of the notebook runs it. */
 export const GRACE_MS = 4000;
 const RESULT_TRIES = 4;
+/** The page tools that change the notebook (a reply's Revert takes them back). */
+export const WRITES = ['notebook_insert_cell', 'notebook_edit_cell', 'notebook_delete_cell'];
 
 /**
  * @typedef {import('./state.js').State} State @typedef {import('./state.js').ToolCall} ToolCall
@@ -102,6 +104,24 @@ export class PageCalls {
     if (this.runningCells.size && typeof tools !== 'string' && tools.executing()) await tools.interrupt();
   }
 
+  /**
+   * The page write calls of a finished reply that this page made and can take back.
+   * @param {import('./state.js').Message} message @returns {string[]}
+   */
+  revertible(message) {
+    const tools = this.tools();
+    if (typeof tools === 'string' || message.role !== 'assistant' || message.status === 'streaming') return [];
+    const ids = (message.parts || []).flatMap((part) => (part.type === 'tool' && part.call.runs_on === 'page'
+      && WRITES.includes(part.call.name) && part.call.status === 'done' ? [part.call.id] : []));
+    return tools.revertible(ids);
+  }
+
+  /** Take back a reply's page edits, newest first; what could not be. @param {import('./state.js').Message} message */
+  revert(message) {
+    const tools = this.tools();
+    return typeof tools === 'string' ? [tools] : tools.revert(this.revertible(message));
+  }
+
   /** Claim, run while renewing the claim, post the result once. @param {ToolCall} call @param {string} sid */
   async execute(call, sid) {
     this.handled.add(call.id);
@@ -121,7 +141,7 @@ export class PageCalls {
     if (call.name === 'notebook_run_cell') this.runningCells.add(call.id);
     try {
       const tools = this.tools();
-      answer = typeof tools === 'string' ? { error: tools } : await tools.run(call.name, call.arguments);
+      answer = typeof tools === 'string' ? { error: tools } : await tools.run(call.name, call.arguments, call.id);
     } finally {
       clearInterval(renew);
       this.runningCells.delete(call.id);

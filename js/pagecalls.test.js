@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { parseHTML } from 'linkedom';
 import { STORAGE_PREFIX, storeAgentMode, storedAgentMode, toolLine } from './agentmode.js';
 import { canRunAgain, drawCard, statusLabel } from './cards.js';
-import { plan, runningElsewhere } from './pagecalls.js';
+import { PageCalls, plan, runningElsewhere } from './pagecalls.js';
 
 const { document } = parseHTML('<!doctype html><html><body></body></html>');
 /** @type {any} */ (globalThis).document = document;
@@ -76,4 +76,26 @@ test('the Tools menu says where each tool runs and its policy', () => {
     'notebook_run_cell (execute, in this notebook): asks you first');
   assert.equal(toolLine({ name: 'file_read', approval: 'auto', runs_on: 'server', effect: 'read' }),
     'file_read (read, on the server): runs without asking');
+});
+
+test('Revert offers a finished reply\'s done page writes that this page can take back, and takes them back newest first', () => {
+  /** @type {string[][]} */
+  const asked = [];
+  const tools = { run: async () => ({ content: '' }), interrupt: async () => false, executing: () => false,
+    revertible: (/** @type {string[]} */ ids) => ids.filter((id) => id !== 'kept-elsewhere'),
+    revert: (/** @type {string[]} */ ids) => { asked.push(ids); return []; } };
+  const calls = new PageCalls(/** @type {any} */ ({}), () => tools, new AbortController().signal);
+  const parts = [call({ id: 'w1', name: 'notebook_insert_cell', status: 'done' }),
+    call({ id: 'r1', name: 'notebook_read', status: 'done' }),
+    call({ id: 'w2', name: 'notebook_edit_cell', status: 'error' }),
+    call({ id: 'kept-elsewhere', name: 'notebook_delete_cell', status: 'done' }),
+    call({ id: 'w3', name: 'notebook_delete_cell', status: 'done' }),
+    call({ id: 's1', name: 'file_write', runs_on: 'server', status: 'done' })].map((c) => ({ type: 'tool', call: c }));
+  const message = /** @type {any} */ ({ id: 'm1', role: 'assistant', content: '', status: 'complete', parts });
+  assert.deepEqual(calls.revertible(message), ['w1', 'w3']);
+  assert.deepEqual(calls.revertible({ ...message, status: 'streaming' }), [], 'not while it runs');
+  assert.deepEqual(calls.revert(message), []);
+  assert.deepEqual(asked, [['w1', 'w3']], 'in the reply\'s order: the page undoes them from the last');
+  const none = new PageCalls(/** @type {any} */ ({}), () => 'not in a notebook', new AbortController().signal);
+  assert.deepEqual(none.revertible(message), []);
 });

@@ -17,12 +17,45 @@ export const VARIABLES_TIMEOUT_MS = 15000;
 
 /**
  * @typedef {{content: string} | {error: string}} Answer
- * @typedef {{run: (name: string, args: any) => Promise<Answer>, interrupt: () => Promise<boolean>,
- *            executing: () => boolean}} PageTools
+ * @typedef {{kind: 'insert', id: string} | {kind: 'edit', id: string, source: string}
+ *           | {kind: 'delete', id: string, after: string | null, index: number, cell: any}} Undo
+ *   how to take back one write call: delete the inserted cell, restore the edited cell's old
+ *   source, put the deleted cell (its id, type, source) back after the cell it followed
+ * @typedef {{run: (name: string, args: any, callId?: string) => Promise<Answer>, interrupt: () => Promise<boolean>,
+ *            executing: () => boolean, revertible: (callIds: string[]) => string[],
+ *            revert: (callIds: string[]) => string[]}} PageTools
  *   `executing()`: a cell this page runs for a call is executing now (Stop interrupts it).
+ *   `revertible(ids)`: those of the calls that this page wrote and can take back (kept in the
+ *   page only: a reload forgets them); `revert(ids)` takes them back, newest first, each one
+ *   undo step, and answers what it could not take back.
  */
 
+/** A page call's cell whose kernel restarted (or died) while it ran ends with this error. */
+export const KERNEL_RESTARTED = 'the kernel restarted while the cell ran';
+
 class Refusal extends Error {}
+
+/**
+ * Watches a session for its kernel restarting, dying or being replaced while a cell runs.
+ * @param {any} session a SessionContext
+ */
+function restartWatch(session) {
+  let seen = false;
+  /** @type {() => void} */
+  let wake = () => {};
+  const happened = new Promise((resolve) => { wake = () => resolve(undefined); });
+  const note = () => { seen = true; wake(); };
+  const onStatus = (/** @type {any} */ _, /** @type {string} */ status) => {
+    if (['restarting', 'autorestarting', 'dead', 'starting'].includes(status)) note();
+  };
+  session?.statusChanged?.connect(onStatus);
+  session?.kernelChanged?.connect(note);
+  return {
+    happened,
+    seen: () => seen,
+    stop: () => { session?.statusChanged?.disconnect(onStatus); session?.kernelChanged?.disconnect(note); },
+  };
+}
 
 /**
  * The page tools of `panel` (a NotebookPanel).
@@ -44,6 +77,17 @@ export function pageTools(panel) {
     return live;
   };
   const shared = () => notebook().model.sharedModel;
+  /** @type {Map<string, Undo>} by call id */
+  const undos = new Map();
+  /** One undo step in the notebook (Ctrl+Z takes back exactly this change). @param {() => void} change */
+  const step = (change) => {
+    const model = shared();
+    model.undoManager?.stopCapturing?.();
+    model.transact(change);
+    model.undoManager?.stopCapturing?.();
+  };
+  /** @type {Undo | null} set by a write tool for `run` to keep under its call id */
+  let made = null;
 
   /** @type {Record<string, (args: any) => Promise<Answer> | Answer>} */
   const tools = {
@@ -58,16 +102,28 @@ export function pageTools(panel) {
       const at = args.after ? find(args.after).index + 1 : 0;
       const type = ['code', 'markdown', 'raw'].includes(args.cell_type) ? args.cell_type : 'code';
       // trusted as a cell the user made is: the user approved it (or allowed it always)
-      const made = shared().insertCell(at, { cell_type: type, source: String(args.source ?? ''),
-        metadata: type === 'code' ? { trusted: true } : {} });
-      return { content: `inserted cell ${made.id} (${type}) at position ${at + 1}` };
+      /** @type {any} */
+      let cell;
+      step(() => {
+        cell = shared().insertCell(at, { cell_type: type, source: String(args.source ?? ''),
+          metadata: type === 'code' ? { trusted: true } : {} });
+      });
+      made = { kind: 'insert', id: cell.id };
+      return { content: `inserted cell ${cell.id} (${type}) at position ${at + 1}` };
     },
     notebook_edit_cell: (args) => {
-      find(args.cell_id).cell.model.sharedModel.setSource(String(args.source ?? ''));
+      const { cell } = find(args.cell_id);
+      const source = cell.model.sharedModel.getSource();
+      step(() => cell.model.sharedModel.setSource(String(args.source ?? '')));
+      made = { kind: 'edit', id: String(args.cell_id), source };
       return { content: `edited cell ${args.cell_id}` };
     },
     notebook_delete_cell: (args) => {
-      shared().deleteCell(find(args.cell_id).index);
+      const { index, cell } = find(args.cell_id);
+      const before = index > 0 ? cells()[index - 1].model.id : null;
+      const json = cell.model.sharedModel.toJSON();
+      step(() => shared().deleteCell(index));
+      made = { kind: 'delete', id: String(args.cell_id), after: before, index, cell: json };
       return { content: `deleted cell ${args.cell_id}` };
     },
     notebook_run_cell: async (args) => {
@@ -75,9 +131,15 @@ export function pageTools(panel) {
       if (cell.model.type !== 'code') throw new Refusal(`cell ${args.cell_id} is a ${cell.model.type} cell, not a code cell`);
       kernel();
       executing++;
+      const restart = restartWatch(panel.sessionContext);
       try {
-        await NotebookActions.runCells(notebook(), [cell], panel.sessionContext);
+        // a restart cancels the cell's execution, or (restarted behind the page's back) leaves it
+        // waiting for a reply that never comes: either way the call ends saying so
+        const ran = NotebookActions.runCells(notebook(), [cell], panel.sessionContext);
+        await Promise.race([ran, restart.happened]);
+        if (restart.seen()) throw new Refusal(KERNEL_RESTARTED);
       } finally {
+        restart.stop();
         executing--;
       }
       return runAnswer(cell.model.outputs.toJSON());
@@ -86,11 +148,14 @@ export function pageTools(panel) {
   };
 
   return {
-    run: async (name, args) => {
+    run: async (name, args, callId) => {
       const tool = tools[name];
       if (!tool) return { error: `${name} is not a page tool` };
       try {
-        return await tool(args && typeof args === 'object' ? args : {});
+        made = null;
+        const answer = await tool(args && typeof args === 'object' ? args : {});
+        if (made && callId) undos.set(callId, made);
+        return answer;
       } catch (error) {
         return { error: error instanceof Refusal ? error.message : `${name} failed: ${/** @type {any} */ (error)?.message || error}` };
       }
@@ -102,7 +167,39 @@ export function pageTools(panel) {
       return true;
     },
     executing: () => executing > 0,
+    revertible: (callIds) => callIds.filter((id) => undos.has(id)),
+    revert: (callIds) => {
+      /** @type {string[]} */
+      const failed = [];
+      for (const id of [...callIds].reverse()) {
+        const undo = undos.get(id);
+        if (!undo) continue;
+        try {
+          takeBack(undo);
+          undos.delete(id);
+        } catch (error) {
+          failed.push(error instanceof Refusal ? error.message : String(/** @type {any} */ (error)?.message || error));
+        }
+      }
+      return failed;
+    },
   };
+
+  /** @param {Undo} undo */
+  function takeBack(undo) {
+    if (undo.kind === 'insert') {
+      const at = cells().findIndex((c) => c.model.id === undo.id);
+      if (at >= 0) step(() => shared().deleteCell(at)); // already gone: nothing to take back
+    } else if (undo.kind === 'edit') {
+      const { cell } = find(undo.id);
+      step(() => cell.model.sharedModel.setSource(undo.source));
+    } else {
+      if (cells().some((c) => c.model.id === undo.id)) return; // back already
+      const prev = cells().findIndex((c) => c.model.id === undo.after);
+      const at = prev >= 0 ? prev + 1 : Math.min(undo.index, cells().length); // its neighbour gone: its old place
+      step(() => { shared().insertCell(at, undo.cell); });
+    }
+  }
 }
 
 /**

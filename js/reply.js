@@ -18,7 +18,7 @@ import { partsOf, replyMeta } from './state.js';
  * @typedef {import('./cards.js').CardActions} CardActions
  */
 
-const ACTION_LABELS = { retry: 'Retry', continue: 'Continue', regenerate: 'Regenerate' };
+const ACTION_LABELS = { retry: 'Retry', continue: 'Continue', regenerate: 'Regenerate', revert: "Revert this run's edits" };
 const STATUS_NOTES = {
   interrupted: 'The reply was interrupted before it finished.',
   aborted: 'Stopped.',
@@ -165,8 +165,8 @@ export class MessageNode {
   }
 
   /**
-   * @param {('retry' | 'continue' | 'regenerate')[]} actions
-   * @param {(action: 'retry' | 'continue' | 'regenerate') => void} act
+   * @param {('retry' | 'continue' | 'regenerate' | 'revert')[]} actions
+   * @param {(action: 'retry' | 'continue' | 'regenerate' | 'revert') => void} act
    */
   drawActions(actions, act) {
     const key = actions.join(',');

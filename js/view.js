@@ -24,7 +24,8 @@ import { composer, replyActions, statusText } from './state.js';
  * @typedef {import('./context.js').Candidate} Candidate
  * @typedef {{onSend: (text: string, attached: Candidate[]) => void, onStop: () => void, onNew: () => void,
  *            onModel: (id: string) => void, onDismiss: () => void,
- *            onReply: (action: 'retry' | 'continue' | 'regenerate', messageId: string) => void,
+ *            onReply: (action: 'retry' | 'continue' | 'regenerate' | 'revert', messageId: string) => void,
+ *            canRevert?: (message: import('./state.js').Message) => boolean,
  *            onMention?: (query: string) => Promise<Candidate[]>,
  *            onInsert?: (code: string) => void, onAgent?: (on: boolean) => void,
  *            onTools?: () => Promise<import('./agentmode.js').ToolInfo[]>} & Omit<CardActions, 'streamId'>} Handlers
@@ -190,7 +191,10 @@ export class ChatView {
       if (phase.kind === 'streaming' && id === liveId) node.drawLive(phase.partial, phase.streamId);
       else if (message) node.draw(message);
       if (message && message.role === 'assistant') {
-        node.drawActions(replyActions(state, message), (action) => this.handlers.onReply(action, id));
+        // Revert: the page edits this page made for the reply (pagecalls.js), when it has them
+        const revert = phase.kind !== 'streaming' && this.handlers.canRevert?.(message) ? ['revert'] : [];
+        node.drawActions([...replyActions(state, message), .../** @type {['revert'] | []} */ (revert)],
+          (action) => this.handlers.onReply(action, id));
       } else {
         node.drawActions([], () => {});
       }

@@ -107,7 +107,25 @@ def tool_script(request: dict[str, Any]) -> list[tuple[str, str]] | None:
         for block in re.split(r"^THEN$", first, flags=re.M)
     ]
     done = sum(1 for m in request["messages"] if m["role"] == "assistant" and m.get("tool_calls"))
-    return [(name, arguments) for name, arguments in rounds[done]] if done < len(rounds) else None
+    if done >= len(rounds):
+        return None
+    inserted = last_inserted(request)
+    return [(name, arguments.replace(LAST_INSERTED, inserted)) for name, arguments in rounds[done]]
+
+
+# A script cannot know the id a page gives a cell it inserts: ``$LAST_INSERTED`` in a call's
+# arguments stands for the id named by the newest tool result ``inserted cell <id> …`` the
+# request carries (what notebook_insert_cell answers), as a model would read it from there.
+LAST_INSERTED = "$LAST_INSERTED"
+
+
+def last_inserted(request: dict[str, Any]) -> str:
+    for message in reversed(request["messages"]):
+        content = message.get("content") if message["role"] == "tool" else None
+        found = re.search(r"inserted cell (\S+)", content) if isinstance(content, str) else None
+        if found:
+            return found.group(1)
+    return LAST_INSERTED
 
 
 def tool_call_chunks(model: str, calls: list[tuple[str, str]]) -> list[bytes]:
