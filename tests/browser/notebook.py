@@ -179,9 +179,11 @@ class Notebook:
             )
 
     def wait_api(self, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
-        """Until the server's messages satisfy ``predicate`` (polled, not slept)."""
+        """Until the server's messages satisfy ``predicate`` (polled, not slept); none yet (a
+        send the server has not taken) never does, so a predicate may read the newest."""
         for _ in range(TIMEOUT // 100):
-            if predicate(self.api_messages()):
+            messages = self.api_messages()
+            if messages and predicate(messages):
                 return
             self.page.wait_for_timeout(100)
         raise AssertionError("the server's messages never reached the expected state")
