@@ -76,3 +76,14 @@ def test_script_and_onerror_in_a_reply_do_not_run_and_nothing_loads(tab):
     assert tab.page.evaluate("window.__pwned") is None
     assert loaded == []
 
+
+def test_the_header_buttons_are_jupyterlab_toolbar_buttons_with_icons(tab):
+    header = tab.panel().locator(".rc-header")
+    assert "jp-Toolbar" in (header.get_attribute("class") or "")
+    for name, cls in (("New conversation", "rc-new"), ("Conversations", "rc-history")):
+        button = header.get_by_role("button", name=name)
+        assert "jp-ToolbarButtonComponent" in (button.get_attribute("class") or "")
+        assert cls in (button.get_attribute("class") or "")
+        assert button.locator("xpath=..").get_attribute("class").split().count("jp-ToolbarButton") == 1
+        assert button.locator("svg").count() == 1
+        assert button.get_attribute("title") == name
