@@ -113,7 +113,12 @@ function keepingBottom(node, change) {
   if (list && atBottom) list.scrollTop = list.scrollHeight;
 }
 
-/** @type {WeakMap<HTMLElement, {busy: boolean, next: string | null}>} */
+/**
+ * Per element: a render in flight, the text waiting for it, and the child it expects to replace
+ * (the element's first child when last asked): a node drawn meanwhile by other code (a live reply's
+ * LiveMarkdown, a reply's parts) is not overwritten by a render that lands late.
+ * @type {WeakMap<HTMLElement, {busy: boolean, next: string | null, mark: ChildNode | null}>}
+ */
 const renders = new WeakMap();
 
 /**
@@ -130,8 +135,9 @@ export function showMarkdown(node, text) {
     return;
   }
   let state = renders.get(node);
-  if (!state) renders.set(node, state = { busy: false, next: null });
+  if (!state) renders.set(node, state = { busy: false, next: null, mark: null });
   state.next = text;
+  state.mark = node.firstChild;
   if (state.busy) return;
   const run = () => {
     const wanted = /** @type {string} */ (state.next);
@@ -139,8 +145,10 @@ export function showMarkdown(node, text) {
     state.busy = true;
     labRender(lab, wanted).then((rendered) => {
       state.busy = false;
+      if (node.firstChild !== state.mark) { state.next = null; return; } // drawn by other code meanwhile
       addCopyButtons(rendered);
       keepingBottom(node, () => node.replaceChildren(rendered));
+      state.mark = rendered;
       if (state.next !== null) run(); // the texts that came meanwhile: only the newest is rendered
     });
   };

@@ -79,6 +79,19 @@ test("with JupyterLab a reply is its renderer's element, code buttons added, the
   } finally { lab.done(); }
 });
 
+test('a late render does not overwrite what other code drew in the element meanwhile', async () => {
+  const lab = fakeLab();
+  try {
+    const node = document.createElement('div');
+    showMarkdown(node, 'the committed text');
+    const live = new LiveMarkdown(node); // e.g. the reply continued: drawn live at once
+    live.update('a live text');
+    await lab.settle();
+    assert.equal(node.querySelector('.rc-md-tail')?.textContent, 'a live text');
+    assert.doesNotMatch(node.textContent || '', /committed/);
+  } finally { lab.done(); }
+});
+
 test('a streaming reply through JupyterLab: finished blocks rendered once, tail and blocks shown together', async () => {
   const lab = fakeLab();
   try {
