@@ -93,6 +93,7 @@ export class MessageNode {
     this.drawn = key;
     this.liveMode = '';
     this.live = null;
+    this.cursor?.remove(); // now: JupyterLab's renderer replaces the live text a moment later
     this.node.className = `rc-message rc-${this.role} rc-status-${message.status}`;
     this.node.removeAttribute('aria-busy');
     this.node.dataset.id = message.id;
