@@ -18,6 +18,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Api } from './api.js';
 import { ConversationList } from './chatlist.js';
 import { ChatRenderer, MIME_TYPE } from './mime.js';
+import { renderPlugin } from './lab-render.js';
 import { notebookPlugin } from './notebook-plugin.js';
 import { CHANGED_EVENT as SETTINGS_CHANGED, SERVICE as SETTINGS, readSettings } from './settings.js';
 import { SERVICE as SHORTCUTS, shortcutService } from './shortcuts.js';
@@ -191,4 +192,4 @@ const shortcutsPlugin = {
   },
 };
 
-export default [plugin, notebookPlugin, shortcutsPlugin];
+export default [plugin, notebookPlugin, shortcutsPlugin, renderPlugin];

@@ -15,8 +15,18 @@ import { mountChat } from './mount.js';
 // For the rendering benchmark (bench/panel_render.py).
 export { LiveMarkdown, renderMarkdown } from './markdown.js';
 
+/**
+ * A page with no JupyterLab theme (another front end) gets panel-fallback.css's values for the
+ * --jp-* variables panel.css uses; a JupyterLab page keeps its theme's (light, dark, high contrast).
+ */
+function markUnthemed() {
+  const root = document.documentElement;
+  if (!getComputedStyle(root).getPropertyValue('--jp-layout-color1').trim()) root.classList.add('rc-unthemed');
+}
+
 /** @param {{model: any, el: HTMLElement}} context */
 function render({ model, el }) {
+  markUnthemed();
   const chat = mountChat(el, {
     conversationId: () => model.get('conversation_id') || '',
     setConversationId: (id) => { model.set('conversation_id', id); model.save_changes(); },

@@ -10,7 +10,7 @@
  */
 import { drawCard } from './cards.js';
 import { button, h } from './dom.js';
-import { LiveMarkdown, addCopyButtons, renderMarkdown } from './markdown.js';
+import { LiveMarkdown, showMarkdown } from './markdown.js';
 import { partsOf, replyMeta } from './state.js';
 
 /**
@@ -93,6 +93,7 @@ export class MessageNode {
     this.drawn = key;
     this.liveMode = '';
     this.live = null;
+    this.cursor?.remove(); // now: JupyterLab's renderer replaces the live text a moment later
     this.node.className = `rc-message rc-${this.role} rc-status-${message.status}`;
     this.node.removeAttribute('aria-busy');
     this.node.dataset.id = message.id;
@@ -105,8 +106,7 @@ export class MessageNode {
       this.body.replaceChildren(this.parts.root);
       this.parts.draw(/** @type {Part[]} */ (message.parts), { live: false, epoch: 0, streamId: null });
     } else {
-      this.body.innerHTML = renderMarkdown(message.content);
-      addCopyButtons(this.body);
+      showMarkdown(this.body, message.content);
     }
     this.drawReasoning(inlineReasoning(partsOf(message)) ? '' : message.reasoning || '', false);
     this.meta.textContent = this.role === 'assistant' ? replyMeta(message, localTime) : '';
@@ -245,8 +245,7 @@ export class PartsBody {
       slot.markdown = slot.markdown || new LiveMarkdown(slot.node);
       slot.markdown.update(part.text, slot.epoch);
     } else {
-      slot.node.innerHTML = renderMarkdown(part.text);
-      addCopyButtons(slot.node);
+      showMarkdown(slot.node, part.text);
     }
   }
 }

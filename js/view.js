@@ -12,6 +12,7 @@ import { AgentControls } from './agentmode.js';
 import { Mentions } from './attach.js';
 import { button, h } from './dom.js';
 import { contextMeter, meterText } from './meter.js';
+import { headerButton, nativeHeader } from './native.js';
 import { MessageNode } from './reply.js';
 import { forwardShortcut } from './shortcuts.js';
 import { CHANGED_EVENT as SETTINGS_CHANGED, chatSettings, sends } from './settings.js';
@@ -61,15 +62,22 @@ export class ChatView {
     this.picker = /** @type {HTMLSelectElement} */ (h('select', 'rc-model'));
     this.picker.setAttribute('aria-label', 'Model');
     this.picker.hidden = true;
-    this.fresh = button('New conversation', 'rc-new');
-    this.history = button('Conversations', 'rc-history');
+    // Inside JupyterLab: toolbar buttons with its icons, the header a jp-Toolbar (native.js).
+    const fresh = headerButton('New conversation', 'rc-new', 'new');
+    const history = headerButton('Conversations', 'rc-history', 'history');
+    this.fresh = fresh.button;
+    this.history = history.button;
+    if (nativeHeader()) {
+      header.classList.add('jp-Toolbar', 'rc-toolbar');
+      this.picker.classList.add('jp-mod-styled');
+    }
     this.history.setAttribute('aria-haspopup', 'menu');
     this.history.setAttribute('aria-expanded', 'false');
     // Lumino matches a binding's `:focus` selector on the focused element itself before it looks for
     // the root's attribute (Notebook 7 reads keys in the capture phase): the focusable parts carry it too.
     this.history.setAttribute('data-lm-suppress-shortcuts', 'true');
     this.switcher = new Switcher(/** @type {HTMLButtonElement} */ (this.history), handlers);
-    header.append(this.title, this.picker, this.history, this.fresh);
+    header.append(this.title, this.picker, history.item, fresh.item);
     this.list = h('div', 'rc-messages');
     this.list.setAttribute('role', 'log');
     this.list.setAttribute('aria-label', 'Conversation');
