@@ -6,6 +6,7 @@ whose kernel was shut down.
 python docs/make_screenshots.py             # all of them
 python docs/make_screenshots.py kernel-free # docs/side-panel.png, docs/reopened-no-kernel.png
 python docs/make_screenshots.py context     # docs/notebook-context.png: @, Insert below, the meter
+python docs/make_screenshots.py agent       # docs/agent-{light,dark}-{approval,done}.png: an agent run
 """
 
 from __future__ import annotations
@@ -197,12 +198,50 @@ def shoot_context() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+AGENT = '/tool notebook_insert_cell {"source": "print(6 * 7)"}'
+
+
+def shoot_agent(dark: bool) -> None:
+    """Agent mode on, a call to insert a cell awaiting its approval (the card's Approve /
+    Deny / Always), then the run done: the new cell in the notebook, the card's result."""
+    root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
+    server = start_frontend(root, "lab", dark=dark, demo_delay=0.02)
+    name = "dark" if dark else "light"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 900}, device_scale_factor=1)
+            notebook = Notebook(page, server, "lab").open()
+            notebook.run_cell()
+            toggle = notebook.panel().locator(".rc-agent-toggle")
+            toggle.click()
+            notebook.panel().locator('.rc-agent-toggle[aria-pressed="true"]').wait_for(timeout=120_000)
+            notebook.send(AGENT)
+            card = notebook.panel().locator(".rc-card.rc-call-awaiting_approval")
+            card.wait_for(timeout=120_000)
+            notebook.panel().screenshot(path=str(DOCS / f"agent-{name}-approval.png"))
+            card.get_by_role("button", name="Approve", exact=True).click()
+            page.wait_for_function(FINISHED, timeout=120_000)
+            page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 2")
+            page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / f"agent-{name}-done.png"))
+            browser.close()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["context"]:
         shoot_context()
+        sys.exit(0)
+    if sys.argv[1:] == ["agent"]:
+        for dark in (False, True):
+            shoot_agent(dark)
         sys.exit(0)
     if sys.argv[1:] != ["kernel-free"]:
         for dark in (False, True):
             shoot(dark)
     shoot_kernel_free()
     shoot_context()
+    for dark in (False, True):
+        shoot_agent(dark)

@@ -27,7 +27,11 @@ from tests.browser.conftest import ARGS, CHROMIUM, NOTEBOOK, start_frontend
 from tests.browser.notebook import Notebook
 
 DOCS = Path(__file__).resolve().parent
-THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark", "high-contrast": "JupyterLab Dark High Contrast"}
+THEMES = {
+    "light": "JupyterLab Light",
+    "dark": "JupyterLab Dark",
+    "high-contrast": "JupyterLab Dark High Contrast",
+}
 REPLY = (
     "## Resuming a stream\n\nThe view reconnects with **the last event id**, so nothing is sent twice:\n\n"
     "```python\nfrom jupyter_resumechat import ChatPanel\nChatPanel()\n```\n\n"
@@ -56,10 +60,16 @@ def sidebar(page: Any, panel: str, path: Path) -> None:
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
     page.locator(f"#{panel}").wait_for(timeout=WAIT)
-    filled = {"filebrowser": ".jp-DirListing-item", "rc-conversations": ".rc-conversation", "jp-running-sessions": ".jp-RunningSessions-item"}
+    filled = {
+        "filebrowser": ".jp-DirListing-item",
+        "rc-conversations": ".rc-conversation",
+        "jp-running-sessions": ".jp-RunningSessions-item",
+    }
     page.locator(f"#{panel} {filled[panel]}").first.wait_for(timeout=WAIT)  # listed, not still loading
     box = page.locator("#jp-left-stack").bounding_box()
-    page.screenshot(path=str(path), clip={"x": 0, "y": box["y"], "width": box["x"] + box["width"], "height": 420})
+    page.screenshot(
+        path=str(path), clip={"x": 0, "y": box["y"], "width": box["x"] + box["width"], "height": 420}
+    )
 
 
 def shoot() -> None:
@@ -70,19 +80,27 @@ def shoot() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             for name, theme in THEMES.items():
                 set_theme(root, theme)
-                shutil.rmtree(root / "ws", ignore_errors=True)  # no workspace: the last theme's notebook stays closed
+                shutil.rmtree(
+                    root / "ws", ignore_errors=True
+                )  # no workspace: the last theme's notebook stays closed
                 (root / "ws").mkdir()
                 path = f"{name}.ipynb"  # a notebook, so a conversation, of its own
                 (root / path).write_text(json.dumps(notebook_content()))
                 page = browser.new_page(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
                 notebook = Notebook(page, server, "lab", path=path).open()
-                page.wait_for_function("(t) => document.body.dataset.jpThemeName === t", arg=theme, timeout=WAIT)
+                page.wait_for_function(
+                    "(t) => document.body.dataset.jpThemeName === t", arg=theme, timeout=WAIT
+                )
                 notebook.run_cell()
                 notebook.send(f"/repeat 1 {REPLY}")
                 page.wait_for_function(FINISHED, timeout=WAIT)
-                with httpx.Client(headers=server.headers, timeout=30) as http:  # a title as a model would give
+                with httpx.Client(
+                    headers=server.headers, timeout=30
+                ) as http:  # a title as a model would give
                     newest = http.get(server.url("conversations")).json()["conversations"][0]
-                    http.patch(server.url(f"conversations/{newest['id']}"), json={"title": "Resuming a stream"})
+                    http.patch(
+                        server.url(f"conversations/{newest['id']}"), json={"title": "Resuming a stream"}
+                    )
                 notebook.save()
                 page.reload()  # the saved output, the conversation loaded again with its title
                 page.locator(".rc-panel .rc-title", has_text="Resuming a stream").wait_for(timeout=WAIT)

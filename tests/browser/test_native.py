@@ -35,7 +35,9 @@ def test_a_reply_is_rendered_by_jupyterlabs_markdown_renderer(tab):
     count = cells.count()
     rendered.locator("pre .rc-insert").click()
     tab.page.wait_for_function(
-        "(n) => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n + 1", arg=count, timeout=TIMEOUT
+        "(n) => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n + 1",
+        arg=count,
+        timeout=TIMEOUT,
     )
     assert cells.nth(1).locator(".cm-content").inner_text() == "print('from the reply')"
 
@@ -59,7 +61,9 @@ def test_script_and_onerror_in_a_reply_do_not_run_and_nothing_loads(tab):
         '<b onmouseover="window.__pwned=6">hover</b>'
     )
     loaded: list[str] = []
-    tab.page.on("request", lambda r: loaded.append(r.url) if "pixel.png" in r.url or r.url.endswith("/x") else None)
+    tab.page.on(
+        "request", lambda r: loaded.append(r.url) if "pixel.png" in r.url or r.url.endswith("/x") else None
+    )
     tab.send(f"/repeat 1 {payload}")
     tab.page.wait_for_function(
         """() => { const b = [...document.querySelectorAll('.rc-panel .rc-assistant')].pop();
