@@ -136,8 +136,11 @@ export function pageTools(panel) {
         // a restart cancels the cell's execution, or (restarted behind the page's back) leaves it
         // waiting for a reply that never comes: either way the call ends saying so
         const ran = NotebookActions.runCells(notebook(), [cell], panel.sessionContext);
-        await Promise.race([ran, restart.happened]);
-        if (restart.seen()) throw new Refusal(KERNEL_RESTARTED);
+        const ok = await Promise.race([ran, restart.happened]);
+        // the kernel's status may come after the run it cut short: a run that failed with no
+        // error output (an exception or an interrupt leaves one) was cut by the kernel going away
+        const cut = ok === false && !cell.model.outputs.toJSON().some((/** @type {any} */ o) => o.output_type === 'error');
+        if (restart.seen() || cut) throw new Refusal(KERNEL_RESTARTED);
       } finally {
         restart.stop();
         executing--;
