@@ -11,8 +11,8 @@ import pytest
 
 pytest_plugins = [
     "pytest_jupyter.jupyter_server",
+    "tests.support.services",  # before fixtures, which imports it (assertion rewriting)
     "tests.support.fixtures",
-    "tests.support.services",
 ]
 
 

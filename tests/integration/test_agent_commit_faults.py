@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.integration.test_agent_runs import calls_of, final_of, until
 from tests.support.fake_openai import GATED, FakeOpenAI
-from tests.support.services import PG_DSN
+from tests.support.fixtures import through_proxy
 from tests.support.tcp_proxy import TcpProxy
 
 MCP_SERVER = str(Path(__file__).resolve().parents[1] / "support" / "mcp_server.py")
-
-
-@pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
-    target = urlsplit(PG_DSN)
-    tcp = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
-    yield tcp
-    tcp.stop()
 
 
 @pytest.fixture
@@ -38,12 +28,11 @@ def resumechat_config(
     resumechat_config: dict[str, Any], request: Any, proxy: TcpProxy, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> dict[str, Any]:
     url = request.getfixturevalue("postgres_url")
-    authority = url.split("@", 1)[1].split("/", 1)[0]
     env = {"NOTES": str(tmp_path / "notes"), "GATE": str(tmp_path / "gate")}
     return {
         **resumechat_config,
         "mcp_servers": {"t": {"command": sys.executable, "args": [MCP_SERVER], "env": env}},
-        "db_url": url.replace(f"@{authority}/", f"@{proxy.address}/", 1),
+        "db_url": through_proxy(url, proxy),
         "provider": "openai",
         "base_url": fake_openai.url,
         "api_key": "sk-test-0123456789",

@@ -7,17 +7,15 @@ On PostgreSQL reached through a TCP link the test can cut (memory streams).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.test_agent_runs import awaiting, calls_of, decide, final_of
-from tests.support.services import PG_DSN
+from tests.support.fixtures import through_proxy
 from tests.support.tcp_proxy import TcpProxy
 
 WRITE = '/tool file_write {"path": "w.txt", "content": "x"}'
@@ -71,19 +69,10 @@ async def test_a_decision_committed_by_a_server_that_died_before_continuing_is_p
 
 
 @pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
-    target = urlsplit(PG_DSN)
-    tcp = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
-    yield tcp
-    tcp.stop()
-
-
-@pytest.fixture
 def backend(request: Any, proxy: TcpProxy) -> dict[str, Any]:
     """PostgreSQL reached through a link the test can cut; memory streams."""
     url = request.getfixturevalue("postgres_url")
-    authority = url.split("@", 1)[1].split("/", 1)[0]
-    return {"db_url": url.replace(f"@{authority}/", f"@{proxy.address}/", 1)}
+    return {"db_url": through_proxy(url, proxy)}
 
 
 async def test_a_decision_while_the_database_is_cut_is_refused_then_taken_once_it_is_back(

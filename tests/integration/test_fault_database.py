@@ -36,8 +36,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support.fixtures import through_proxy
 from tests.support.server_process import ServerProcess
-from tests.support.services import PG_DSN, run_aside, unavailable
+from tests.support.services import run_aside, unavailable
 from tests.support.tcp_proxy import TcpProxy
 
 STREAM_TTL = 1.0
@@ -407,22 +408,9 @@ TRAITS: dict[str, Any] = {
 
 
 @pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
-    """A cuttable link to the test PostgreSQL; stopped on any outcome (after the
-    server using it: the server fixture depends on this one)."""
-    target = urlsplit(PG_DSN)
-    tcp = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
-    yield tcp
-    tcp.stop()
-
-
-@pytest.fixture
 def pg_server(tmp_path: Path, postgres_url: str, proxy: TcpProxy) -> Iterator[ServerProcess]:
     """A server whose PostgreSQL is reached only through ``proxy``."""
-    authority = postgres_url.split("@", 1)[1].split("/", 1)[0]
-    through_proxy = postgres_url.replace(f"@{authority}/", f"@{proxy.address}/", 1)
-    assert through_proxy != postgres_url
-    server = ServerProcess(tmp_path, db_url=through_proxy, **TRAITS)
+    server = ServerProcess(tmp_path, db_url=through_proxy(postgres_url, proxy), **TRAITS)
     yield server
     server.stop()
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -15,6 +16,8 @@ from jupyter_resumechat.eventstream import Reply, decode_event, split_tagged_id
 
 from .fake_openai import FakeOpenAI, ThreadedFakeOpenAI
 from .openapi import check_answer
+from .services import PG_DSN
+from .tcp_proxy import TcpProxy
 
 TOKEN_HEADER = "Authorization"
 
@@ -36,6 +39,24 @@ def threaded_fake() -> Iterator[ThreadedFakeOpenAI]:
     fake = ThreadedFakeOpenAI()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def proxy() -> Iterator[TcpProxy]:
+    """A cuttable link to the test PostgreSQL; stopped on any outcome (after any server
+    using it, when that server's fixture depends on this one)."""
+    target = urlsplit(PG_DSN)
+    tcp = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
+    yield tcp
+    tcp.stop()
+
+
+def through_proxy(url: str, proxy: TcpProxy) -> str:
+    """``url`` (a PostgreSQL URL) reaching its server only through ``proxy``."""
+    authority = url.split("@", 1)[1].split("/", 1)[0]
+    routed = url.replace(f"@{authority}/", f"@{proxy.address}/", 1)
+    assert routed != url
+    return routed
 
 
 @pytest.fixture(params=BACKENDS)
