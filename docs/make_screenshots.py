@@ -12,22 +12,15 @@ python docs/make_screenshots.py agent       # docs/agent-{light,dark}-{approval,
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import httpx
+from shots import DOCS, lab, open_notebook
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from playwright.sync_api import sync_playwright
-
-from tests.browser.conftest import ARGS, CHROMIUM, NOTEBOOK, start_frontend
+from tests.browser.conftest import NOTEBOOK
 from tests.browser.notebook import Notebook, notebook_url
 
-DOCS = Path(__file__).resolve().parent
 PROMPT = "Show me how ChatPanel resumes a stream"
 THINK = (
     "/think The user asks which backend to pick. One server: memory is enough. Several: Redis.\n"
@@ -41,36 +34,26 @@ THOUGHT_REPLY = (
 
 
 def shoot(dark: bool) -> None:
-    root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
-    server = start_frontend(root, "lab", dark=dark, demo_delay=0.08)
     name = "dark" if dark else "light"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1000, "height": 820}, device_scale_factor=1)
-            notebook = Notebook(page, server, "lab").open()
-            notebook.run_cell()
-            notebook.send(PROMPT)
-            notebook.wait_streaming(120)
-            notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-streaming.png"))
-            page.wait_for_function(
-                "() => !document.querySelector('.rc-panel .rc-status-streaming')", timeout=120_000
-            )
-            notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-finished.png"))
-            notebook.panel().get_by_role("button", name="New conversation").click()
-            page.wait_for_function(
-                "() => !document.querySelector('.rc-panel .rc-assistant')", timeout=120_000
-            )
-            notebook.send(THINK)
-            notebook.wait_reply(THOUGHT_REPLY)
-            notebook.send("/fail 14 Explain the error")
-            notebook.panel().locator(".rc-assistant.rc-status-error").wait_for(timeout=120_000)
-            notebook.wait_idle()
-            notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-reasoning.png"))
-            browser.close()
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with lab("resumechat-shots-", dark=dark, demo_delay=0.08) as (_, server, browser):
+        notebook = open_notebook(browser, server, 1000, 820)
+        page = notebook.page
+        notebook.run_cell()
+        notebook.send(PROMPT)
+        notebook.wait_streaming(120)
+        notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-streaming.png"))
+        page.wait_for_function(
+            "() => !document.querySelector('.rc-panel .rc-status-streaming')", timeout=120_000
+        )
+        notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-finished.png"))
+        notebook.panel().get_by_role("button", name="New conversation").click()
+        page.wait_for_function("() => !document.querySelector('.rc-panel .rc-assistant')", timeout=120_000)
+        notebook.send(THINK)
+        notebook.wait_reply(THOUGHT_REPLY)
+        notebook.send("/fail 14 Explain the error")
+        notebook.panel().locator(".rc-assistant.rc-status-error").wait_for(timeout=120_000)
+        notebook.wait_idle()
+        notebook.panel().screenshot(path=str(DOCS / f"panel-{name}-reasoning.png"))
 
 
 EMPTY = "() => !document.querySelector('.rc-panel .rc-assistant')"
@@ -124,21 +107,13 @@ def reopened(page: Any, notebook: Notebook, server: Any) -> None:
 
 
 def shoot_kernel_free() -> None:
-    root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
-    server = start_frontend(root, "lab", demo_delay=0.05)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1100, "height": 760}, device_scale_factor=1)
-            notebook = Notebook(page, server, "lab").open()
-            notebook.run_cell()
-            side_panel(page, notebook)
-            page.get_by_role("tab", name="chat.ipynb").click()
-            reopened(page, notebook, server)
-            browser.close()
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with lab("resumechat-shots-", demo_delay=0.05) as (_, server, browser):
+        notebook = open_notebook(browser, server, 1100, 760)
+        page = notebook.page
+        notebook.run_cell()
+        side_panel(page, notebook)
+        page.get_by_role("tab", name="chat.ipynb").click()
+        reopened(page, notebook, server)
 
 
 SALES = (
@@ -151,8 +126,6 @@ SALES = (
 def shoot_context() -> None:
     """A DataFrame cell, the chat with it attached by @, a reply whose code went into
     a new cell below (unrun), the context meter, and the @ list open again."""
-    root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
-    server = start_frontend(root, "lab", demo_delay=0.01, context_tokens="demo=4096")
     data = {
         "cell_type": "code",
         "execution_count": None,
@@ -161,41 +134,33 @@ def shoot_context() -> None:
         "outputs": [],
         "source": SALES,
     }
-    folder = root / "analysis"  # the notebook's folder: its files are what @ lists
-    folder.mkdir()
-    (folder / "chat.ipynb").write_text(json.dumps({**NOTEBOOK, "cells": [*NOTEBOOK["cells"], data]}))
-    (folder / "regions.csv").write_text("region,manager\nnorth,Ana\nsouth,Bo\neast,Chen\nwest,Dee\n")
-    (folder / "notes.md").write_text("# Q3\nRevenue by region, before returns.\n")
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1100, "height": 1150}, device_scale_factor=1)
-            notebook = Notebook(page, server, "lab", path="analysis/chat.ipynb").open()
-            notebook.run_cell()
-            cells = page.locator(".jp-Notebook .jp-Cell")
-            cells.nth(1).locator(".cm-content").click()
-            page.keyboard.press("Control+Enter")
-            cells.nth(1).locator(".jp-OutputArea-output table").wait_for(timeout=120_000)
-            box = notebook.box()
-            box.click()
-            box.type("@sal")
-            notebook.panel().locator(".rc-mentions li", has_text="sales").first.click()
-            box.type("Which region earns the most?")
-            box.press("Enter")
-            page.wait_for_function(FINISHED, timeout=120_000)
-            notebook.panel().locator(".rc-assistant .rc-insert").first.click()
-            page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 3")
-            box.click()
-            box.type("@")
-            notebook.panel().locator(".rc-mentions li").first.wait_for(timeout=120_000)
-            page.locator(
-                ".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current"
-            ).click()  # fold the file browser
-            page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / "notebook-context.png"))
-            browser.close()
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with lab("resumechat-shots-", demo_delay=0.01, context_tokens="demo=4096") as (root, server, browser):
+        folder = root / "analysis"  # the notebook's folder: its files are what @ lists
+        folder.mkdir()
+        (folder / "chat.ipynb").write_text(json.dumps({**NOTEBOOK, "cells": [*NOTEBOOK["cells"], data]}))
+        (folder / "regions.csv").write_text("region,manager\nnorth,Ana\nsouth,Bo\neast,Chen\nwest,Dee\n")
+        (folder / "notes.md").write_text("# Q3\nRevenue by region, before returns.\n")
+        notebook = open_notebook(browser, server, 1100, 1150, path="analysis/chat.ipynb")
+        page = notebook.page
+        notebook.run_cell()
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        cells.nth(1).locator(".cm-content").click()
+        page.keyboard.press("Control+Enter")
+        cells.nth(1).locator(".jp-OutputArea-output table").wait_for(timeout=120_000)
+        box = notebook.box()
+        box.click()
+        box.type("@sal")
+        notebook.panel().locator(".rc-mentions li", has_text="sales").first.click()
+        box.type("Which region earns the most?")
+        box.press("Enter")
+        page.wait_for_function(FINISHED, timeout=120_000)
+        notebook.panel().locator(".rc-assistant .rc-insert").first.click()
+        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 3")
+        box.click()
+        box.type("@")
+        notebook.panel().locator(".rc-mentions li").first.wait_for(timeout=120_000)
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()  # fold the file browser
+        page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / "notebook-context.png"))
 
 
 AGENT = '/tool notebook_insert_cell {"source": "print(6 * 7)"}'
@@ -204,30 +169,22 @@ AGENT = '/tool notebook_insert_cell {"source": "print(6 * 7)"}'
 def shoot_agent(dark: bool) -> None:
     """Agent mode on, a call to insert a cell awaiting its approval (the card's Approve /
     Deny / Always), then the run done: the new cell in the notebook, the card's result."""
-    root = Path(tempfile.mkdtemp(prefix="resumechat-shots-"))
-    server = start_frontend(root, "lab", dark=dark, demo_delay=0.02)
     name = "dark" if dark else "light"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1000, "height": 900}, device_scale_factor=1)
-            notebook = Notebook(page, server, "lab").open()
-            notebook.run_cell()
-            toggle = notebook.panel().locator(".rc-agent-toggle")
-            toggle.click()
-            notebook.panel().locator('.rc-agent-toggle[aria-pressed="true"]').wait_for(timeout=120_000)
-            notebook.send(AGENT)
-            card = notebook.panel().locator(".rc-card.rc-call-awaiting_approval")
-            card.wait_for(timeout=120_000)
-            notebook.panel().screenshot(path=str(DOCS / f"agent-{name}-approval.png"))
-            card.get_by_role("button", name="Approve", exact=True).click()
-            page.wait_for_function(FINISHED, timeout=120_000)
-            page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 2")
-            page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / f"agent-{name}-done.png"))
-            browser.close()
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with lab("resumechat-shots-", dark=dark, demo_delay=0.02) as (_, server, browser):
+        notebook = open_notebook(browser, server, 1000, 900)
+        page = notebook.page
+        notebook.run_cell()
+        toggle = notebook.panel().locator(".rc-agent-toggle")
+        toggle.click()
+        notebook.panel().locator('.rc-agent-toggle[aria-pressed="true"]').wait_for(timeout=120_000)
+        notebook.send(AGENT)
+        card = notebook.panel().locator(".rc-card.rc-call-awaiting_approval")
+        card.wait_for(timeout=120_000)
+        notebook.panel().screenshot(path=str(DOCS / f"agent-{name}-approval.png"))
+        card.get_by_role("button", name="Approve", exact=True).click()
+        page.wait_for_function(FINISHED, timeout=120_000)
+        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 2")
+        page.locator(".jp-NotebookPanel").first.screenshot(path=str(DOCS / f"agent-{name}-done.png"))
 
 
 if __name__ == "__main__":

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import httpx
-from playwright.sync_api import sync_playwright
+from shots import DOCS, lab, open_notebook
 
-from tests.browser.conftest import ARGS, CHROMIUM, NOTEBOOK, start_frontend
-from tests.browser.notebook import Notebook
+from tests.browser.conftest import NOTEBOOK
 
-DOCS = Path(__file__).resolve().parent
 THEMES = {
     "light": "JupyterLab Light",
     "dark": "JupyterLab Dark",
@@ -73,49 +67,35 @@ def sidebar(page: Any, panel: str, path: Path) -> None:
 
 
 def shoot() -> None:
-    root = Path(tempfile.mkdtemp(prefix="resumechat-native-"))
-    server = start_frontend(root, "lab", demo_delay=0.01)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            for name, theme in THEMES.items():
-                set_theme(root, theme)
-                shutil.rmtree(
-                    root / "ws", ignore_errors=True
-                )  # no workspace: the last theme's notebook stays closed
-                (root / "ws").mkdir()
-                path = f"{name}.ipynb"  # a notebook, so a conversation, of its own
-                (root / path).write_text(json.dumps(notebook_content()))
-                page = browser.new_page(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
-                notebook = Notebook(page, server, "lab", path=path).open()
-                page.wait_for_function(
-                    "(t) => document.body.dataset.jpThemeName === t", arg=theme, timeout=WAIT
-                )
-                notebook.run_cell()
-                notebook.send(f"/repeat 1 {REPLY}")
-                page.wait_for_function(FINISHED, timeout=WAIT)
-                with httpx.Client(
-                    headers=server.headers, timeout=30
-                ) as http:  # a title as a model would give
-                    newest = http.get(server.url("conversations")).json()["conversations"][0]
-                    http.patch(
-                        server.url(f"conversations/{newest['id']}"), json={"title": "Resuming a stream"}
-                    )
-                notebook.save()
-                page.reload()  # the saved output, the conversation loaded again with its title
-                page.locator(".rc-panel .rc-title", has_text="Resuming a stream").wait_for(timeout=WAIT)
-                page.wait_for_function(FINISHED, timeout=WAIT)
-                page.locator(".jp-MarkdownCell .jp-RenderedMarkdown h2").wait_for(timeout=WAIT)
-                page.mouse.move(0, 0)
-                sidebar(page, "filebrowser", DOCS / f"native-filebrowser-{name}.png")
-                page.screenshot(path=str(DOCS / f"native-{name}.png"))
-                sidebar(page, "rc-conversations", DOCS / f"native-chats-{name}.png")
-                sidebar(page, "jp-running-sessions", DOCS / f"native-running-{name}.png")
-                page.close()
-            browser.close()
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with lab("resumechat-native-", demo_delay=0.01) as (root, server, browser):
+        for name, theme in THEMES.items():
+            set_theme(root, theme)
+            shutil.rmtree(
+                root / "ws", ignore_errors=True
+            )  # no workspace: the last theme's notebook stays closed
+            (root / "ws").mkdir()
+            path = f"{name}.ipynb"  # a notebook, so a conversation, of its own
+            (root / path).write_text(json.dumps(notebook_content()))
+            notebook = open_notebook(browser, server, 1280, 1000, path=path)
+            page = notebook.page
+            page.wait_for_function("(t) => document.body.dataset.jpThemeName === t", arg=theme, timeout=WAIT)
+            notebook.run_cell()
+            notebook.send(f"/repeat 1 {REPLY}")
+            page.wait_for_function(FINISHED, timeout=WAIT)
+            with httpx.Client(headers=server.headers, timeout=30) as http:  # a title as a model would give
+                newest = http.get(server.url("conversations")).json()["conversations"][0]
+                http.patch(server.url(f"conversations/{newest['id']}"), json={"title": "Resuming a stream"})
+            notebook.save()
+            page.reload()  # the saved output, the conversation loaded again with its title
+            page.locator(".rc-panel .rc-title", has_text="Resuming a stream").wait_for(timeout=WAIT)
+            page.wait_for_function(FINISHED, timeout=WAIT)
+            page.locator(".jp-MarkdownCell .jp-RenderedMarkdown h2").wait_for(timeout=WAIT)
+            page.mouse.move(0, 0)
+            sidebar(page, "filebrowser", DOCS / f"native-filebrowser-{name}.png")
+            page.screenshot(path=str(DOCS / f"native-{name}.png"))
+            sidebar(page, "rc-conversations", DOCS / f"native-chats-{name}.png")
+            sidebar(page, "jp-running-sessions", DOCS / f"native-running-{name}.png")
+            page.close()
 
 
 if __name__ == "__main__":
