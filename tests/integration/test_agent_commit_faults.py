@@ -8,7 +8,6 @@ OpenAI-speaking fake holding the round's finish until the link is cut (``GATED``
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from tests.integration.test_agent_runs import calls_of, final_of, until
 from tests.support.fake_openai import GATED, FakeOpenAI
 from tests.support.fixtures import through_proxy
+from tests.support.sse import sse_events
 from tests.support.tcp_proxy import TcpProxy
 
 MCP_SERVER = str(Path(__file__).resolve().parents[1] / "support" / "mcp_server.py")
@@ -45,13 +45,7 @@ def resumechat_config(
 async def events_of(api: Any, sid: str) -> list[tuple[str, dict[str, Any]]]:
     """Every event of the stream from its start, read to its final."""
     answer = await api.request("GET", f"streams/{sid}/events?last_event_id=0")
-    found, kind = [], ""
-    for line in answer.text.splitlines():
-        if line.startswith("event: "):
-            kind = line[7:]
-        elif line.startswith("data: "):
-            found.append((kind, json.loads(line[6:])))
-    return found
+    return [(event["event"], event["data"]) for event in sse_events(answer.text.splitlines())]
 
 
 async def test_calls_the_database_did_not_take_are_never_announced_nor_run(

@@ -11,7 +11,6 @@ only what was checkpointed), and directly with a plain driver.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -26,6 +25,7 @@ import pytest
 
 from tests.support.server_process import ServerProcess
 from tests.support.services import REDIS_URL, run_aside
+from tests.support.sse import sse_events
 
 # Every server here: short leases and checkpoints, heartbeats often enough for
 # a reader to notice its own deadline.
@@ -168,28 +168,26 @@ def read_events(
     headers = {"Last-Event-ID": str(last)} if last is not None else {}
     deadline = time.monotonic() + timeout
     events: list[dict[str, Any]] = []
-    current: dict[str, Any] = {}
     with client.stream(
         "GET", server.url(f"streams/{sid}/events"), headers=headers, timeout=httpx.Timeout(10.0)
     ) as response:
         if response.status_code != 200:
             response.read()
             return response.status_code, events
-        for line in response.iter_lines():
-            if line.startswith("id: "):
-                current = {"id": int(line[4:])}
-            elif line.startswith("event: "):
-                current["event"] = line[7:]
-            elif line.startswith("data: "):
-                current["data"] = json.loads(line[6:])
-                events.append(current)
-                if current.get("event") == "final":
-                    return 200, events
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"no final on stream {sid} within {timeout:g} s; "
-                    f"{len(events)} events, the last {events[-1:]!r:.300}"
-                )
+
+        def lines() -> Iterator[str]:  # the deadline is checked on keepalives too
+            for line in response.iter_lines():
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"no final on stream {sid} within {timeout:g} s; "
+                        f"{len(events)} events, the last {events[-1:]!r:.300}"
+                    )
+                yield line
+
+        for event in sse_events(lines()):
+            events.append(event)
+            if event.get("event") == "final":
+                return 200, events
     raise AssertionError(f"stream {sid} closed without a final after {len(events)} events")
 
 

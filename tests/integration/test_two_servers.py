@@ -11,6 +11,7 @@ import pytest
 from tests.support.fixtures import SSEEvent, rebuild
 from tests.support.server_process import ServerProcess
 from tests.support.services import REDIS_URL
+from tests.support.sse import sse_events
 
 PIECE = "é😀"
 
@@ -37,21 +38,13 @@ def pair(tmp_path, postgres_url, redis_prefix):
 
 def read_events(client: httpx.Client, url: str, last: int | None = None, stop_after: int | None = None):
     headers = {"Last-Event-ID": str(last)} if last is not None else {}
-    events, current = [], {}
+    events = []
     with client.stream("GET", url, headers=headers) as response:
         assert response.status_code == 200, response.read()
-        for line in response.iter_lines():
-            if line.startswith("id: "):
-                current = {"id": int(line[4:])}
-            elif line.startswith("event: "):
-                current["event"] = line[7:]
-            elif line.startswith("data: "):
-                import json
-
-                current["data"] = json.loads(line[6:])
-                events.append(current)
-                if current["event"] == "final" or (stop_after and len(events) >= stop_after):
-                    break
+        for event in sse_events(response.iter_lines()):
+            events.append(event)
+            if event["event"] == "final" or (stop_after and len(events) >= stop_after):
+                break
     return events
 
 
