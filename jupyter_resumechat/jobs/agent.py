@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..errors import LeaseLost, Unavailable
-from ..providers import CallDelta, ChatTurn, MadeCall, ToolOffer
-from ..store import CallRow, MessageStore, NewCall, new_id
+from ..providers import MadeCall, ToolOffer
+from ..store import CallRow, MessageStore, NewCall
 from ..streams import StreamStore
 from ..tools import (
     Approval,
@@ -39,92 +39,12 @@ from ..tools import (
     parse_arguments,
 )
 from .job import Job, JobSettings
+from .runcalls import waiting_for
 from .text import normalize, normalize_json
 
-__all__ = ["Agent", "CallCollector", "result_text", "run_turns", "waiting_for"]
+__all__ = ["Agent"]
 
 log = logging.getLogger("jupyter_resumechat.jobs")
-
-APPROVAL = "approval"
-PAGE = "page"
-
-
-class CallCollector:
-    """The calls of one model round, assembled from its ``CallDelta`` pieces; each gets
-    its id (ours) at its first piece, so its arguments can stream under it."""
-
-    def __init__(self) -> None:
-        self.calls: dict[str, list[str]] = {}  # provider id -> [our id, name, arguments]
-        self.pending: dict[str, str] = {}  # our id -> argument text not yet streamed
-
-    def feed(self, piece: CallDelta) -> None:
-        entry = self.calls.get(piece.provider_id)
-        if entry is None:
-            entry = self.calls[piece.provider_id] = [new_id(), piece.name, ""]
-        if piece.name and not entry[1]:
-            entry[1] = piece.name
-        if piece.arguments:
-            entry[2] += piece.arguments
-            self.pending[entry[0]] = self.pending.get(entry[0], "") + piece.arguments
-
-    def take_pending(self) -> dict[str, str]:
-        """Argument text not yet streamed, by call id (then none is pending)."""
-        found, self.pending = self.pending, {}
-        return found
-
-    def made(self) -> list[tuple[str, MadeCall]]:
-        return [(our, MadeCall(pid, name, arguments)) for pid, (our, name, arguments) in self.calls.items()]
-
-
-def result_text(row: CallRow) -> tuple[str, bool]:
-    """What the model reads for an ended call, and whether it is an error."""
-    call = row.call
-    status = CallStatus(call.status)
-    if status is CallStatus.DONE:
-        return (call.result or {}).get("content", ""), False
-    if status is CallStatus.DENIED:
-        note = (call.decision or {}).get("note")
-        return "The user denied this call." + (f" Their note: {note}" if note else ""), True
-    if status is CallStatus.CANCELLED:
-        if row.executor or call.claimed_by:  # stopped while it ran
-            return "This call was stopped while it ran: it may or may not have taken effect.", True
-        return "This call was cancelled before it ran.", True
-    if status is CallStatus.UNKNOWN:
-        return (
-            "The outcome of this call is unknown: whatever ran it stopped before answering. "
-            "It may or may not have taken effect; check before doing it again.",
-            True,
-        )
-    error = call.error or {}
-    return f"error ({error.get('type', 'error')}): {error.get('detail', '')}", True
-
-
-def run_turns(rows: Sequence[CallRow], content: str) -> tuple[list[ChatTurn], int]:
-    """The run so far as the model reads it: each round's text and calls, then
-    each call's result; and where the text after the last round starts."""
-    turns: list[ChatTurn] = []
-    start = 0
-    rounds = sorted({row.round for row in rows})
-    for number in rounds:
-        these = [row for row in rows if row.round == number]
-        offset = max(start, min(these[0].text_offset, len(content)))
-        made = tuple(MadeCall(r.provider_id, r.call.name, r.arguments_text) for r in these)
-        turns.append(ChatTurn("assistant", content[start:offset], calls=made))
-        for row in these:
-            text, is_error = result_text(row)
-            turns.append(ChatTurn("tool", text, call_id=row.provider_id, is_error=is_error))
-        start = offset
-    return turns, start
-
-
-def waiting_for(rows: Sequence[CallRow]) -> str | None:
-    """What a run waits for, given its calls: a decision, a page's result, or nothing."""
-    open_rows = [row for row in rows if not row.status.ended]
-    if any(row.status is CallStatus.AWAITING_APPROVAL for row in open_rows):
-        return APPROVAL
-    if any(row.call.runs_on == "page" for row in open_rows):
-        return PAGE
-    return None
 
 
 class Agent:

@@ -18,9 +18,10 @@ from ..providers import CONTINUE_PROMPT, ChatTurn, Delta, MadeCall, Provider, To
 from ..store import MessageStore, Spool
 from ..streams import StreamStore
 from ..tools import CallStatus
-from .agent import Agent, CallCollector, run_turns, waiting_for
+from .agent import Agent
 from .conclusion import Concluder, Unsaved
 from .job import Ending, Job, JobState, with_context
+from .runcalls import CallCollector, run_turns, waiting_for
 from .window import budget_for, calibration, fit
 
 __all__ = ["JobRunner"]

@@ -21,9 +21,10 @@ from ..models import Message, MessageStatus, ToolCall, utcnow
 from ..store import new_id
 from ..streams import StreamInfo
 from ..tools import CallStatus, ToolBox
-from .agent import Agent, waiting_for
+from .agent import Agent
 from .conversations import ConversationAccess
 from .job import Job, JobState, RunState
+from .runcalls import waiting_for
 from .runner import JobRunner
 from .table import JobTable
 from .text import normalize
