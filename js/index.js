@@ -13,7 +13,8 @@ import { kernelAsker } from './context.js';
 import { mountChat } from './mount.js';
 
 // For the rendering benchmark (bench/panel_render.py).
-export { LiveMarkdown, renderMarkdown } from './markdown.js';
+export { LiveMarkdown } from './livemarkdown.js';
+export { renderMarkdown } from './markdown.js';
 
 /**
  * A page with no JupyterLab theme (another front end) gets panel-fallback.css's values for the

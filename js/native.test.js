@@ -8,7 +8,8 @@ import { parseHTML } from 'linkedom';
 const page = parseHTML('<!doctype html><html><body></body></html>');
 /** @type {any} */ (globalThis).window = page.window; // DOMPurify (markdown.js) reads it when loaded
 /** @type {any} */ (globalThis).document = page.document;
-const { LiveMarkdown, SERVICE, showMarkdown } = await import('./markdown.js');
+const { SERVICE, showMarkdown } = await import('./markdown.js');
+const { LiveMarkdown } = await import('./livemarkdown.js');
 const { ICONS, headerButton } = await import('./native.js');
 
 /**

@@ -10,7 +10,8 @@
  */
 import { drawCard } from './cards.js';
 import { button, h } from './dom.js';
-import { LiveMarkdown, showMarkdown } from './markdown.js';
+import { LiveMarkdown } from './livemarkdown.js';
+import { showMarkdown } from './markdown.js';
 import { partsOf, replyMeta } from './state.js';
 
 /**
