@@ -413,6 +413,8 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
             from tornado.httpclient import HTTPRequest
             from tornado.websocket import websocket_connect
 
+            from tests.support.kernel import execute_request
+
             async with httpx.AsyncClient(headers=HEADERS) as client:
                 kernel = (await client.post(base + "api/kernels", json={"name": "python3"})).json()["id"]
             ws = await websocket_connect(
@@ -421,30 +423,7 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
 
             async def execute(source: str) -> tuple[float, list[float]]:
                 msg_id = _uuid.uuid4().hex
-                ws.write_message(
-                    _json.dumps(
-                        {
-                            "header": {
-                                "msg_id": msg_id,
-                                "username": "b",
-                                "session": msg_id,
-                                "msg_type": "execute_request",
-                                "version": "5.3",
-                                "date": "",
-                            },
-                            "parent_header": {},
-                            "metadata": {},
-                            "channel": "shell",
-                            "content": {
-                                "code": source,
-                                "silent": False,
-                                "store_history": False,
-                                "user_expressions": {},
-                                "allow_stdin": False,
-                            },
-                        }
-                    )
-                )
+                ws.write_message(execute_request(msg_id, source))
                 began, got, lags = time.perf_counter(), 0, []
                 while True:
                     msg = _json.loads(await ws.read_message())

@@ -13,6 +13,33 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 
+def execute_request(msg_id: str, code: str, *, store_history: bool = False) -> str:
+    """An ``execute_request`` on the shell channel, as a kernel websocket takes it."""
+    return json.dumps(
+        {
+            "header": {
+                "msg_id": msg_id,
+                "username": "test",
+                "session": uuid.uuid4().hex,
+                "msg_type": "execute_request",
+                "version": "5.3",
+                "date": "",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "channel": "shell",
+            "content": {
+                "code": code,
+                "silent": False,
+                "store_history": store_history,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+        }
+    )
+
+
 async def start_kernel(base: str, headers: dict[str, str], env_path: str | None = None) -> str:
     async with httpx.AsyncClient(headers=headers) as client:
         body: dict[str, Any] = {"name": "python3"}
@@ -37,31 +64,7 @@ async def execute(
     ws_url = base.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels"
     conn = await websocket_connect(HTTPRequest(ws_url, headers=headers, request_timeout=timeout))
     msg_id = uuid.uuid4().hex
-    conn.write_message(
-        json.dumps(
-            {
-                "header": {
-                    "msg_id": msg_id,
-                    "username": "test",
-                    "session": uuid.uuid4().hex,
-                    "msg_type": "execute_request",
-                    "version": "5.3",
-                    "date": "",
-                },
-                "parent_header": {},
-                "metadata": {},
-                "channel": "shell",
-                "content": {
-                    "code": code,
-                    "silent": False,
-                    "store_history": store_history,
-                    "user_expressions": {},
-                    "allow_stdin": False,
-                    "stop_on_error": True,
-                },
-            }
-        )
-    )
+    conn.write_message(execute_request(msg_id, code, store_history=store_history))
     out, errors = [], []
     try:
         while True:
