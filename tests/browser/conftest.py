@@ -146,9 +146,15 @@ def reset(server: ServerProcess) -> None:
     the settings as ``write_settings`` wrote them and no saved workspace."""
     with httpx.Client(headers=server.headers, timeout=60) as http:
         for session in http.get(server.base + "api/sessions").raise_for_status().json():
-            http.delete(server.base + f"api/sessions/{session['id']}").raise_for_status()
+            # a 500 here is a kernel the last test left restarting or dying (jupyter_server
+            # cannot shut it down mid-restart): its kernel is deleted below, and then it is gone
+            http.delete(server.base + f"api/sessions/{session['id']}")
         for kernel in http.get(server.base + "api/kernels").raise_for_status().json():
-            http.delete(server.base + f"api/kernels/{kernel['id']}").raise_for_status()
+            answer = http.delete(server.base + f"api/kernels/{kernel['id']}")
+            if answer.status_code != 404:  # already gone with its session: as good
+                answer.raise_for_status()
+        left = http.get(server.base + "api/sessions").raise_for_status().json()
+        assert not left, f"sessions the reset could not end: {left}"
         while True:
             listed = http.get(server.url("conversations"), params={"limit": 500}).raise_for_status()
             conversations = listed.json()["conversations"]
@@ -172,7 +178,7 @@ def own_notebook(server: ServerProcess, name: str, content: dict[str, Any] = NOT
 
 
 class Frontends:
-    """The module's servers, one per front end, each started when a test first asks for it."""
+    """Servers of one set of traits, one per front end, each started when a test first asks."""
 
     def __init__(self, root: Path, traits: dict[str, Any]) -> None:
         self.root, self.traits = root, traits
@@ -184,6 +190,7 @@ class Frontends:
             self.servers[frontend] = start_frontend(self.root / frontend, frontend, **self.traits)
         server = self.servers[frontend]
         if server.proc is None or server.proc.poll() is not None:
+            del self.servers[frontend]  # this test fails; the next one gets a new server
             raise RuntimeError(f"the shared {frontend} server is gone: {server.read_log()[-3000:]}")
         reset(server)
         return server
@@ -199,13 +206,29 @@ def frontend_traits() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture(scope="module")
-def frontends(tmp_path_factory, frontend_traits) -> Iterator[Frontends]:
-    shared = Frontends(tmp_path_factory.mktemp("frontends"), frontend_traits)
+@pytest.fixture(scope="session")
+def default_frontends(tmp_path_factory) -> Iterator[Frontends]:
+    """The servers of every module that sets no traits of its own, shared for the whole
+    session (per xdist worker): a JupyterLab or Notebook 7 start costs 10-20 s, more
+    than most browser tests; ``reset`` puts a server back as new before each test."""
+    shared = Frontends(tmp_path_factory.mktemp("frontends"), {})
     try:
         yield shared
     finally:
         shared.stop()
+
+
+@pytest.fixture(scope="module")
+def frontends(request, tmp_path_factory, frontend_traits) -> Iterator[Frontends]:
+    """The module's servers: the session's shared ones, or its own for its own traits."""
+    if not frontend_traits:
+        yield request.getfixturevalue("default_frontends")
+        return
+    own = Frontends(tmp_path_factory.mktemp("frontends"), frontend_traits)
+    try:
+        yield own
+    finally:
+        own.stop()
 
 
 @pytest.fixture(params=["lab", "notebook"])

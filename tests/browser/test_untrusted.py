@@ -13,12 +13,11 @@ import json
 import httpx
 
 from jupyter_resumechat.widget.transcript import MIME_TYPE
-from tests.browser.conftest import NOTEBOOK, start_frontend
+from tests.browser.conftest import NOTEBOOK, own_notebook
 from tests.browser.notebook import TIMEOUT, Notebook
 
 
-def test_an_untrusted_notebook_shows_its_transcript_and_asks_nothing(browser, tmp_path, frontend):
-    server = start_frontend(tmp_path, frontend)
+def test_an_untrusted_notebook_shows_its_transcript_and_asks_nothing(browser, server, frontend, request):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     try:
         with httpx.Client(headers=server.headers, timeout=30) as http:  # the user's own private chat
@@ -36,14 +35,14 @@ def test_an_untrusted_notebook_shows_its_transcript_and_asks_nothing(browser, tm
                 },
             }
         ]
-        (tmp_path / "foreign.ipynb").write_text(json.dumps(foreign))
+        # written here, never opened or signed by this server: untrusted, as a download is
+        path = own_notebook(server, request.node.name, foreign)
         page = context.new_page()
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if "/resumechat/api/" in r.url else None)
-        Notebook(page, server, frontend, path="foreign.ipynb").open()
+        Notebook(page, server, frontend, path=path).open()
         page.get_by_text("shipped with the file").wait_for(timeout=TIMEOUT)
         assert page.locator(".rc-panel").count() == 0
         assert asked == [], asked
     finally:
         context.close()
-        server.stop()
