@@ -35,8 +35,16 @@ export const KERNEL_RESTARTED = 'the kernel restarted while the cell ran';
 
 class Refusal extends Error {}
 
+/** How often, and for how many looks in a row, a kernel idle under a running cell means it was cut. */
+const IDLE_POLL_MS = 500;
+const IDLE_LOOKS = 6;
+
 /**
  * Watches a session for its kernel restarting, dying or being replaced while a cell runs.
+ * Its status signals can come too late or not at all (a restart from outside the page,
+ * heard only after the run it cut short, or missed while the socket reconnected), so it
+ * also looks at the kernel itself: idle for IDLE_LOOKS looks in a row while the cell's run
+ * has not ended means nothing is running it any more.
  * @param {any} session a SessionContext
  */
 function restartWatch(session) {
@@ -50,10 +58,20 @@ function restartWatch(session) {
   };
   session?.statusChanged?.connect(onStatus);
   session?.kernelChanged?.connect(note);
+  let idle = 0;
+  const look = setInterval(() => {
+    const kernel = session?.session?.kernel;
+    idle = kernel?.status === 'idle' ? idle + 1 : 0;
+    if (!kernel || kernel.status === 'dead' || idle >= IDLE_LOOKS) note();
+  }, IDLE_POLL_MS);
   return {
     happened,
     seen: () => seen,
-    stop: () => { session?.statusChanged?.disconnect(onStatus); session?.kernelChanged?.disconnect(note); },
+    stop: () => {
+      clearInterval(look);
+      session?.statusChanged?.disconnect(onStatus);
+      session?.kernelChanged?.disconnect(note);
+    },
   };
 }
 

@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,16 +146,8 @@ def reset(server: ServerProcess) -> None:
     session or kernel, no conversation (a running reply is aborted by the delete),
     the settings as ``write_settings`` wrote them and no saved workspace."""
     with httpx.Client(headers=server.headers, timeout=60) as http:
-        for session in http.get(server.base + "api/sessions").raise_for_status().json():
-            # a 500 here is a kernel the last test left restarting or dying (jupyter_server
-            # cannot shut it down mid-restart): its kernel is deleted below, and then it is gone
-            http.delete(server.base + f"api/sessions/{session['id']}")
-        for kernel in http.get(server.base + "api/kernels").raise_for_status().json():
-            answer = http.delete(server.base + f"api/kernels/{kernel['id']}")
-            if answer.status_code != 404:  # already gone with its session: as good
-                answer.raise_for_status()
-        left = http.get(server.base + "api/sessions").raise_for_status().json()
-        assert not left, f"sessions the reset could not end: {left}"
+        _end_all(http, server.base + "api/sessions")
+        _end_all(http, server.base + "api/kernels")
         while True:
             listed = http.get(server.url("conversations"), params={"limit": 500}).raise_for_status()
             conversations = listed.json()["conversations"]
@@ -166,6 +159,19 @@ def reset(server: ServerProcess) -> None:
     write_settings(server.root, dark=False)
     shutil.rmtree(server.root / "ws", ignore_errors=True)
     (server.root / "ws").mkdir()
+
+
+def _end_all(http: httpx.Client, listing: str) -> None:
+    """Delete everything ``listing`` (sessions or kernels) lists, until it lists nothing: a
+    kernel the last test left restarting answers its delete with a 500 until it is up again."""
+    for _ in range(120):
+        found = http.get(listing).raise_for_status().json()
+        if not found:
+            return
+        for each in found:
+            http.delete(f"{listing}/{each['id']}")  # 204, 404 (gone meanwhile) or 500 (retried)
+        time.sleep(0.25)  # polling the server until it lists nothing, not a fixed wait
+    raise AssertionError(f"{listing} still lists {found} after 30 s of deletes")
 
 
 def own_notebook(server: ServerProcess, name: str, content: dict[str, Any] = NOTEBOOK) -> str:
