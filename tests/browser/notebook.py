@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -81,29 +82,39 @@ class Notebook:
         return False
 
     def save(self) -> None:
-        """Save, and wait until the file on the server holds the panel's output
-        (Ctrl+S again every few seconds: on a loaded machine a key can be lost)."""
+        """Save, and wait until the file on the server holds the panel's output.
+
+        The notebook toolbar's save button (both front ends have it), not Ctrl+S, which
+        needs the notebook focused: twice in a loaded CI run no key press saved in two
+        minutes. Pressed again every few seconds (a click can be lost too); after a minute
+        the failure says what the page showed instead of running into pytest's timeout."""
         url = f"{self.server.base}api/contents/{self.path}"
+        button = self.page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').first
+        deadline = time.monotonic() + 60
+        pressed, answer = 0.0, None
         with httpx.Client(headers=self.server.headers, timeout=10) as client:
-            for attempt in range(TIMEOUT // 100):
+            while time.monotonic() < deadline:
                 # a save that failed says so in a dialog (two saves in flight at once collide on the
-                # server's temporary file): accept it, and the next Ctrl+S saves
+                # server's temporary file): accept it, and the next press saves
                 self.dismiss_dialogs()
-                if attempt % 50 == 0:
+                if time.monotonic() - pressed > 5:
+                    pressed = time.monotonic()
                     try:
-                        self.page.locator(".jp-Notebook .jp-Cell").first.click(
-                            position={"x": 2, "y": 2}, timeout=5_000
-                        )
+                        button.click(timeout=5_000)
+                    except Exception:  # covered (a dialog came up meanwhile): the keys, then again
                         self.page.keyboard.press("Control+s")
-                    except Exception:  # such a dialog came up meanwhile: accepted above next time
-                        pass
                 answer = client.get(url)  # mid-save it may be another answer: poll on
                 model = answer.json() if answer.status_code == 200 else {}
                 cells = (model.get("content") or {}).get("cells") or []
                 if cells and cells[0].get("outputs"):
                     return
                 self.page.wait_for_timeout(100)  # polling the condition, not a fixed wait
-        raise AssertionError("the notebook was not saved with the panel's output")
+        dialogs = self.page.locator(".jp-Dialog").all_inner_texts()
+        raise AssertionError(
+            f"the notebook was not saved with the panel's output in 60 s: last answer "
+            f"{answer.status_code if answer else None}, dialogs {dialogs}, "
+            f"panels on the page {self.page.locator('.rc-panel').count()}"
+        )
 
     def panel(self):
         return self.page.locator(".rc-panel").first
