@@ -89,7 +89,6 @@ class Notebook:
         minutes. Pressed again every few seconds (a click can be lost too); after a minute
         the failure says what the page showed instead of running into pytest's timeout."""
         url = f"{self.server.base}api/contents/{self.path}"
-        button = self.page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').first
         deadline = time.monotonic() + 60
         pressed, answer = 0.0, None
         with httpx.Client(headers=self.server.headers, timeout=10) as client:
@@ -99,10 +98,7 @@ class Notebook:
                 self.dismiss_dialogs()
                 if time.monotonic() - pressed > 5:
                     pressed = time.monotonic()
-                    try:
-                        button.click(timeout=5_000)
-                    except Exception:  # covered (a dialog came up meanwhile): the keys, then again
-                        self.page.keyboard.press("Control+s")
+                    self.press_save()
                 answer = client.get(url)  # mid-save it may be another answer: poll on
                 model = answer.json() if answer.status_code == 200 else {}
                 cells = (model.get("content") or {}).get("cells") or []
@@ -115,6 +111,15 @@ class Notebook:
             f"{answer.status_code if answer else None}, dialogs {dialogs}, "
             f"panels on the page {self.page.locator('.rc-panel').count()}"
         )
+
+    def press_save(self) -> None:
+        """The notebook toolbar's save button; Ctrl+S when something covers it."""
+        try:
+            self.page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').first.click(
+                timeout=5_000
+            )
+        except Exception:  # covered (a dialog came up meanwhile): the keys, and the caller tries again
+            self.page.keyboard.press("Control+s")
 
     def panel(self):
         return self.page.locator(".rc-panel").first

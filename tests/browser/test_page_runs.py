@@ -69,7 +69,7 @@ def test_a_kernel_restart_while_a_page_call_runs_its_cell_ends_the_call_and_the_
 
 
 def saved_cells(view: Notebook, wanted: Any) -> list[dict[str, Any]]:
-    """Save (Ctrl+S, again every few seconds) until the file's cells satisfy ``wanted``
+    """Save (again every few seconds) until the file's cells satisfy ``wanted``
     (given ``[(id, source), …]``); the file's cells."""
     url = f"{view.server.base}api/contents/{view.path}"
     cells: list[dict[str, Any]] = []
@@ -77,8 +77,7 @@ def saved_cells(view: Notebook, wanted: Any) -> list[dict[str, Any]]:
         for attempt in range(TIMEOUT // 100):
             view.dismiss_dialogs()
             if attempt % 30 == 0:
-                view.page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
-                view.page.keyboard.press("Control+s")
+                view.press_save()
             answer = client.get(url)
             model = answer.json() if answer.status_code == 200 else {}
             cells = (model.get("content") or {}).get("cells") or []
