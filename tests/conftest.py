@@ -25,26 +25,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-# Modules handed out first (the longest: a browser module runs 1-6 min, the benchmark smoke
-# run 2.5); with two workers the short unit tests then fill the end instead of one worker
-# finishing a browser module alone. An order only: every module still runs.
+# Tests that must stay together on one xdist worker (pyproject.toml: --dist loadgroup): every
+# browser test (each module shares its servers and browser, and two browser modules at once on
+# two cores time out), and the cross-version module (its old release is installed once).
+GROUPS = {"tests/browser/": "browser", "tests/integration/test_cross_version.py": "cross-version"}
+# The other long tests, handed out first so that short ones fill the end rather than one worker
+# finishing a long test alone (xdist hands out the groups first, the largest first).
 FIRST = (
-    "tests/browser/",
     "tests/test_bench_smoke.py",
-    "tests/integration/test_agent_faults.py",
-    "tests/integration/test_cross_version.py",
-    "tests/test_labextension.py",
     "tests/test_gates.py",
+    "tests/test_labextension.py",
+    "tests/integration/test_agent_faults.py",
 )
 
 
+def _path(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
 def _rank(item: pytest.Item) -> int:
-    path = item.nodeid.split("::", 1)[0]
-    return next((i for i, prefix in enumerate(FIRST) if path.startswith(prefix)), len(FIRST))
+    return next((i for i, prefix in enumerate(FIRST) if _path(item).startswith(prefix)), len(FIRST))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest modules first (a stable sort: each module's tests stay together, in order)."""
+    """Mark the groups; the long tests first (a stable sort: each module's tests keep their order)."""
+    for item in items:
+        group = next((name for prefix, name in GROUPS.items() if _path(item).startswith(prefix)), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_rank)
 
 
