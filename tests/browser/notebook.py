@@ -103,6 +103,9 @@ class Notebook:
                 model = answer.json() if answer.status_code == 200 else {}
                 cells = (model.get("content") or {}).get("cells") or []
                 if cells and cells[0].get("outputs"):
+                    # the notebook focused again, its first cell selected, as a Ctrl+S in it leaves it
+                    # (tests that press keys next, e.g. the shortcut tests, start from there)
+                    self.page.locator(".jp-Notebook .jp-Cell").first.click(position={"x": 2, "y": 2})
                     return
                 self.page.wait_for_timeout(100)  # polling the condition, not a fixed wait
         dialogs = self.page.locator(".jp-Dialog").all_inner_texts()
