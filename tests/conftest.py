@@ -7,6 +7,8 @@ smoke form that checks the same things, so none is skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest_plugins = [
@@ -23,6 +25,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run the tests marked 'measure' at their full measuring size (default: their smoke form)",
     )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Every browser module on one worker, the rest beside it (tests/support/schedule.py);
+    xdist's own scheduler for any other ``--dist`` asked for."""
+    if config.getoption("dist") not in ("load", "loadfile"):
+        return None
+    from tests.support.schedule import BrowserApart
+
+    return BrowserApart(config, log)
 
 
 @pytest.fixture(scope="session")
