@@ -11,23 +11,22 @@
 import { NotebookActions } from '@jupyterlab/notebook';
 import { NO_KERNEL } from './context.js';
 import { readAnswer, runAnswer, variablesAnswer, variablesSnippet } from './pageout.js';
+import { Undos } from './undos.js';
 
 /** A silent inspection that takes longer than this (a busy kernel) ends the call with an error. */
 export const VARIABLES_TIMEOUT_MS = 15000;
 
 /**
  * @typedef {{content: string} | {error: string}} Answer
- * @typedef {{kind: 'insert', id: string} | {kind: 'edit', id: string, source: string}
- *           | {kind: 'delete', id: string, after: string | null, index: number, cell: any}} Undo
- *   how to take back one write call: delete the inserted cell, restore the edited cell's old
- *   source, put the deleted cell (its id, type, source) back after the cell it followed
+ * @typedef {import('./undos.js').Undo} Undo
  * @typedef {{run: (name: string, args: any, callId?: string) => Promise<Answer>, interrupt: () => Promise<boolean>,
  *            executing: () => boolean, revertible: (callIds: string[]) => string[],
  *            revert: (callIds: string[]) => string[]}} PageTools
  *   `executing()`: a cell this page runs for a call is executing now (Stop interrupts it).
- *   `revertible(ids)`: those of the calls that this page wrote and can take back (kept in the
- *   page only: a reload forgets them); `revert(ids)` takes them back, newest first, each one
- *   undo step, and answers what it could not take back.
+ *   `revertible(ids)`: those of the calls that this browser wrote and can take back (undos.js:
+ *   kept across reloads); `revert(ids)` takes them back, newest first, each one undo step, except
+ *   a cell changed since the run wrote it (the person's later work is never undone), and
+ *   answers what it did not take back.
  */
 
 /** A page call's cell whose kernel restarted (or died) while it ran ends with this error. */
@@ -95,8 +94,7 @@ export function pageTools(panel) {
     return live;
   };
   const shared = () => notebook().model.sharedModel;
-  /** @type {Map<string, Undo>} by call id */
-  const undos = new Map();
+  const undos = new Undos((() => { try { return window.localStorage; } catch (_) { return null; } })());
   /** One undo step in the notebook (Ctrl+Z takes back exactly this change). @param {() => void} change */
   const step = (change) => {
     const model = shared();
@@ -126,14 +124,14 @@ export function pageTools(panel) {
         cell = shared().insertCell(at, { cell_type: type, source: String(args.source ?? ''),
           metadata: type === 'code' ? { trusted: true } : {} });
       });
-      made = { kind: 'insert', id: cell.id };
+      made = { kind: 'insert', id: cell.id, left: cell.getSource() };
       return { content: `inserted cell ${cell.id} (${type}) at position ${at + 1}` };
     },
     notebook_edit_cell: (args) => {
       const { cell } = find(args.cell_id);
       const source = cell.model.sharedModel.getSource();
       step(() => cell.model.sharedModel.setSource(String(args.source ?? '')));
-      made = { kind: 'edit', id: String(args.cell_id), source };
+      made = { kind: 'edit', id: String(args.cell_id), source, left: cell.model.sharedModel.getSource() };
       return { content: `edited cell ${args.cell_id}` };
     },
     notebook_delete_cell: (args) => {
@@ -197,22 +195,32 @@ export function pageTools(panel) {
         if (!undo) continue;
         try {
           takeBack(undo);
-          undos.delete(id);
         } catch (error) {
           failed.push(error instanceof Refusal ? error.message : String(/** @type {any} */ (error)?.message || error));
         }
+        undos.delete(id); // tried once: a cell changed since stays as the person left it
       }
       return failed;
     },
   };
 
+  /** A cell whose source is no longer what the run left was changed since: it is kept. @param {any} cell @param {string} left */
+  function unchanged(cell, left) {
+    if (typeof left === 'string' && cell.model.sharedModel.getSource() !== left) {
+      throw new Refusal(`cell ${cell.model.id} was changed after the run: kept as it is`);
+    }
+  }
+
   /** @param {Undo} undo */
   function takeBack(undo) {
     if (undo.kind === 'insert') {
       const at = cells().findIndex((c) => c.model.id === undo.id);
-      if (at >= 0) step(() => shared().deleteCell(at)); // already gone: nothing to take back
+      if (at < 0) return; // already gone: nothing to take back
+      unchanged(cells()[at], undo.left);
+      step(() => shared().deleteCell(at));
     } else if (undo.kind === 'edit') {
       const { cell } = find(undo.id);
+      unchanged(cell, undo.left);
       step(() => cell.model.sharedModel.setSource(undo.source));
     } else {
       if (cells().some((c) => c.model.id === undo.id)) return; // back already
