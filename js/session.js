@@ -4,7 +4,10 @@
  * sends, stops, retries and continues, following the resume rules of docs/protocol.md#client-rules.
  * It owns the state (state.js) and tells `onChange` after every step; it
  * knows no DOM.  The `host` says which conversation it is: an anywidget model
- * in a kernel, or a kernel-free view.
+ * in a kernel, or a kernel-free view.  About 340 lines: every rule's step is
+ * here (load, its retry and its recheck, attach, send, stop, decide) because
+ * each one changes `request` or `attached`, which the others read; split, they
+ * would share those as mutable state across modules.
  */
 import { ApiError, newId } from './api.js';
 import { composer, initial, reduce } from './state.js';
@@ -81,6 +84,7 @@ export class ChatSession {
       this.attach();
       this.refreshTitle(cid);
       this.failures = 0;
+      this.recheck(mine, messages.messages, status);
     } catch (error) {
       if (this.signal.aborted) return;
       if (error instanceof ApiError && error.status === 404 && this.known && !this.replaced) {
@@ -95,6 +99,35 @@ export class ChatSession {
       this.dispatch({ type: 'load-failed', request: mine, detail: describe(error) });
       this.retryLoad(mine, error);
     }
+  }
+
+  /**
+   * A status that contradicts the messages: the last reply is `streaming` but no stream is
+   * active. Its server died (or restarted, and a run waiting for a decision lost its stream
+   * with it), and until a server takes it up (within the owner lease) there is nothing to
+   * read. Not the idle case of rule 5 (nothing runs: ask once): ask again, slowly (1 s, 2 s…
+   * up to 15 s), and load as soon as it has a stream, or every minute in case it ended.
+   * @param {number} mine @param {import('./state.js').Message[]} messages @param {any} status
+   */
+  recheck(mine, messages, status) {
+    const last = messages[messages.length - 1];
+    if (status?.active || !last || last.role !== 'assistant' || last.status !== 'streaming') return;
+    const cid = this.host.conversationId();
+    let tries = 0;
+    let waited = 0;
+    const look = async () => {
+      if (this.signal.aborted || mine !== this.request) return; // superseded: that load looks again
+      try {
+        const now = await this.api.status(cid, this.signal);
+        if (mine !== this.request) return;
+        if (now.active || waited >= 60000) { this.load(); return; }
+      } catch (_) { /* down still: look again */ }
+      tries += 1;
+      const delay = Math.min(15000, 1000 * 2 ** Math.min(tries, 4));
+      waited += delay;
+      setTimeout(look, delay);
+    };
+    setTimeout(look, 1000);
   }
 
   /**
