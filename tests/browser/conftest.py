@@ -112,6 +112,13 @@ def labextension_path(root: Path) -> Path:
     return path
 
 
+# Two saves of one notebook at once (a test's save beside one the front end makes itself) collide on
+# the backup copy jupyter_server's atomic writing makes and removes, and the loser's "File Save
+# Error" dialog covers the page for the next click. The tests' servers write in place; the tests
+# that read a notebook mid-save treat an unreadable answer as "not saved yet".
+NO_SAVE_COLLISIONS = ["--FileManagerMixin.use_atomic_writing=False"]
+
+
 def start_frontend(root: Path, frontend: str, dark: bool = False, **traits: Any) -> ServerProcess:
     root.mkdir(parents=True, exist_ok=True)
     (root / "chat.ipynb").write_text(json.dumps(NOTEBOOK))
@@ -125,7 +132,7 @@ def start_frontend(root: Path, frontend: str, dark: bool = False, **traits: Any)
             "JUPYTER_PATH": str(labextension_path(root)),
         },
         db_url=f"sqlite+aiosqlite:///{root / 'chat.db'}",
-        **{"demo_delay": 0.02, **traits},
+        **{"demo_delay": 0.02, **traits, "extra": [*NO_SAVE_COLLISIONS, *traits.get("extra", [])]},
     )
     return server.start()
 

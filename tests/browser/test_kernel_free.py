@@ -22,6 +22,14 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from tests.browser.agent import (
+    agent_on,
+    approve_first,
+    saved_cells,
+    show_side_panel,
+    shut_down_kernel,
+    wait_final,
+)
 from tests.browser.conftest import own_notebook
 from tests.browser.notebook import TIMEOUT, Notebook
 from tests.support.kernel import closed, execute
@@ -149,6 +157,36 @@ def test_reopened_after_its_kernel_was_shut_down(browser, pages, server, fronten
     assert tab.page.get_by_text(NO_WIDGET).count() == 0
 
 
+def test_the_kernel_free_view_approves_by_mouse_and_keyboard_and_a_run_there_has_no_kernel(
+    browser, pages, server, frontend, chat_path
+):
+    """Issue 21: reopened with no widget, the view still acts for the notebook: a call is
+    approved by keyboard and one by mouse, the insert lands, and a cell run says there is
+    no kernel (the model is told), as the chat's own panel would."""
+    tab = open_tab(browser, pages, server, frontend, chat_path)
+    tab.run_cell()
+    tab.send("/repeat 2 before ")
+    tab.wait_reply("before before")
+    wait_saved(tab, "before before")
+    pages.pop().close()
+    shut_down_kernels(server)
+    tab = open_tab(browser, pages, server, frontend, chat_path)
+    shows_kernel_free(tab, "before before")
+    shut_down_kernel(tab)  # the reopened notebook may have started one
+    agent_on(tab)
+    tab.send(
+        '/tool notebook_insert_cell {"after": "chat", "source": "x = 1"}\n/then\n'
+        '/tool notebook_run_cell {"cell_id": "chat"}'
+    )
+    approve_first(tab, keyboard=True)
+    approve_first(tab)
+    text = wait_final(tab)
+    assert "notebook_insert_cell answered: inserted cell" in text, text
+    assert "notebook_run_cell failed: error (page): no kernel is running" in text, text
+    saved_cells(tab, lambda cells: [s for _, s in cells][1:] == ["x = 1"])
+    assert tab.page.locator(".rc-mime .rc-card.rc-call-error", has_text="no kernel is running").count() == 1
+
+
 def test_reopened_while_its_kernel_is_busy(browser, pages, server, frontend, chat_path):
     tab = open_tab(browser, pages, server, frontend, chat_path)
     tab.run_cell()
@@ -218,14 +256,7 @@ def side_panel_round(browser: Any, pages: list[Any], server: Any, path: str) -> 
     tab.send("/repeat 2 listed ")
     tab.wait_reply("listed listed")
     page = tab.page
-    side = page.locator("#rc-conversations")
-    for _ in range(5):  # a click on a loaded machine can land while the shell still lays out
-        page.locator('.jp-SideBar [data-id="rc-conversations"]').click()
-        try:
-            side.wait_for(state="visible", timeout=10_000)
-            break
-        except Exception:  # not shown (or toggled away): click again
-            continue
+    side = show_side_panel(page)
     side.locator(".rc-refresh").click()  # the list as of now
     items = page.locator("#rc-conversations .rc-conversation")
     items.first.wait_for(timeout=TIMEOUT)

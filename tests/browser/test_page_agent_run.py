@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.notebook import TIMEOUT, Notebook
-from tests.browser.test_page_runs import saved_cells
-from tests.browser.test_page_tools import agent_on, wait_final
+from tests.browser.agent import agent_on, approve_first, saved_cells, wait_final
 from tests.support.fake_openai import ThreadedFakeOpenAI
 
 SCRIPT = "\n".join(
@@ -53,41 +51,12 @@ def frontend_traits(fake_model: ThreadedFakeOpenAI) -> dict[str, Any]:
     }
 
 
-def approve_by_keyboard(view: Notebook) -> None:
-    """Shift+Tab from the message box until the waiting card's Approve has the focus, then Enter."""
-    card = view.panel().locator(".rc-card.rc-call-awaiting_approval").first
-    card.wait_for(timeout=TIMEOUT)
-    call_id = card.get_attribute("data-call-id")
-    approve = card.get_by_role("button", name="Approve", exact=True)
-    view.box().focus()
-    for _ in range(60):
-        view.page.keyboard.press("Shift+Tab")
-        if approve.evaluate("b => b === document.activeElement"):
-            break
-    else:
-        raise AssertionError("Approve was never reached by Tab")
-    view.page.keyboard.press("Enter")
-    view.panel().locator(f'.rc-card.rc-call-awaiting_approval[data-call-id="{call_id}"]').wait_for(
-        state="detached", timeout=TIMEOUT
-    )
-
-
-def approve_by_mouse(view: Notebook) -> None:
-    card = view.panel().locator(".rc-card.rc-call-awaiting_approval").first
-    card.wait_for(timeout=TIMEOUT)
-    call_id = card.get_attribute("data-call-id")
-    card.get_by_role("button", name="Approve", exact=True).click()
-    view.panel().locator(f'.rc-card.rc-call-awaiting_approval[data-call-id="{call_id}"]').wait_for(
-        state="detached", timeout=TIMEOUT
-    )
-
-
 def test_read_insert_run_fail_edit_run_answer_through_the_openai_sdk(tab, server, fake_model):
     agent_on(tab)
     tab.send(SCRIPT)
     # the read asks nobody; the insert, both runs and the edit ask
-    for approve in (approve_by_keyboard, approve_by_mouse, approve_by_keyboard, approve_by_mouse):
-        approve(tab)
+    for keyboard in (True, False, True, False):
+        approve_first(tab, keyboard)
     text = wait_final(tab)
     new_id = re.search(r"inserted cell (\S+) \(code\)", text)
     assert new_id, text

@@ -1,8 +1,9 @@
 """Page calls when the notebook changes under a run, in a real browser with a real kernel
 (issue 21): a kernel that restarts while a page call's cell runs ends that call with an
 error the model is told of, and the run goes on; each write call is one undo step in the
-notebook, and a reply's "Revert this run's edits" takes its edits back, newest first; two
-tabs approving together run a call once; a denied call tells the model and changes nothing."""
+notebook, and a reply's "Revert this run's edits" takes its edits back, newest first, after a
+reload too, but never a cell the person changed since; two tabs approving together run a call
+once; a denied call tells the model and changes nothing."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser.agent import (
+    WAITING,
+    agent_on,
+    approve,
+    approve_each,
+    approve_first,
+    saved_cells,
+    tool_posts,
+    wait_final,
+)
 from tests.browser.conftest import NOTEBOOK
 from tests.browser.notebook import TIMEOUT, Notebook
-from tests.browser.test_page_tools import agent_on, approve, approve_each, tool_posts, wait_final
 
 SLEEPY = {
     "cell_type": "code",
@@ -68,24 +78,38 @@ def test_a_kernel_restart_while_a_page_call_runs_its_cell_ends_the_call_and_the_
     assert [c["status"] for c in calls] == ["error"]
 
 
-def saved_cells(view: Notebook, wanted: Any) -> list[dict[str, Any]]:
-    """Save (again every few seconds) until the file's cells satisfy ``wanted``
-    (given ``[(id, source), …]``); the file's cells."""
-    url = f"{view.server.base}api/contents/{view.path}"
-    cells: list[dict[str, Any]] = []
-    with httpx.Client(headers=view.server.headers, timeout=10) as client:
-        for attempt in range(TIMEOUT // 100):
-            view.dismiss_dialogs()
-            if attempt % 30 == 0:
-                view.press_save()
-            answer = client.get(url)
-            model = answer.json() if answer.status_code == 200 else {}
-            cells = (model.get("content") or {}).get("cells") or []
-            source = lambda c: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]  # noqa: E731
-            if cells and wanted([(c["id"], source(c)) for c in cells]):
-                return cells
-            view.page.wait_for_timeout(100)  # polling the condition
-    raise AssertionError(f"the saved notebook never matched: {cells}")
+def test_a_kernel_restart_while_a_call_awaits_approval_leaves_it_waiting_and_approve_runs_it_once(
+    tab, server
+):
+    """Nothing ran yet, so nothing was cut: the card waits on through the restart, and the
+    approved call runs in the new kernel."""
+    posts = tool_posts(tab.page)
+    agent_on(tab)
+    tab.send(
+        '/tool notebook_edit_cell {"cell_id": "sleepy", "source": "print(6 * 7)"}\n/then\n'
+        '/tool notebook_run_cell {"cell_id": "sleepy"}'
+    )
+    approve_first(tab)  # the edit
+    card = tab.panel().locator(WAITING, has_text="notebook_run_cell")
+    card.wait_for(timeout=TIMEOUT)
+    # the page's kernel statuses from now on: the restart is over for the page once it has seen
+    # the kernel go (restarting, starting) and come back idle, not when the REST call returns
+    tab.page.evaluate(
+        """() => { const seen = window.__statuses = [];
+             setInterval(() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
+               if (s && s !== seen.at(-1)) seen.push(s); }, 25); }"""
+    )
+    restart_kernel(tab)
+    tab.page.wait_for_function(
+        """() => window.__statuses.some((s) => s !== 'idle') && window.__statuses.at(-1) === 'idle'""",
+        timeout=TIMEOUT,
+    )
+    assert card.count() == 1, "the waiting card went with the kernel"
+    approve_first(tab, keyboard=True)
+    text = wait_final(tab)
+    assert "notebook_run_cell answered: 42" in text, text
+    run = [p["call"] for p in tab.api_messages()[-1]["parts"] if p["type"] == "tool"][-1]
+    assert run["status"] == "done" and posts.count(f"{run['id']}/result") == 1, posts
 
 
 def test_revert_takes_back_a_runs_insert_edit_and_delete_newest_first(tab, server):
@@ -106,6 +130,30 @@ def test_revert_takes_back_a_runs_insert_edit_and_delete_newest_first(tab, serve
     assert new_id not in [c["id"] for c in cells]
     assert cells[1]["cell_type"] == "code"
     revert.wait_for(state="detached", timeout=TIMEOUT)  # nothing is left to take back
+
+
+def test_revert_after_a_reload_takes_back_the_runs_edit_and_keeps_a_cell_the_person_changed(tab, server):
+    """The undo records outlive the page (this browser's storage): after a reload the finished
+    reply still offers Revert; a cell the run wrote and the person changed since is kept."""
+    agent_on(tab)
+    tab.send(
+        '/tool notebook_insert_cell {"after": "chat", "source": "a = 1"}\n/then\n'
+        '/tool notebook_edit_cell {"cell_id": "sleepy", "source": "b = 2"}'
+    )
+    approve_each(tab, 2)
+    wait_final(tab)
+    saved_cells(tab, lambda cells: [s for _, s in cells][1:] == ["a = 1", "b = 2"])
+    tab.page.locator(".jp-Notebook .jp-Cell .cm-content").nth(1).click()  # the run's new cell
+    tab.page.keyboard.press("Control+a")
+    tab.page.keyboard.type("a = 10")
+    saved_cells(tab, lambda cells: [s for _, s in cells][1:] == ["a = 10", "b = 2"])
+    tab.page.reload()
+    tab.panel().wait_for(timeout=TIMEOUT)
+    revert = tab.panel().get_by_role("button", name="Revert this run's edits")
+    revert.click()
+    tab.wait_notice(r"cell \S+ was changed after the run: kept as it is")
+    saved_cells(tab, lambda cells: [s for _, s in cells][1:] == ["a = 10", SLEEPY["source"]])
+    revert.wait_for(state="detached", timeout=TIMEOUT)  # both tried: nothing is offered again
 
 
 def test_each_write_call_is_one_undo_step_in_the_notebook(tab, server):

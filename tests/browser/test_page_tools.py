@@ -11,12 +11,19 @@ import json
 import re
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.browser.agent import (
+    agent_on,
+    approve,
+    approve_each,
+    open_side_chat,
+    shut_down_kernel,
+    tool_posts,
+    wait_final,
+)
 from tests.browser.conftest import NOTEBOOK
 from tests.browser.notebook import TIMEOUT, Notebook
-from tests.support.server_process import TOKEN
 
 SPIN = {
     "cell_type": "code",
@@ -39,43 +46,6 @@ def frontend_traits() -> dict[str, Any]:
 def notebook_content() -> dict[str, Any]:
     """The chat's cell, then a cell that never ends until interrupted (addressed by its id)."""
     return {**NOTEBOOK, "cells": [*NOTEBOOK["cells"], SPIN]}
-
-
-def tool_posts(page: Any) -> list[str]:
-    """Every claim and result this page POSTs from now on (``<call id>/<step>``)."""
-    seen: list[str] = []
-
-    def record(request: Any) -> None:
-        match = re.search(r"/tools/([^/?]+)/(claim|result)$", request.url)
-        if request.method == "POST" and match:
-            seen.append(f"{match.group(1)}/{match.group(2)}")
-
-    page.on("request", record)
-    return seen
-
-
-def agent_on(view: Notebook) -> None:
-    toggle = view.panel().locator(".rc-agent-toggle")
-    if toggle.get_attribute("aria-pressed") != "true":
-        toggle.click()
-    view.panel().locator('.rc-agent-toggle[aria-pressed="true"]').wait_for(timeout=TIMEOUT)
-
-
-def approve(view: Notebook) -> None:
-    card = view.panel().locator(".rc-card.rc-call-awaiting_approval").last
-    card.wait_for(timeout=TIMEOUT)
-    card.get_by_role("button", name="Approve", exact=True).click()
-
-
-def wait_final(view: Notebook, status: str = "complete") -> str:
-    """Until the newest reply is committed with ``status``; its text in the panel."""
-    view.wait_api(lambda messages: messages[-1]["role"] == "assistant" and messages[-1]["status"] == status)
-    view.page.wait_for_function(
-        """() => { const b = [...document.querySelectorAll('.rc-panel .rc-assistant')].pop();
-             return b && !b.classList.contains('rc-status-streaming'); }""",
-        timeout=TIMEOUT,
-    )
-    return view.reply_text()
 
 
 def test_insert_then_run_a_cell_in_the_page_once_while_another_tab_shows_it_elsewhere(
@@ -120,18 +90,6 @@ def test_insert_then_run_a_cell_in_the_page_once_while_another_tab_shows_it_else
     assert mine.count(f"{calls[0]['id']}/result") == 1
     assert mine.count(f"{calls[0]['id']}/claim") >= 1
     assert other.panel().locator(".rc-card.rc-call-done").count() >= 1
-
-
-def shut_down_kernel(view: Notebook) -> None:
-    view.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
-    view.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Shut Down Kernel")).first.click()
-    view.dismiss_dialogs()
-    with httpx.Client(headers=view.server.headers, timeout=30) as client:
-        for _ in range(TIMEOUT // 100):
-            if not client.get(view.server.base + "api/kernels").json():
-                return
-            view.page.wait_for_timeout(100)  # polling the condition
-    raise AssertionError("the kernel was not shut down")
 
 
 def test_agent_mode_is_kept_per_conversation_and_a_call_with_no_kernel_fails_saying_so(tab, server):
@@ -208,29 +166,6 @@ def test_a_call_whose_page_went_away_ends_unknown_and_run_again_asks_for_it_agai
     wait_final(tab)
 
 
-def open_side_chat(page: Any, server: Any, frontend: str) -> Any:
-    """The conversation opened from the Chats panel, on a page with no notebook open."""
-    if frontend == "lab":
-        page.goto(f"{server.base}lab?reset&token={TOKEN}", timeout=TIMEOUT)
-        side = page.locator("#rc-conversations")
-        for _ in range(5):  # a click on a loaded machine can land while the shell still lays out
-            page.locator('.jp-SideBar [data-id="rc-conversations"]').click()
-            try:
-                side.wait_for(state="visible", timeout=10_000)
-                break
-            except Exception:  # not shown (or toggled away): click again
-                continue
-        chat = page.locator('[id^="rc-chat-"] .rc-panel')
-    else:
-        page.goto(f"{server.base}tree?token={TOKEN}", timeout=TIMEOUT)
-        page.get_by_role("menuitem", name="View").click()
-        page.get_by_role("menuitem", name="Chats Panel").click()
-        chat = page.locator("#jp-right-stack #rc-sidebar-chat .rc-panel")
-    page.locator("#rc-conversations .rc-open").first.click()
-    chat.wait_for(timeout=TIMEOUT)
-    return chat
-
-
 def test_a_chat_opened_with_no_notebook_answers_a_page_call_that_it_has_none(tab, server, frontend, browser):
     tab.page.close()  # no view of the notebook is left to run it
     context = browser.new_context(viewport={"width": 1300, "height": 900})
@@ -247,18 +182,6 @@ def test_a_chat_opened_with_no_notebook_answers_a_page_call_that_it_has_none(tab
         assert "notebook_read failed: error (page): this chat is not in a notebook" in done.inner_text()
     finally:
         context.close()
-
-
-def approve_each(view: Notebook, count: int) -> None:
-    """Approve ``count`` calls, one after another as the run asks for them."""
-    for _ in range(count):
-        card = view.panel().locator(".rc-card.rc-call-awaiting_approval").first
-        card.wait_for(timeout=TIMEOUT)
-        call_id = card.get_attribute("data-call-id")
-        card.get_by_role("button", name="Approve", exact=True).click()
-        view.panel().locator(f'.rc-card.rc-call-awaiting_approval[data-call-id="{call_id}"]').wait_for(
-            state="detached", timeout=TIMEOUT
-        )
 
 
 def test_edit_run_read_variables_and_delete_by_cell_id(tab, server):
