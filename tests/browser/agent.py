@@ -73,6 +73,20 @@ def approve_card(view: Notebook, card: Any, keyboard: bool) -> None:
     raise AssertionError(f"the call {call_id} still waits for approval after every press (or Tab)")
 
 
+def run_here(view: Notebook, cell_id: str, index: int) -> None:
+    """Ask for ``notebook_run_cell`` of ``cell_id`` (cell ``index`` of the notebook), approve it,
+    and wait until this page runs it: its card says so and the cell's prompt shows [*]."""
+    agent_on(view)
+    view.send(f'/tool notebook_run_cell {{"cell_id": "{cell_id}"}}')
+    approve(view)
+    view.panel().locator(".rc-card.rc-call-running", has_text="Running here").wait_for(timeout=TIMEOUT)
+    view.page.wait_for_function(
+        "(i) => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[i].textContent.includes('[*]')",
+        arg=index,
+        timeout=TIMEOUT,
+    )
+
+
 def approve_each(view: Notebook, count: int) -> None:
     """Approve ``count`` calls by mouse, one after another as the run asks for them."""
     for _ in range(count):

@@ -4,7 +4,8 @@ server comes back with the card still waiting and Approve continues the run; kil
 the page runs a call's cell, the run goes on and the call is never run twice.
 
 Each test starts a server of its own: it is the one killed and started again (same port,
-same database), which a shared server must never be."""
+same database), which a shared server must never be. Each may take longer than the suite's
+120 s: a server start, up to the dead server's lease, then the run."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.agent import WAITING, agent_on, approve, approve_first, saved_cells, tool_posts
+from tests.browser.agent import WAITING, agent_on, approve_first, run_here, saved_cells, tool_posts
 from tests.browser.conftest import NOTEBOOK, own_notebook, start_frontend
 from tests.browser.notebook import TIMEOUT, Notebook
 from tests.support.server_process import ServerProcess
@@ -28,6 +29,7 @@ SLOW = {
     "source": "import time\ntime.sleep(8)\nprint('slept')",
 }
 CONTENT = {**NOTEBOOK, "cells": [*NOTEBOOK["cells"], SLOW]}
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
@@ -76,14 +78,7 @@ def test_killed_while_a_call_awaits_approval_the_card_waits_on_and_approve_conti
 
 def test_killed_while_the_page_runs_a_calls_cell_the_run_goes_on_and_nothing_runs_twice(view, killable):
     posts = tool_posts(view.page)
-    agent_on(view)
-    view.send('/tool notebook_run_cell {"cell_id": "slow"}')
-    approve(view)
-    view.panel().locator(".rc-card.rc-call-running", has_text="Running here").wait_for(timeout=TIMEOUT)
-    view.page.wait_for_function(
-        """() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[1].textContent.includes('[*]')""",
-        timeout=TIMEOUT,
-    )
+    run_here(view, "slow", 1)
     killable.kill(signal.SIGKILL)
     killable.start()
     # the kernel went with the server that started it: the page's cell run is cut, the call ends

@@ -122,6 +122,19 @@ def open_tab(browser: Any, pages: list[Any], server: Any, frontend: str, path: s
     return Notebook(context.new_page(), server, frontend, path=path).open()
 
 
+def saved_and_closed(
+    browser: Any, pages: list[Any], server: Any, frontend: str, path: str, word: str
+) -> None:
+    """A chat with one reply (``word`` twice), saved; its tab closed and every kernel shut down."""
+    tab = open_tab(browser, pages, server, frontend, path)
+    tab.run_cell()
+    tab.send(f"/repeat 2 {word} ")
+    tab.wait_reply(f"{word} {word}")
+    wait_saved(tab, f"{word} {word}")
+    pages.pop().close()
+    shut_down_kernels(server)
+
+
 def shows_kernel_free(tab: Notebook, reply: str) -> None:
     """The kernel-free view shows ``reply`` as the last reply, and no widget error."""
     tab.page.locator(".rc-mime .rc-panel").first.wait_for(timeout=TIMEOUT)
@@ -163,13 +176,7 @@ def test_the_kernel_free_view_approves_by_mouse_and_keyboard_and_a_run_there_has
     """Issue 21: reopened with no widget, the view still acts for the notebook: a call is
     approved by keyboard and one by mouse, the insert lands, and a cell run says there is
     no kernel (the model is told), as the chat's own panel would."""
-    tab = open_tab(browser, pages, server, frontend, chat_path)
-    tab.run_cell()
-    tab.send("/repeat 2 before ")
-    tab.wait_reply("before before")
-    wait_saved(tab, "before before")
-    pages.pop().close()
-    shut_down_kernels(server)
+    saved_and_closed(browser, pages, server, frontend, chat_path, "before")
     tab = open_tab(browser, pages, server, frontend, chat_path)
     shows_kernel_free(tab, "before before")
     shut_down_kernel(tab)  # the reopened notebook may have started one
@@ -208,13 +215,7 @@ def test_reopened_while_its_kernel_is_busy(browser, pages, server, frontend, cha
 
 
 def test_a_renamed_notebook_keeps_its_conversation(browser, pages, server, frontend, chat_path):
-    tab = open_tab(browser, pages, server, frontend, chat_path)
-    tab.run_cell()
-    tab.send("/repeat 2 mine ")
-    tab.wait_reply("mine mine")
-    wait_saved(tab, "mine mine")
-    pages.pop().close()
-    shut_down_kernels(server)
+    saved_and_closed(browser, pages, server, frontend, chat_path, "mine")
     renamed = chat_path.replace("chat.ipynb", "renamed.ipynb")
     with httpx.Client(headers=server.headers, timeout=30) as client:
         moved = client.patch(server.base + f"api/contents/{chat_path}", json={"path": renamed})

@@ -16,9 +16,9 @@ import pytest
 from tests.browser.agent import (
     WAITING,
     agent_on,
-    approve,
     approve_each,
     approve_first,
+    run_here,
     saved_cells,
     tool_posts,
     wait_final,
@@ -61,14 +61,7 @@ def restart_kernel_by_rest(view: Notebook) -> None:
 def test_a_kernel_restart_while_a_page_call_runs_its_cell_ends_the_call_and_the_run_goes_on(
     tab, server, restart
 ):
-    agent_on(tab)
-    tab.send('/tool notebook_run_cell {"cell_id": "sleepy"}')
-    approve(tab)
-    tab.panel().locator(".rc-card.rc-call-running", has_text="Running here").wait_for(timeout=TIMEOUT)
-    tab.page.wait_for_function(
-        """() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[1].textContent.includes('[*]')""",
-        timeout=TIMEOUT,
-    )
+    run_here(tab, "sleepy", 1)
     restart(tab)
     text = wait_final(tab)  # not aborted: the model is told, and answers
     assert "notebook_run_cell failed: error (page): the kernel restarted while the cell ran" in text, text
