@@ -1,4 +1,4 @@
-"""How the suite is spread over two xdist workers (``-n 2``, the default in pyproject.toml).
+"""How the suite is spread over two xdist workers with ``-n 2`` (opt-in; the default is serial).
 
 Every browser module runs on one worker, one after the other, and the other
 worker takes every other module, each module whole on one worker. Two browser
