@@ -3,6 +3,11 @@
 ``JobRunner.run`` is what the manager's task for a job executes; ``conclude``
 is also how an adopted reply ends.  Every ending goes through
 ``Concluder.conclude``; what the stop could not commit goes to the spool.
+
+A little over 300 lines: generating, parking a run that waits and concluding
+are the three halves of one lease's life (a park that loses the race with a
+decision must go back to generating, a failure while parked must conclude),
+and split apart they would hand the job's lease across modules.
 """
 
 from __future__ import annotations

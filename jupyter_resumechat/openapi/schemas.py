@@ -8,7 +8,8 @@ Every object is closed (``additionalProperties: false``), so a field the
 server sends but no class declares, or one it no longer sends, fails the
 check of every answer the tests see.  The few shapes that are not a model
 (errors, health, the data of the stream's events) are declared here, just
-as closed.
+as closed.  A little over 300 lines: one walk over Python's type forms,
+each branch a few lines; split, a reader would chase one recursion across files.
 """
 
 from __future__ import annotations

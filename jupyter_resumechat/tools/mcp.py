@@ -14,6 +14,10 @@ Outcomes: a result is text; a tool's own error (``isError``) ends the call
 (process died, ``call_timeout`` passed) raises OutcomeUnknown (the call ends
 ``unknown``, never re-sent). Before each call a listing is fetched, so a server
 that died while idle is restarted before anything is sent to it.
+
+A little over 300 lines: the connection's task, its queue of calls and the
+mapping of the SDK's outcomes are one state machine (who may still answer a
+call depends on which task holds the session), kept together on purpose.
 """
 
 from __future__ import annotations

@@ -33,17 +33,19 @@ def approve_first(view: Notebook, keyboard: bool = False) -> None:
 
 
 def approve_card(view: Notebook, card: Any, keyboard: bool) -> None:
-    """Approve ``card`` and wait until it waits no more: by mouse, or by keyboard (Shift+Tab
-    from the message box until its Approve has the focus, then Enter). Pressed again if it
-    still waits after a while, as a person would: a press on a loaded machine can be lost,
-    and the same decision again changes nothing (docs/protocol.md#agent-runs)."""
+    """Approve ``card`` and wait until the server holds the decision: by mouse, or by keyboard
+    (Shift+Tab from the message box until its Approve has the focus, then Enter). Pressed again
+    if the call still waits after a while, as a person would: a press on a loaded machine can
+    be lost, and the same decision again changes nothing (docs/protocol.md#agent-runs).  What
+    counts is the server's call, not the card: a view that reloads its messages draws the card
+    again, and for a moment none is there."""
     card.wait_for(timeout=TIMEOUT)
     call_id = card.get_attribute("data-call-id")
     selector = f'{WAITING}[data-call-id="{call_id}"]'
     waiting = view.panel().locator(selector)
     focused = "(s) => !!document.activeElement && document.activeElement.matches(s)"
     for _ in range(TIMEOUT // 10_000):
-        if not waiting.count():
+        if not still_waits(view, call_id, waiting):
             return
         try:  # a view that lost its stream (its server restarted) shows no buttons until it has one again
             waiting.locator(".rc-decide-approve").wait_for(timeout=TIMEOUT)
@@ -65,12 +67,26 @@ def approve_card(view: Notebook, card: Any, keyboard: bool) -> None:
                 waiting.locator(".rc-decide-approve").click(timeout=10_000)
             except Exception:  # it went meanwhile (decided, or drawn again): look again
                 continue
-        try:
-            waiting.wait_for(state="detached", timeout=10_000)
-            return
-        except Exception:  # still waiting: press again
-            continue
+        for _ in range(50):  # 10 s for the decision to land, then press again
+            if not still_waits(view, call_id, waiting):
+                return
+            view.page.wait_for_timeout(200)
     raise AssertionError(f"the call {call_id} still waits for approval after every press (or Tab)")
+
+
+def still_waits(view: Notebook, call_id: str | None, card: Any) -> bool:
+    """Whether the server still holds call ``call_id`` awaiting approval (a server that does not
+    answer, restarting, counts as still waiting); the card's presence for a call not in the
+    newest conversation."""
+    try:
+        messages = view.api_messages()
+    except (httpx.HTTPError, LookupError, ValueError):
+        return True
+    for message in messages:
+        for part in message.get("parts") or []:
+            if part["type"] == "tool" and part["call"]["id"] == call_id:
+                return bool(part["call"]["status"] == "awaiting_approval")
+    return bool(card.count())
 
 
 def run_here(view: Notebook, cell_id: str, index: int) -> None:

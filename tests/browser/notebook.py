@@ -44,11 +44,20 @@ class Notebook:
         return self
 
     def dismiss_dialogs(self) -> None:
-        """A dialog JupyterLab opens on a slow start ("Select Kernel") takes the
-        default; on a loaded machine it would otherwise swallow the next click."""
-        dialog = self.page.locator(".jp-Dialog .jp-mod-accept")
-        while dialog.count():
-            dialog.first.click()
+        """A dialog JupyterLab opens takes its default: on a slow start "Select Kernel" (accept),
+        after a server restart "Server Connection Error" (its one button, Close); modal, it
+        would otherwise swallow the next click or key."""
+        dialogs = self.page.locator(".jp-Dialog")
+        for _ in range(10):
+            if not dialogs.count():
+                return
+            dialog = dialogs.first
+            accept = dialog.locator(".jp-mod-accept")
+            button = accept.first if accept.count() else dialog.locator(".jp-Dialog-footer button").last
+            try:
+                button.click(timeout=5_000)
+            except Exception:  # it closed meanwhile
+                pass
 
     def run_cell(self) -> None:
         """Run the chat cell (Ctrl+Enter: run in place, so a retry adds no cell)."""

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from tests.browser.agent import WAITING, agent_on, approve_first, run_here, saved_cells, tool_posts
+from tests.browser.agent import (
+    WAITING,
+    agent_on,
+    approve_first,
+    run_here,
+    saved_cells,
+    tool_posts,
+    wait_final,
+)
 from tests.browser.conftest import NOTEBOOK, own_notebook, start_frontend
 from tests.browser.notebook import TIMEOUT, Notebook
 from tests.support.server_process import ServerProcess
@@ -72,8 +80,7 @@ def test_killed_while_a_call_awaits_approval_the_card_waits_on_and_approve_conti
     assert [(c["name"], c["status"]) for c in calls_of(view)] == [("notebook_edit_cell", "done")]
     view.panel().locator(".rc-assistant.rc-status-complete .rc-card.rc-call-done").wait_for(timeout=TIMEOUT)
     saved_cells(view, lambda cells: [s for _, s in cells][1:] == ["print(6 * 7)"])
-    # Not asserted: the reply's text as drawn. After this restart the view draws only the first
-    # paragraph of the committed text until a reload (issue 21's note: found here, still open).
+    assert "edited cell slow" in wait_final(view)  # the committed text drawn whole
 
 
 def test_killed_while_the_page_runs_a_calls_cell_the_run_goes_on_and_nothing_runs_twice(view, killable):

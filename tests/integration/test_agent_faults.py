@@ -48,12 +48,17 @@ def notes(tmp_path: Path) -> Iterator[Path]:
 def cluster(tmp_path: Path, backend: dict[str, Any], notes: Path) -> Iterator[Callable[[str], ServerProcess]]:
     """Start servers that share the stores, each with the MCP server configured."""
     with clusters(tmp_path) as make:
-        made: Cluster = make(**FAST, **backend)  # the stores: each pair of BACKENDS
+        # the stores: each pair of BACKENDS.  A 4 s lease, not FAST's 1 s: here both servers
+        # live, and on a loaded machine a heartbeat 1 s late let one recover the other's run
+        # (ended `interrupted`, its approved call `cancelled`): fencing, not what is tested.
+        # A SIGKILLed server is dead at once on this host, lease or not (store/instances.py).
+        made: Cluster = make(**{**FAST, "owner_lease": 4.0}, **backend)
 
         def start(name: str) -> ServerProcess:
             config = tmp_path / name / "config"
             config.mkdir(parents=True, exist_ok=True)
-            mcp = {"t": {"command": sys.executable, "args": [MCP_SERVER], "env": {"NOTES": str(notes)}}}
+            env = {"NOTES": str(notes), "GATE": str(notes.with_name("gate"))}
+            mcp = {"t": {"command": sys.executable, "args": [MCP_SERVER], "env": env}}
             (config / "jupyter_server_config.json").write_text(
                 json.dumps({"ResumeChat": {"mcp_servers": mcp}})
             )
@@ -171,6 +176,58 @@ def test_two_servers_given_the_same_decision_at_once_run_it_once(cluster, notes:
         final = ended(client, a, cid)
         assert final["status"] == "complete" and calls(final)[0]["status"] == "done"
         assert lines(notes) == ["once"]
+
+
+def test_a_second_server_starting_while_a_server_tool_runs_leaves_the_run_to_the_first(cluster, notes: Path):
+    """A start sweeps: recovery, parked runs, lapsed claims.  None of it may take a live
+    server's running call (it would run the tool twice, or end it ``unknown``)."""
+    a = cluster("a")
+    with httpx.Client(headers=a.headers, timeout=30) as client:
+        cid, _ = start_run(client, a, '/tool t__gated {"line": "passed"}')
+        wait_for(lambda: lines(notes, "gated started"), bool, 60, "the tool started")
+        b = cluster("b")
+        first = lease_until(client, b)  # b's supervisor swept at least twice (every half lease)
+        wait_for(lambda: lease_until(client, b), lambda t: t >= first + 4, 30, "b's sweeps")
+        assert reply(client, b, cid)["status"] == "streaming"
+        notes.with_name("gate").touch()
+        final = ended(client, b, cid)
+        assert final["status"] == "complete", final
+        assert [c["status"] for c in calls(final)] == ["done"]
+        assert "`t__gated` answered: passed passed" in final["content"], final["content"]
+        assert len(lines(notes, "gated started")) == 1 and lines(notes, "passed") == ["passed"]
+
+
+def test_sigkill_right_after_a_page_posted_its_result_keeps_the_result(cluster):
+    """The result is committed before its 200: a server killed the moment after loses
+    neither it nor the run; nothing asks the page again."""
+    a = cluster("a")
+    with httpx.Client(headers=a.headers, timeout=30) as client:
+        cid, sent = start_run(client, a, '/tool notebook_run_cell {"cell_id": "c1"}')
+        call = wait_for(lambda: calls(reply(client, a, cid)), bool, 30, "the page call")[0]
+        path = f"streams/{sent['stream_id']}/tools/{call['id']}"
+        assert decide(client, a, sent["stream_id"], call["id"]).status_code == 200
+        wait_for(
+            lambda: client.post(a.url(f"{path}/claim"), json={"client_id": "tab-1"}),
+            lambda r: r.status_code == 200,
+            30,
+            "the claim",
+        )
+        posted = client.post(a.url(f"{path}/result"), json={"client_id": "tab-1", "content": "3"})
+        assert posted.status_code == 200, posted.text
+        a.kill(signal.SIGKILL)
+
+        b = cluster("b")
+        final = ended(client, b, cid)
+        (ended_call,) = calls(final)
+        assert ended_call["status"] == "done" and ended_call["result"]["content"] == "3", ended_call
+        if final["status"] == "interrupted":  # killed while it went on: Continue finishes it
+            answer = client.post(b.url(f"conversations/{cid}/messages"), json={"continue": final["id"]})
+            assert answer.status_code == 202, answer.text
+            final = ended(client, b, cid)
+        assert final["status"] == "complete", final
+        assert "`notebook_run_cell` answered: 3" in final["content"], final["content"]
+        again = client.post(b.url(f"{path}/claim"), json={"client_id": "tab-2"})
+        assert again.status_code == 409, again.text
 
 
 def test_a_claimant_that_vanishes_leaves_the_call_unknown_and_the_run_goes_on(cluster):
