@@ -23,6 +23,8 @@ from .servers import HEADERS, jupyter
 
 __all__ = ["tool_round_trip"]
 
+DEADLINE = 120.0  # seconds: far beyond a round trip even on a loaded machine
+
 
 async def _events(client: httpx.AsyncClient, url: str) -> Any:
     """(event, data) of an event stream, as they arrive."""
@@ -48,9 +50,20 @@ async def _plain(client: httpx.AsyncClient, api: str) -> float:
 
 
 async def _round_trip(client: httpx.AsyncClient, api: str, index: int) -> float:
+    """One round trip; one that has not ended after ``DEADLINE`` fails naming what the
+    server held then (a CI run once waited 18 minutes for a final that never came)."""
     conv = (await client.post(api + "conversations", json={})).json()
+    try:
+        return await asyncio.wait_for(_trip(client, api, conv["id"], index), DEADLINE)
+    except asyncio.TimeoutError:
+        status = (await client.get(api + f"conversations/{conv['id']}/stream")).json()
+        held = (await client.get(api + f"conversations/{conv['id']}/messages")).json()
+        raise RuntimeError(f"no final after {DEADLINE:g} s: stream {status}, messages {held}") from None
+
+
+async def _trip(client: httpx.AsyncClient, api: str, cid: str, index: int) -> float:
     body = {"content": f'/tool file_write {{"path": "b11-{index}.txt", "content": "x"}}', "tools": "all"}
-    sent = (await client.post(api + f"conversations/{conv['id']}/messages", json=body)).json()
+    sent = (await client.post(api + f"conversations/{cid}/messages", json=body)).json()
     began = 0.0
     async for kind, data in _events(client, api + f"streams/{sent['stream_id']}/events"):
         if kind == "tool" and data["call"]["status"] == "awaiting_approval" and not began:

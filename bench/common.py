@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,3 +40,15 @@ async def fast_stream_rate(api: str, n: int) -> float:
         got = await read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS, keep=False)
         assert len(got.times) == n + 1, len(got.times)
         return n / (got.times[-1] - began)
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,14 +1,13 @@
 """The scenarios B1–B7 of the benchmark suite, and the results table.
 
 Longer than 300 lines because each scenario is a short script read top to
-bottom beside the others it is compared with; issue 22's rows (a bare
-baseline, two servers) are to go into modules of their own.
+bottom beside the others it is compared with.  B3 and its bare baseline
+live in ``crowd.py``, the tool round trip in ``agent.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -18,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from . import agent, page, scale
-from .common import fast_stream_rate, new_stream, row
-from .servers import BACKEND, HEADERS, bare, jupyter
+from . import agent, crowd, page, scale
+from .common import fast_stream_rate, new_stream, row, rss
+from .servers import HEADERS, bare, jupyter
 from .sse_client import read_sse
 
 
@@ -29,18 +28,6 @@ class Scenario:
     id: str
     title: str
     run: Callable[[Path, bool], dict[str, Any]]
-
-
-def rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # B1 ---------------------------------------------------------------------------
@@ -120,83 +107,6 @@ def b2(tmp: Path, quick: bool) -> dict[str, Any]:
             row("time from first event to last subscriber's final", [o[2] for o in ours], "ms"),
         ]
     }
-
-
-# B3 ---------------------------------------------------------------------------
-
-
-def b3(tmp: Path, quick: bool) -> dict[str, Any]:
-    streams, pace, seconds = (100, 0.05, 3) if quick else (1000, 0.05, 10)
-    events = int(seconds / pace)
-    server, api = jupyter(tmp / "b3", demo_delay=pace, checkpoint_interval=1.0)
-    sampled: list[int] = []
-    with server:
-
-        async def run() -> dict[str, Any]:
-            limits = httpx.Limits(max_connections=50)
-            async with httpx.AsyncClient(headers=HEADERS, limits=limits, timeout=60) as client:
-                wait = 2 + streams / 100  # readers attach before the first piece
-                sids = await asyncio.gather(
-                    *[
-                        new_stream(client, api, f"/wait {wait} /pace {pace} /clock {events}")
-                        for _ in range(streams)
-                    ]
-                )
-            cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
-            memory0 = (rss(server.pid), redis_memory())
-            sample = asyncio.create_task(asyncio.sleep(wait + seconds / 2))
-            sample.add_done_callback(lambda _: sampled.extend((rss(server.pid), redis_memory())))
-            reads = await asyncio.gather(
-                *[read_sse(api + f"streams/{sid}/events?last_event_id=0", HEADERS) for sid in sids],
-                return_exceptions=True,
-            )
-            elapsed = time.perf_counter() - t0
-            cpu = (cpu_seconds(server.pid) - cpu0) / elapsed
-            latencies, errors = [], 0
-            offset = time.time() - time.perf_counter()
-            for read in reads:
-                if isinstance(read, BaseException) or read.status != 200 or len(read.times) != events + 1:
-                    errors += 1
-                    continue
-                for block, at in zip(read.blocks, read.times, strict=True):
-                    if b"event: delta" in block:
-                        sent = float(block.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])
-                        latencies.append((at + offset - sent) * 1000)
-            latencies.sort()
-            return {
-                "p50": latencies[len(latencies) // 2],
-                "p99": latencies[int(len(latencies) * 0.99)],
-                "errors": errors,
-                "cpu": cpu * 100,
-                "count": len(latencies),
-                "throughput": len(latencies) / elapsed,
-                "rss": (sampled[0] - memory0[0]) / streams if sampled else 0.0,
-                "redis": (sampled[1] - memory0[1]) / streams if sampled and memory0[1] else 0.0,
-            }
-
-        result = asyncio.run(run())
-    rows = [
-        row(f"added latency p50, {streams} streams × {1 / pace:g} events/s", [result["p50"]], "ms"),
-        row("added latency p99", [result["p99"]], "ms", "≤ 50"),
-        row("errors", [result["errors"]], "streams", "0"),
-        row("events delivered per second (all streams)", [result["throughput"]], "events/s"),
-        row("server CPU", [result["cpu"]], "% of one core"),
-        row("server RSS growth per live stream with one reader", [result["rss"]], "B"),
-    ]
-    if result["redis"]:
-        rows.append(row("Redis used_memory per live stream (log, text, meta)", [result["redis"]], "B"))
-    return {"rows": rows, "deltas_measured": result["count"]}
-
-
-def redis_memory() -> int:
-    """Redis's used_memory, or 0 when the streams are in memory."""
-    url = BACKEND.get("stream_backend", "memory")
-    if not url.startswith("redis"):
-        return 0
-    import redis
-
-    with redis.Redis.from_url(url) as client:
-        return int(client.info("memory")["used_memory"])
 
 
 # B4 ---------------------------------------------------------------------------
@@ -504,7 +414,7 @@ def b7(tmp: Path, quick: bool) -> dict[str, Any]:
 ALL = [
     Scenario("B1", "throughput of one stream against a bare tornado SSE handler", b1),
     Scenario("B2", "fan-out to many subscribers", b2),
-    Scenario("B3", "many concurrent streams at a model's pace", b3),
+    Scenario("B3", "many concurrent streams at a model's pace, against a bare tornado SSE handler", crowd.b3),
     Scenario("B4", "time to resume", b4),
     Scenario("B5", "memory per stream", b5),
     Scenario("B6", "database writes while generating", b6),
@@ -526,7 +436,7 @@ ALL = [
 # The same scenarios on Redis Streams + PostgreSQL (servers.BACKEND set by run.py).
 SHARED = [
     Scenario("B1-redis", "B1 with stream_backend redis:// and PostgreSQL", b1),
-    Scenario("B3-redis", "B3 (1,000 concurrent replies) on Redis and PostgreSQL", b3),
+    Scenario("B3-redis", "B3 (1,000 concurrent replies) on Redis and PostgreSQL", crowd.b3),
     Scenario("B4-redis", "B4 with stream_backend redis:// and PostgreSQL", b4),
     Scenario(
         "B8-redis",

@@ -23,7 +23,7 @@ import httpx
 
 from tests.support.server_process import ServerProcess
 
-from .scenarios import rss
+from .common import rss
 from .servers import HEADERS
 
 PIECE = "x" * 1000

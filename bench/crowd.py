@@ -1,0 +1,130 @@
+"""B3: many concurrent replies at a model's pace, against a bare tornado SSE
+handler serving the same crowd (issue 22, item 1).
+
+1,000 streams × 20 pieces/s, one reader each, attached before the first
+piece; each piece carries the wall-clock time it was sent, so a reader's
+added latency is its arrival time minus that.  The bare handler
+(``bench/bare_sse.py`` ``/paced``) writes the same events from memory at
+the same pace in a process of its own: every B3 figure has "ours / bare"
+beside it, CPU and latency, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .common import cpu_seconds, new_stream, row, rss
+from .servers import BACKEND, HEADERS, bare, jupyter
+from .sse_client import Received, read_sse
+
+__all__ = ["b3"]
+
+
+def b3(tmp: Path, quick: bool) -> dict[str, Any]:
+    streams, pace, seconds = (100, 0.05, 3) if quick else (1000, 0.05, 10)
+    events = int(seconds / pace)
+    wait = 2 + streams / 100  # readers attach before the first piece
+    server, api = jupyter(tmp / "b3", demo_delay=pace, checkpoint_interval=1.0)
+    with server:
+
+        async def ours() -> dict[str, Any]:
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(headers=HEADERS, limits=limits, timeout=60) as client:
+                prompt = f"/wait {wait} /pace {pace} /clock {events}"
+                sids = await asyncio.gather(*[new_stream(client, api, prompt) for _ in range(streams)])
+            urls = [api + f"streams/{sid}/events?last_event_id=0" for sid in sids]
+            return await _crowd(urls, server.pid, events, wait + seconds / 2, redis_memory)
+
+        result = asyncio.run(ours())
+    process, url = bare(events)
+    with process:
+
+        async def baseline() -> dict[str, Any]:
+            start = time.time() + wait
+            urls = [url + f"paced?n={events}&pace={pace}&start={start:.6f}" for _ in range(streams)]
+            return await _crowd(urls, process.pid, events, wait + seconds / 2, lambda: 0)
+
+        base = asyncio.run(baseline())
+    rows = [
+        row(f"added latency p50, {streams} streams × {1 / pace:g} events/s", [result["p50"]], "ms", "≤ 5"),
+        row("added latency p99", [result["p99"]], "ms", "≤ 50"),
+        row("errors", [result["errors"]], "streams", "0"),
+        row("events delivered per second (all streams)", [result["throughput"]], "events/s"),
+        row("server CPU", [result["cpu"]], "% of one core", "≤ 50"),
+        row("server RSS growth per live stream with one reader", [result["rss"]], "B"),
+        row("bare tornado: added latency p50", [base["p50"]], "ms"),
+        row("bare tornado: added latency p99", [base["p99"]], "ms"),
+        row("bare tornado: errors", [base["errors"]], "streams"),
+        row("bare tornado: server CPU", [base["cpu"]], "% of one core"),
+        row("server CPU, ours / bare", [_ratio(result["cpu"], base["cpu"])], "×", "≤ 2"),
+        row("added latency p50, ours / bare", [_ratio(result["p50"], base["p50"])], "×"),
+        row("added latency p99, ours / bare", [_ratio(result["p99"], base["p99"])], "×"),
+    ]
+    if result["redis"]:
+        rows.append(row("Redis used_memory per live stream (log, text, meta)", [result["redis"]], "B"))
+    return {"rows": rows, "deltas_measured": result["count"]}
+
+
+def _ratio(ours: float, base: float) -> float:
+    return ours / base if base > 0 else float("inf")
+
+
+async def _crowd(
+    urls: list[str], pid: int, events: int, sample_after: float, memory: Callable[[], int]
+) -> dict[str, Any]:
+    """Read every stream at once; latency, errors, CPU and memory of the server ``pid``."""
+    sampled: list[int] = []
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    memory0 = (rss(pid), memory())
+    sample = asyncio.create_task(asyncio.sleep(sample_after))
+    sample.add_done_callback(lambda _: sampled.extend((rss(pid), memory())))
+    reads = await asyncio.gather(*[read_sse(url, HEADERS) for url in urls], return_exceptions=True)
+    elapsed = time.perf_counter() - t0
+    cpu = (cpu_seconds(pid) - cpu0) / elapsed
+    latencies = _latencies(reads, events)
+    errors = len(reads) - latencies.pop()  # the readers that got every event
+    latencies.sort()
+    return {
+        "p50": latencies[len(latencies) // 2] if latencies else float("inf"),
+        "p99": latencies[int(len(latencies) * 0.99)] if latencies else float("inf"),
+        "errors": errors,
+        "cpu": cpu * 100,
+        "count": len(latencies),
+        "throughput": len(latencies) / elapsed,
+        "rss": (sampled[0] - memory0[0]) / len(urls) if sampled else 0.0,
+        "redis": (sampled[1] - memory0[1]) / len(urls) if sampled and memory0[1] else 0.0,
+    }
+
+
+def _latencies(reads: list[Received | BaseException], events: int) -> list[float]:
+    """Each delta's arrival minus the time written in it (ms); last, how many reads were whole."""
+    latencies: list[float] = []
+    whole = 0
+    offset = time.time() - time.perf_counter()
+    for read in reads:
+        if isinstance(read, BaseException) or read.status != 200 or len(read.times) != events + 1:
+            continue
+        whole += 1
+        for block, at in zip(read.blocks, read.times, strict=True):
+            if b"event: delta" in block:
+                sent = float(block.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])
+                latencies.append((at + offset - sent) * 1000)
+    latencies.append(whole)
+    return latencies
+
+
+def redis_memory() -> int:
+    """Redis's used_memory, or 0 when the streams are in memory."""
+    url = BACKEND.get("stream_backend", "memory")
+    if not url.startswith("redis"):
+        return 0
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        return int(client.info("memory")["used_memory"])
