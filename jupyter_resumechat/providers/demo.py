@@ -9,6 +9,8 @@ directives, which tests and benchmarks use to shape a stream:
 * ``/think TEXT`` — TEXT is streamed as reasoning before the reply;
 * ``/fail N`` — send N pieces, then fail like a broken endpoint;
 * ``/wait SECONDS`` — stay silent that long before the first piece;
+* ``/at TIME`` — stay silent until that wall-clock time (Unix seconds): many
+  replies sent one after another start together (benchmarks);
 * ``/clock N`` — N pieces, each the wall-clock time it was sent (benchmarks);
 * ``/tool NAME {JSON}`` (a line of its own, when tools are offered) — call the
   tool with those arguments; ``/then`` starts the next round's calls. Once
@@ -41,7 +43,7 @@ _BURST = 64  # pieces per event-loop turn when the pace is 0
 _CONTEXT = re.compile(r'<context kind="([^"]*)" name="([^"]*)">\n(.*?)\n</context>\n\n', re.S)
 _TOOL = re.compile(r"^/tool\s+([A-Za-z0-9_-]+)\s*(.*?)\s*$", re.M)
 _ARGUMENT_PIECE = 16  # a call's arguments stream in pieces this long, as a real model's do
-_DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail|wait|clock)\s+(\S+)(?:\s+(.*))?$", re.S)
+_DIRECTIVE = re.compile(r"^/(pace|repeat|think|fail|wait|at|clock)\s+(\S+)(?:\s+(.*))?$", re.S)
 
 
 class DemoProvider:
@@ -144,6 +146,8 @@ class _Plan:
             name, arg, rest = match.group(1), match.group(2), match.group(3) or ""
             if name in {"pace", "wait"} and _is_number(arg):
                 setattr(self, "delay" if name == "pace" else "wait", min(max(0.0, float(arg)), 3600.0))
+            elif name == "at" and _is_number(arg):
+                self.wait = min(max(0.0, float(arg) - time.time()), 3600.0)
             elif name == "clock" and arg.isdigit():
                 self.clock, self.repeat = True, (min(int(arg), 10_000_000), "")
             elif name == "fail":

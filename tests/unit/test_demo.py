@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from jupyter_resumechat.providers import CONTINUE_PROMPT, ChatTurn
-from jupyter_resumechat.providers.demo import DemoProvider
+from jupyter_resumechat.providers.demo import DemoProvider, _Plan
 
 
 async def reply(turns: list[ChatTurn]) -> list[str]:
@@ -15,6 +15,17 @@ async def reply(turns: list[ChatTurn]) -> list[str]:
 async def test_clock_sends_one_piece_per_tick():
     pieces = await reply([ChatTurn("user", "/clock 5")])
     assert len(pieces) == 5 and all(float(p) > 0 for p in pieces)
+
+
+async def test_at_starts_replies_sent_apart_together():
+    """``/at T``: replies sent one after another start at wall-clock T, not each its wait
+    after its own send (B3's 1,000 concurrent replies)."""
+    import time
+
+    start = time.time() + 0.3
+    pieces = await reply([ChatTurn("user", f"/at {start:.6f} /clock 2")])
+    assert len(pieces) == 2 and float(pieces[0]) >= start
+    assert _Plan(f"/at {time.time() - 60:.6f} hi", 0).wait == 0  # already past: at once
 
 
 async def test_continue_sends_the_rest_of_the_same_reply():
