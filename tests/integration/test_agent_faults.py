@@ -117,6 +117,22 @@ def ended(client: httpx.Client, server: ServerProcess, cid: str) -> dict[str, An
     )
 
 
+def claimed_page_call(client: httpx.Client, server: ServerProcess) -> tuple[str, str]:
+    """A run whose ``notebook_run_cell`` a page's view approved (an execute call asks first)
+    and claimed as ``tab-1``: its conversation and the call's path."""
+    cid, sent = start_run(client, server, '/tool notebook_run_cell {"cell_id": "c1"}')
+    call = wait_for(lambda: calls(reply(client, server, cid)), bool, 30, "the page call")[0]
+    path = f"streams/{sent['stream_id']}/tools/{call['id']}"
+    assert decide(client, server, sent["stream_id"], call["id"]).status_code == 200
+    wait_for(
+        lambda: client.post(server.url(f"{path}/claim"), json={"client_id": "tab-1"}),
+        lambda r: r.status_code == 200,
+        30,
+        "the claim",
+    )
+    return cid, path
+
+
 def test_sigkill_while_a_call_awaits_approval_then_approve_on_a_fresh_server(cluster, notes: Path):
     first = cluster("a")
     with httpx.Client(headers=first.headers, timeout=30) as client:
@@ -202,16 +218,7 @@ def test_sigkill_right_after_a_page_posted_its_result_keeps_the_result(cluster):
     neither it nor the run; nothing asks the page again."""
     a = cluster("a")
     with httpx.Client(headers=a.headers, timeout=30) as client:
-        cid, sent = start_run(client, a, '/tool notebook_run_cell {"cell_id": "c1"}')
-        call = wait_for(lambda: calls(reply(client, a, cid)), bool, 30, "the page call")[0]
-        path = f"streams/{sent['stream_id']}/tools/{call['id']}"
-        assert decide(client, a, sent["stream_id"], call["id"]).status_code == 200
-        wait_for(
-            lambda: client.post(a.url(f"{path}/claim"), json={"client_id": "tab-1"}),
-            lambda r: r.status_code == 200,
-            30,
-            "the claim",
-        )
+        cid, path = claimed_page_call(client, a)
         posted = client.post(a.url(f"{path}/result"), json={"client_id": "tab-1", "content": "3"})
         assert posted.status_code == 200, posted.text
         a.kill(signal.SIGKILL)
@@ -233,19 +240,7 @@ def test_sigkill_right_after_a_page_posted_its_result_keeps_the_result(cluster):
 def test_a_claimant_that_vanishes_leaves_the_call_unknown_and_the_run_goes_on(cluster):
     server = cluster("a")
     with httpx.Client(headers=server.headers, timeout=30) as client:
-        cid, sent = start_run(client, server, '/tool notebook_run_cell {"cell_id": "c1"}')
-        call = wait_for(
-            lambda: calls(reply(client, server, cid)), lambda found: bool(found), 30, "the page call"
-        )[0]
-        path = f"streams/{sent['stream_id']}/tools/{call['id']}"
-        # an execute call asks first; the page's view approves, claims, then its tab closes
-        assert decide(client, server, sent["stream_id"], call["id"]).status_code == 200
-        wait_for(
-            lambda: client.post(server.url(f"{path}/claim"), json={"client_id": "tab-1"}),
-            lambda r: r.status_code == 200,
-            30,
-            "the claim",
-        )
+        cid, path = claimed_page_call(client, server)  # then the claiming tab closes
         final = ended(client, server, cid)  # after the claim's lease (30 s by default)
         (ended_call,) = calls(final)
         assert ended_call["status"] == "unknown" and ended_call["claimed_by"] == "tab-1"
