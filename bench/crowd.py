@@ -54,7 +54,7 @@ def b3(tmp: Path, quick: bool) -> dict[str, Any]:
         async def baseline() -> dict[str, Any]:
             start = time.time() + wait
             urls = [url + f"paced?n={events}&pace={pace}&start={start:.6f}" for _ in range(streams)]
-            return await _crowd(urls, process.pid, events, wait, seconds, lambda: 0)
+            return await _crowd(urls, process.pid, events, start - time.time(), seconds, lambda: 0)
 
         base = asyncio.run(baseline())
     late = (
@@ -112,16 +112,15 @@ async def _crowd(
     reads = await asyncio.gather(*[read_sse(url, HEADERS) for url in urls], return_exceptions=True)
     await marker
     elapsed = time.perf_counter() - marks["t"]
-    cpu = (cpu_seconds(pid) - marks["cpu"]) / elapsed
-    latencies = _latencies(reads, events)
-    errors = len(reads) - latencies.pop()  # the readers that got every event
+    used = cpu_seconds(pid) - marks["cpu"]
+    latencies, whole = _latencies(reads, events)
     latencies.sort()
     return {
         "p50": latencies[len(latencies) // 2] if latencies else float("inf"),
         "p99": latencies[int(len(latencies) * 0.99)] if latencies else float("inf"),
-        "errors": errors,
-        "cpu": cpu * 100,
-        "per_event": cpu * elapsed / max(len(latencies), 1) * 1e6,  # µs of server CPU per event
+        "errors": len(reads) - whole,
+        "cpu": used / elapsed * 100,
+        "per_event": used / max(len(latencies), 1) * 1e6,  # µs of server CPU per event
         "count": len(latencies),
         "throughput": len(latencies) / elapsed,
         "rss": marks["rss"],
@@ -129,8 +128,8 @@ async def _crowd(
     }
 
 
-def _latencies(reads: list[Received | BaseException], events: int) -> list[float]:
-    """Each delta's arrival minus the time written in it (ms); last, how many reads were whole."""
+def _latencies(reads: list[Received | BaseException], events: int) -> tuple[list[float], int]:
+    """Each delta's arrival minus the time written in it (ms), and how many reads were whole."""
     latencies: list[float] = []
     whole = 0
     offset = time.time() - time.perf_counter()
@@ -142,8 +141,7 @@ def _latencies(reads: list[Received | BaseException], events: int) -> list[float
             if b"event: delta" in block:
                 sent = float(block.rsplit(b'"text":"', 1)[1].split(b" ", 1)[0])
                 latencies.append((at + offset - sent) * 1000)
-    latencies.append(whole)
-    return latencies
+    return latencies, whole
 
 
 def redis_memory() -> int:
