@@ -101,10 +101,10 @@ class Agent:
         """Commit the round's calls with the status the policy gives each, then announce them."""
         assert job.run is not None
         always = await self.messages.always_tools(job.info.conversation_id)
-        content, _ = job.content()
+        content, reasoning = job.content()
         new = [self._judge(job, call_id, call, always) for call_id, call in made]
         rows = await self.messages.add_calls(
-            job.message.id, job.info.conversation_id, job.run.round, len(content), new
+            job.message.id, job.info.conversation_id, job.run.round, len(content), new, (content, reasoning)
         )
         if not rows:
             raise LeaseLost(f"reply {job.message.id} is no longer this server's")

@@ -3,7 +3,8 @@
 Run at start and then periodically by the supervisor, on every server:
 
 * a ``streaming`` reply whose owner's lease lapsed (docs/protocol.md#bounded-loss) becomes
-  ``interrupted`` with its checkpointed text, unless its stream is still open
+  ``interrupted`` with its checkpointed text (or, if its run only waited for a
+  decision or a page, is parked: it died before its park committed), unless its stream is still open
   in a shared StreamStore: then the stream's lease decides, and whoever claims
   it concludes it with the stream's (fuller) text;
 * finals spooled at a stop with the database down are committed.
@@ -59,7 +60,14 @@ class Recovery:
         for reply in await self.messages.instances.lapsed_replies():
             if await self._stream_open(reply.stream_id):
                 continue  # its lease in the StreamStore decides (claim_orphans)
-            if await self.messages.recover_lapsed(reply):
+            waiting = await self.messages.park_lapsed(reply.message_id, reply.owner_instance)
+            if waiting is not None:  # it died before its park committed: it waits on
+                log.warning(
+                    "resumechat: message %s, left by a server that stopped, waits for %s",
+                    reply.message_id,
+                    waiting,
+                )
+            elif await self.messages.recover_lapsed(reply):
                 recovered += 1
         if recovered:
             log.warning(

@@ -1,6 +1,7 @@
 """A run's calls as the model and the job read them: the calls of a model round
 assembled from its streamed pieces, the run so far turned back into the model's
-turns (each call's result, or what its ending means), and what a run waits for.
+turns (each call's result, or what its ending means); what a run waits for is
+the store's ``waiting_for`` (recovery reads it too).
 Pure functions of the rows, so a run continued on any server reads the same.
 """
 
@@ -9,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..providers import CallDelta, ChatTurn, MadeCall
-from ..store import CallRow, new_id
+from ..store import CallRow, new_id, waiting_for
 from ..tools import CallStatus
 
-__all__ = ["APPROVAL", "PAGE", "CallCollector", "result_text", "run_turns", "waiting_for"]
-
-APPROVAL = "approval"
-PAGE = "page"
+__all__ = ["CallCollector", "result_text", "run_turns", "waiting_for"]
 
 
 class CallCollector:
@@ -84,13 +82,3 @@ def run_turns(rows: Sequence[CallRow], content: str) -> tuple[list[ChatTurn], in
             turns.append(ChatTurn("tool", text, call_id=row.provider_id, is_error=is_error))
         start = offset
     return turns, start
-
-
-def waiting_for(rows: Sequence[CallRow]) -> str | None:
-    """What a run waits for, given its calls: a decision, a page's result, or nothing."""
-    open_rows = [row for row in rows if not row.status.ended]
-    if any(row.status is CallStatus.AWAITING_APPROVAL for row in open_rows):
-        return APPROVAL
-    if any(row.call.runs_on == "page" for row in open_rows):
-        return PAGE
-    return None

@@ -174,12 +174,16 @@ class Supervisor:
         if await self.messages.parked_runs(message.id):  # a run that waits: not dead, no owner
             await self.streams.park(info.stream_id, info.token)
             return
-        log.warning("resumechat: the server running stream %s is gone; concluding it here", info.stream_id)
         content, reasoning = message.content, message.reasoning
         with contextlib.suppress(NotFound):
             snapshot = (await self.streams.read_after(info.stream_id, None, 0)).events[0].data
             if len(snapshot["content"]) >= len(content):
                 content, reasoning = snapshot["content"], snapshot.get("reasoning", "")
+        # its server died after the run's calls were committed but before it parked: it waits on
+        if await self.messages.park_lapsed(message.id, None, (content, reasoning), any_owner=True):
+            await self.streams.park(info.stream_id, info.token)
+            return
+        log.warning("resumechat: the server running stream %s is gone; concluding it here", info.stream_id)
         self.adopt(
             Ending(
                 info,

@@ -11,6 +11,7 @@ from .messages import (
     ParkedRun,
     Restart,
     new_id,
+    waiting_for,
 )
 from .spool import Spool, SpooledFinal
 from .url import async_url
@@ -33,4 +34,5 @@ __all__ = [
     "Versions",
     "async_url",
     "new_id",
+    "waiting_for",
 ]

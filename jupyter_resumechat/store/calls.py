@@ -27,9 +27,11 @@ from .rows import STREAMING, aware, json_text
 from .schema import conversations, messages, tool_calls
 from .turns import TurnQueries
 
-__all__ = ["CallRow", "NewCall", "RunSteps"]
+__all__ = ["APPROVAL", "PAGE", "CallRow", "NewCall", "RunSteps", "waiting_for"]
 
 OPEN = [s.value for s in CallStatus if not s.ended]  # the statuses a call ends from
+APPROVAL = "approval"  # what a parked run waits for (``messages.waiting``)
+PAGE = "page"
 
 
 @dataclass(frozen=True)
@@ -115,19 +117,33 @@ class RunSteps(TurnQueries):
 
     @guarded
     async def add_calls(
-        self, message_id: str, conversation_id: str, round: int, offset: int, calls: Sequence[NewCall]
+        self,
+        message_id: str,
+        conversation_id: str,
+        round: int,
+        offset: int,
+        calls: Sequence[NewCall],
+        text: tuple[str, str] | None = None,
     ) -> list[CallRow]:
-        """Insert a round's calls, if the reply is still ours and streaming; [] if not."""
+        """Insert a round's calls, if the reply is still ours and streaming; [] if not.
+        ``text`` (content, reasoning) is checkpointed with them: a server that dies
+        before the run parks leaves text that reaches every call's offset."""
         now = utcnow()
+        ours = (
+            (messages.c.id == message_id)
+            & (messages.c.status == STREAMING)
+            & (messages.c.owner_instance == self.instance_id)
+        )
         async with self.engine.begin() as conn:
-            ours = await conn.execute(
-                select(messages.c.id).where(
-                    messages.c.id == message_id,
-                    messages.c.status == STREAMING,
-                    messages.c.owner_instance == self.instance_id,
+            if text is None:
+                found = (await conn.execute(select(messages.c.id).where(ours))).first() is not None
+            else:
+                content, reasoning = text
+                saved = await conn.execute(
+                    update(messages).where(ours).values(content=content, reasoning=reasoning, updated_at=now)
                 )
-            )
-            if ours.first() is None:
+                found = bool(saved.rowcount)
+            if not found:
                 return []
             await conn.execute(
                 insert(tool_calls),
@@ -218,3 +234,13 @@ class RunSteps(TurnQueries):
             m.replace(parts=parts_of(m.content, m.reasoning, by_message[m.id])) if m.id in by_message else m
             for m in found
         ]
+
+
+def waiting_for(rows: Sequence[CallRow]) -> str | None:
+    """What a run waits for, given its calls: a decision, a page's result, or nothing."""
+    open_rows = [row for row in rows if not row.status.ended]
+    if any(row.status is CallStatus.AWAITING_APPROVAL for row in open_rows):
+        return APPROVAL
+    if any(row.call.runs_on == "page" for row in open_rows):
+        return PAGE
+    return None

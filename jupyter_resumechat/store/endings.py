@@ -3,7 +3,8 @@
 A reply ends three ways: its job commits its final (``finish_message``, via the
 jobs' ``Concluder``, or replayed from the spool after a stop with the database
 down); another server recovers it when its owner's lease lapsed
-(``recover_lapsed``: ``interrupted`` with its checkpointed text); or a stop,
+(``recover_lapsed``: ``interrupted`` with its checkpointed text; or, if its run
+only waited for a person or a page, ``park_lapsed`` parks it); or a stop,
 failure or adoption ends the calls a run left open (``end_open_calls``).  All
 of them are fenced by the reply's owner, so a server that lost a reply writes
 nothing to it (docs/protocol.md#bounded-loss), and a call caught running is
@@ -18,12 +19,13 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..models import Message, MessageStatus, parts_of, utcnow
 from ..tools import CallStatus
-from .calls import OPEN, CallRow, RunSteps
+from .calls import OPEN, CallRow, RunSteps, waiting_for
+from .clock import now_expression
 from .engine import guarded
 from .instances import LapsedReply
 from .rows import INTERRUPTED, STREAMING, json_text, message_of
@@ -125,6 +127,48 @@ class ReplyEndings(RunSteps):
         ):
             return CommitResult(Commit.DONE, held)  # an earlier attempt landed
         return CommitResult(Commit.TAKEN, held)
+
+    @guarded
+    async def park_lapsed(
+        self,
+        message_id: str,
+        owner: str | None,
+        text: tuple[str, str] | None = None,
+        *,
+        any_owner: bool = False,
+    ) -> str | None:
+        """Park a reply whose server died while its run waited but before the park
+        committed (between ``add_calls`` and ``park``): its calls wait for a person or
+        a page and nothing of it runs, so it is not a failure.  Fenced by the owner
+        seen lapsed (``any_owner``: by the orphaned stream's lease instead, as an
+        adoption is); ``text`` (content, reasoning): a shared stream's fuller text.
+        What it now waits for, or None (not waiting, a server call caught running,
+        or it moved on): then the reply is recovered as a failure."""
+        async with self.engine.begin() as conn:
+            rows = await self._rows(conn, tool_calls.c.message_id == message_id)
+            waiting = waiting_for(rows)
+            caught = any(r.status is CallStatus.RUNNING and r.call.runs_on == "server" for r in rows)
+            if waiting is None or caught:
+                return None
+            values: dict[str, Any] = {
+                "waiting": waiting,
+                "parked_at": now_expression(conn.dialect.name),
+                "owner_instance": self.instance_id,  # as if parked here: an old owner that wakes stops
+                "updated_at": utcnow(),
+            }
+            if text is not None:
+                values.update(content=text[0], reasoning=text[1])
+            result = await conn.execute(
+                update(messages)
+                .where(
+                    messages.c.id == message_id,
+                    messages.c.status == STREAMING,
+                    messages.c.waiting.is_(None),
+                    true() if any_owner else _same_owner(owner),
+                )
+                .values(**values)
+            )
+        return waiting if result.rowcount else None
 
     @guarded
     async def recover_lapsed(self, reply: LapsedReply) -> bool:

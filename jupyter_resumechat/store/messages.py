@@ -22,7 +22,7 @@ the steps people and pages take) and ``parking.py`` (runs that wait).
 
 from __future__ import annotations
 
-from .calls import CallRow, NewCall
+from .calls import CallRow, NewCall, waiting_for
 from .conversations import ConversationQueries
 from .decisions import CallDecisions
 from .endings import Commit, CommitResult, ReplyEndings
@@ -45,6 +45,7 @@ __all__ = [
     "ParkedRun",
     "Restart",
     "new_id",
+    "waiting_for",
 ]
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import pytest
 
 from tests.integration.test_fault_servers import FAST, Cluster, clusters, wait_for
 from tests.support.server_process import ServerProcess
+from tests.support.services import run_aside
 
 MCP_SERVER = str(Path(__file__).resolve().parents[1] / "support" / "mcp_server.py")
 WRITE = '/tool t__write_note {"line": "once"}'
@@ -159,6 +162,86 @@ def test_sigkill_while_a_call_awaits_approval_then_approve_on_a_fresh_server(clu
         # the stream the client follows now ends with that final (no 404 loop, no second run)
         again = decide(client, fresh, sent["stream_id"], call["id"])
         assert again.status_code == 200 and lines(notes) == ["once"]
+
+
+@contextmanager
+def parks_refused(db_url: str) -> Iterator[None]:
+    """The database refuses every park (a trigger on ``waiting``), as a transient
+    error, so the run retries it: a SIGKILL then lands exactly between its calls'
+    commit and its park's.  A driver error, not a crash: what a trigger can do."""
+    if db_url.startswith("sqlite"):
+        path = db_url.split("///", 1)[1]
+
+        def execute(sql: str) -> None:
+            with closing(sqlite3.connect(path, timeout=30)) as conn:
+                conn.execute(sql)
+                conn.commit()
+
+        # an unknown function fails any statement the trigger is compiled into (an
+        # OperationalError): so only those that set ``waiting``, as a park does
+        execute(
+            "CREATE TRIGGER rc_test_no_park BEFORE UPDATE OF waiting ON resumechat_messages "
+            "WHEN NEW.waiting IS NOT NULL BEGIN SELECT rc_test_parks_refused(); END"
+        )
+        try:
+            yield
+        finally:
+            execute("DROP TRIGGER rc_test_no_park")
+        return
+    import asyncpg
+
+    dsn = db_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run_aside(
+        run(
+            "CREATE FUNCTION rc_test_no_park() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'the test refuses parks'; END $$ LANGUAGE plpgsql; "
+            "CREATE TRIGGER rc_test_no_park BEFORE UPDATE ON resumechat_messages FOR EACH ROW "
+            "WHEN (NEW.waiting IS NOT NULL) EXECUTE FUNCTION rc_test_no_park()"
+        )
+    )
+    try:
+        yield
+    finally:
+        run_aside(run("DROP TRIGGER rc_test_no_park ON resumechat_messages"))
+
+
+def test_sigkill_after_the_calls_commit_before_the_park_the_run_waits_on_a_fresh_server(
+    cluster, notes: Path, backend: dict[str, Any]
+):
+    """The window CI once hit by chance: the call is committed ``awaiting_approval``
+    but the run has not parked yet.  Nothing ran, so the reply is not a failure:
+    the server that finds it parks it, and the decision continues it."""
+    first = cluster("a")
+    with httpx.Client(headers=first.headers, timeout=30) as client:
+        with parks_refused(backend["db_url"]):
+            cid, _ = start_run(client, first, WRITE)
+            call = waiting_call(client, first, cid)
+            first.kill(signal.SIGKILL)
+        fresh = cluster("b")
+        status = wait_for(
+            lambda: client.get(fresh.url(f"conversations/{cid}/stream")).json(),
+            lambda s: s["active"] and s["awaiting"] == "approval",
+            30,
+            "the run, parked by the server that found it",
+        )
+        assert reply(client, fresh, cid)["status"] == "streaming"
+        # a reader attaching sees the call waiting (on Redis, the old stream; on memory, a new one)
+        with client.stream("GET", fresh.url(f"streams/{status['stream_id']}/events")) as response:
+            first_event = next(line for line in response.iter_lines() if line.startswith("data:"))
+        assert call["id"] in first_event and "awaiting_approval" in first_event
+        assert decide(client, fresh, status["stream_id"], call["id"]).status_code == 200
+        final = ended(client, fresh, cid)
+        assert final["status"] == "complete", final
+        assert calls(final)[0]["status"] == "done"
+        assert lines(notes) == ["once"]
 
 
 def test_sigkill_while_a_server_tool_runs_ends_it_unknown_and_never_again(cluster, notes: Path):

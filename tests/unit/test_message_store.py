@@ -182,6 +182,8 @@ def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
         await observer.start(lease=60)
         lapsed = await wait_for(observer.instances.lapsed_replies)
         assert [r.message_id for r in lapsed] == [dead_reply.id]  # never the live one
+        # a server call caught running: a failure, not a run that only waits
+        assert await observer.park_lapsed(dead_reply.id, dying.instance_id) is None
         assert await observer.recover_lapsed(lapsed[0]) and not await observer.recover_lapsed(lapsed[0])
         got = (await observer.list_messages(None, other.id))[1]
         assert got.status is MessageStatus.INTERRUPTED and got.content == "checkpointed text"
@@ -208,6 +210,43 @@ def test_only_replies_whose_owner_lapsed_are_recovered(db_url) -> None:
         replayed = await observer.finish_message(spooled, owner=dying.instance_id)
         assert replayed.outcome is Commit.DONE
         for store in (alive, dying, observer):
+            await store.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("status", "runs_on", "waits"),
+    [(CallStatus.AWAITING_APPROVAL, "server", "approval"), (CallStatus.APPROVED, "page", "page")],
+)
+def test_a_lapsed_reply_whose_run_only_waited_is_parked_with_its_text(
+    db_url, status: CallStatus, runs_on: str, waits: str
+) -> None:
+    """Its server died between the calls' commit and the park's: the calls' commit
+    kept the text before them, and the server that finds it parks it, fenced."""
+
+    async def main():
+        dying, finder, late = MessageStore(db_url), MessageStore(db_url), MessageStore(db_url)
+        await dying.start(lease=0.2)
+        await finder.start(lease=60)
+        await late.start(lease=60)
+        conv, _ = await dying.create_conversation("", "")
+        _, reply = await dying.add_turn(turn(conv.id))
+        call = NewCall(new_id(), "p", "t", {}, "{}", runs_on, "write", status)
+        text = ("the text before the call", "a thought")
+        assert await dying.add_calls(reply.id, conv.id, 1, len(text[0]), [call], text)
+        lapsed = await wait_for(finder.instances.lapsed_replies)
+        assert await late.park_lapsed(reply.id, "someone-else") is None  # fenced by the owner seen
+        assert await finder.park_lapsed(reply.id, lapsed[0].owner_instance) == waits
+        assert await late.park_lapsed(reply.id, dying.instance_id) is None  # parked once
+        (parked,) = await late.parked_runs(reply.id)
+        assert parked.waiting == waits and parked.parked_by_live  # its finder holds it now
+        got = (await late.list_messages(None, conv.id))[1]
+        assert (got.status, got.content, got.reasoning) == (MessageStatus.STREAMING, *text)
+        assert await late.instances.lapsed_replies() == []  # a parked run has no lease to lapse
+        assert await dying.instances.taken([reply.id]) == {reply.id}  # its old job would stop
+        assert [row.call.status for row in await late.calls_of(reply.id)] == [status.value]
+        for store in (dying, finder, late):
             await store.close()
 
     asyncio.run(main())
