@@ -11,6 +11,7 @@ import httpx
 from tests.support.server_process import TOKEN, ServerProcess
 
 TIMEOUT = 90_000
+MIME = "application/vnd.jupyter.resumechat+json"  # the chat's output, kernel-free view
 
 # Cell ``i`` was run or waits to run: its prompt shows [*] or [n], or it shows a panel.
 SENT = """() => { const p = document.querySelector('.rc-panel');

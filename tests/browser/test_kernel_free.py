@@ -31,12 +31,11 @@ from tests.browser.agent import (
     wait_final,
 )
 from tests.browser.conftest import own_notebook
-from tests.browser.notebook import TIMEOUT, Notebook
+from tests.browser.notebook import MIME, TIMEOUT, Notebook
 from tests.support.kernel import closed, execute
 from tests.support.server_process import TOKEN
 
 T = TypeVar("T")
-MIME = "application/vnd.jupyter.resumechat+json"
 NO_WIDGET = "Error displaying widget"
 
 

@@ -10,7 +10,7 @@ import json
 
 import httpx
 
-from tests.browser.notebook import TIMEOUT
+from tests.browser.notebook import MIME, TIMEOUT
 
 CONTRAST = """(el) => {
   const rgba = (s) => { const v = s.match(/[\\d.]+/g).map(Number); return v.length === 3 ? [...v, 1] : v; };
@@ -57,6 +57,17 @@ def test_meta_line_code_buttons_and_new_conversation_title(tab):
     page.wait_for_function("() => !document.querySelector('.rc-panel .rc-assistant')", timeout=TIMEOUT)
     tab.wait_idle()
     assert title.inner_text() != old, "the new conversation kept the old title"
+    # saved, as a user would before reloading: the reloaded page reads the notebook from
+    # disk, which otherwise still names the old conversation and shows it until the
+    # kernel's widget says otherwise (a race the Ctrl+Enter below would lose)
+    fresh = title.inner_text()
+    tab.saved_until(
+        lambda cells: any(
+            out.get("data", {}).get(MIME, {}).get("title") == fresh
+            and out["data"][MIME].get("conversation_id")
+            for out in cells[0].get("outputs", [])
+        )
+    )
 
     # Settings: "Send with: Ctrl+Enter" (as the Settings Editor saves it), then a reload
     url = f"{tab.server.base}lab/api/settings/jupyter-resumechat:conversations"
