@@ -81,6 +81,10 @@ class Feed:
                 return cached
         if last_id is None or timeout <= 0:
             return await self._read_now(last_id)
+        if self.readers == 1 and not self._waiting:
+            # the only reader here (a reply shown in one tab): nothing to share, so no task,
+            # no future and no batch kept; a reader joining meanwhile reads for itself once
+            return Chunk.of(await self.streams.read_after(self.stream_id, last_id, timeout))
         waiting = self._waiting.get(last_id)
         if waiting is None:
             waiting = self._waiting[last_id] = []
@@ -131,10 +135,7 @@ class Feed:
                 if not waiter.done():
                     waiter.set_exception(exc)
             return
-        if chunk.events:
-            self._recent[last_id] = chunk
-            while len(self._recent) > RECENT:
-                self._recent.popitem(last=False)
+        self._remember(last_id, chunk)
         waiters = self._waiting.pop(last_id, [])
         for start in range(0, len(waiters), SLICE):
             if start:
@@ -142,6 +143,13 @@ class Feed:
             for waiter in waiters[start : start + SLICE]:
                 if not waiter.done():
                     waiter.set_result(chunk)
+
+    def _remember(self, last_id: int, chunk: Chunk) -> None:
+        """A batch for the readers still to come at ``last_id``."""
+        if chunk.events:
+            self._recent[last_id] = chunk
+            while len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
 
 
 class FanOut:

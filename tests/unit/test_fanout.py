@@ -106,3 +106,34 @@ def test_readers_of_a_finished_stream_share_one_encoding_of_it(make_store) -> No
         await store.close()
 
     asyncio.run(main())
+
+
+def test_a_lone_reader_reads_directly_and_one_joining_it_misses_nothing(make_store) -> None:
+    """The only reader of a stream reads the store itself (no shared task); a second
+    reader that joins while it waits goes through the shared read, and leaves the
+    first alone again: both get every piece once, in order."""
+
+    async def main() -> None:
+        store = make_store()
+        fanout = FanOut(store)
+        await store.open(StreamInfo("s", "c", "m", utcnow()))
+        await store.append("s", text="0 ")
+        bodies: dict[int, bytes] = {}
+        first = asyncio.create_task(reader(fanout, "s", bodies))
+        await asyncio.sleep(0.05)
+        assert fanout.readers("s") == 1 and not fanout._tasks  # waiting, on its own read
+        second = asyncio.create_task(reader(fanout, "s", bodies))
+        expected = "0 "
+        for i in range(1, 60):
+            piece = f"{i} é "
+            expected += piece
+            await store.append("s", text=piece)
+            await asyncio.sleep(0.001 if i % 3 else 0)
+        await store.finish("s", {"status": "complete", "content": expected}, 60)
+        for ids, text in await asyncio.gather(first, second):
+            assert ids == list(range(1, 62)) and text == expected
+        assert fanout.readers("s") == 0
+        await fanout.stop()
+        await store.close()
+
+    asyncio.run(main())

@@ -252,6 +252,38 @@ def test_many_waiters_all_woken_and_expiry_wakes_them(run, make_store) -> None:
     run(main())
 
 
+def test_waiters_time_out_each_on_their_own_and_a_cancelled_one_wakes_none(run, make_store) -> None:
+    """Waiters of one log with different timeouts (the memory store keeps one timer per
+    log, not one per wait): the shortest ends first, none early, and a reader that
+    left changes nothing for the others."""
+
+    async def main():
+        store = make_store()
+        await store.open(info())
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        long = asyncio.create_task(store.read_after("s1", 0, 0.8))
+        gone = asyncio.create_task(store.read_after("s1", 0, 30))
+        await asyncio.sleep(0.01)
+        short = asyncio.create_task(store.read_after("s1", 0, 0.1))  # sooner than the others
+        done, _ = await asyncio.wait({long, short}, return_when=asyncio.FIRST_COMPLETED)
+        assert done == {short} and (await short).events == []
+        if store.backend == "memory":  # its own timers: never before the timeout
+            assert loop.time() - start >= 0.1
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        assert (await long).events == []  # not woken by the one that left: it timed out
+        if store.backend == "memory":
+            assert loop.time() - start >= 0.8
+        again = asyncio.create_task(store.read_after("s1", 0, 30))
+        await asyncio.sleep(0.01)
+        await store.append("s1", text="x")
+        assert [e.id for e in (await again).events] == [1]
+
+    run(main())
+
+
 def test_reasoning_and_text_interleave(run, make_store) -> None:
     async def main():
         store = make_store()
