@@ -110,6 +110,16 @@ def waiting_call(client: httpx.Client, server: ServerProcess, cid: str) -> dict[
     return calls(message)[0]
 
 
+def awaiting(client: httpx.Client, server: ServerProcess, cid: str, what: str) -> dict[str, Any]:
+    """The conversation's stream status once its run waits for a decision."""
+    return wait_for(
+        lambda: client.get(server.url(f"conversations/{cid}/stream")).json(),
+        lambda s: s["active"] and s["awaiting"] == "approval",
+        30,
+        what,
+    )
+
+
 def decide(client: httpx.Client, server: ServerProcess, sid: str, call_id: str) -> httpx.Response:
     return client.post(server.url(f"streams/{sid}/tools/{call_id}/decision"), json={"decision": "approve"})
 
@@ -145,12 +155,7 @@ def test_sigkill_while_a_call_awaits_approval_then_approve_on_a_fresh_server(clu
         assert lines(notes) == []  # nothing ran without a decision
 
         fresh = cluster("b")  # a new process (and, on memory streams, an empty stream store)
-        status = wait_for(
-            lambda: client.get(fresh.url(f"conversations/{cid}/stream")).json(),
-            lambda s: s["active"] and s["awaiting"] == "approval",
-            30,
-            "the parked run, still waiting, after the restart",
-        )
+        status = awaiting(client, fresh, cid, "the parked run, still waiting, after the restart")
         assert reply(client, fresh, cid)["status"] == "streaming"
         approved = decide(client, fresh, status["stream_id"], call["id"])
         assert approved.status_code == 200, approved.text
@@ -226,12 +231,7 @@ def test_sigkill_after_the_calls_commit_before_the_park_the_run_waits_on_a_fresh
             call = waiting_call(client, first, cid)
             first.kill(signal.SIGKILL)
         fresh = cluster("b")
-        status = wait_for(
-            lambda: client.get(fresh.url(f"conversations/{cid}/stream")).json(),
-            lambda s: s["active"] and s["awaiting"] == "approval",
-            30,
-            "the run, parked by the server that found it",
-        )
+        status = awaiting(client, fresh, cid, "the run, parked by the server that found it")
         assert reply(client, fresh, cid)["status"] == "streaming"
         # a reader attaching sees the call waiting (on Redis, the old stream; on memory, a new one)
         with client.stream("GET", fresh.url(f"streams/{status['stream_id']}/events")) as response:
