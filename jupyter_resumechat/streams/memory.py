@@ -63,7 +63,7 @@ class _Log:
         self.last_id = 0  # id of the newest delta
         self.final: Event | None = None
         self.waiters: list[tuple[float, asyncio.Future[None]]] = []  # (deadline, its future)
-        self.timer: asyncio.TimerHandle | None = None  # at the earliest deadline, or later
+        self.timer: asyncio.TimerHandle | None = None  # at or before the earliest deadline
         self.timer_at = 0.0
         self.expiry: asyncio.TimerHandle | None = None
         # agent runs only: each call's place in the text and latest state, and the
