@@ -26,7 +26,7 @@ import pytest
 
 from tests.integration.test_fault_servers import FAST, Cluster, clusters, wait_for
 from tests.support.server_process import ServerProcess
-from tests.support.services import run_aside
+from tests.support.services import execute_sql, run_aside
 
 MCP_SERVER = str(Path(__file__).resolve().parents[1] / "support" / "mcp_server.py")
 WRITE = '/tool t__write_note {"line": "once"}'
@@ -193,29 +193,20 @@ def parks_refused(db_url: str) -> Iterator[None]:
         finally:
             execute("DROP TRIGGER rc_test_no_park")
         return
-    import asyncpg
-
     dsn = db_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(dsn, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     run_aside(
-        run(
+        execute_sql(
             "CREATE FUNCTION rc_test_no_park() RETURNS trigger AS $$ BEGIN "
             "RAISE EXCEPTION 'the test refuses parks'; END $$ LANGUAGE plpgsql; "
             "CREATE TRIGGER rc_test_no_park BEFORE UPDATE ON resumechat_messages FOR EACH ROW "
-            "WHEN (NEW.waiting IS NOT NULL) EXECUTE FUNCTION rc_test_no_park()"
+            "WHEN (NEW.waiting IS NOT NULL) EXECUTE FUNCTION rc_test_no_park()",
+            dsn,
         )
     )
     try:
         yield
     finally:
-        run_aside(run("DROP TRIGGER rc_test_no_park ON resumechat_messages"))
+        run_aside(execute_sql("DROP TRIGGER rc_test_no_park ON resumechat_messages", dsn))
 
 
 def test_sigkill_after_the_calls_commit_before_the_park_the_run_waits_on_a_fresh_server(

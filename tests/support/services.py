@@ -33,10 +33,11 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-async def _admin(sql: str) -> None:
+async def execute_sql(sql: str, dsn: str = PG_DSN) -> None:
+    """Run ``sql`` on PostgreSQL (the admin database, or a test's own: its ``dsn``)."""
     import asyncpg
 
-    conn = await asyncpg.connect(PG_DSN, timeout=5)
+    conn = await asyncpg.connect(dsn, timeout=5)
     try:
         await conn.execute(sql)
     finally:
@@ -59,7 +60,7 @@ async def _drop_all(names: list[str], parallel: int = 16) -> None:
 
     async def drop(name: str) -> None:
         async with gate:
-            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     await asyncio.gather(*(drop(name) for name in names))
 
@@ -73,7 +74,7 @@ def postgres_url(_postgres_databases: list[str]) -> str:
         unavailable("asyncpg is not installed")
     name = f"resumechat_test_{uuid.uuid4().hex[:12]}"
     try:
-        run_aside(_admin(f'CREATE DATABASE "{name}"'))
+        run_aside(execute_sql(f'CREATE DATABASE "{name}"'))
     except (OSError, Exception) as exc:  # connection refused, auth, missing server
         unavailable(f"PostgreSQL at {PG_DSN} is not reachable: {exc}")
     _postgres_databases.append(name)
