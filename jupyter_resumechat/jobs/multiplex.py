@@ -13,7 +13,11 @@ stream alone; the others go on.
 The queue holds about one batch per stream: a reader that does not read
 makes each stream's task wait, not buffer (it reads a bigger batch, or a
 snapshot, later).  The tasks belong to the ``Multiplex`` and are cancelled
-and awaited when its ``JobManager.subscribe_many`` block ends.
+and awaited when its ``JobManager.subscribe_many`` block ends.  A cancel
+that lands inside a redis-py call can be swallowed (the read then returns
+and the task would follow its stream on, holding it, its reader long gone):
+so a task also stops at its next batch once closed, and is cancelled again
+until it ends.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Gone:
     reason: str
 
 
+RECANCEL = 0.1  # seconds between cancels of a task that goes on after one
+
 Item = Batch | Gone
 Subscribe = Callable[[str], contextlib.AbstractAsyncContextManager[Subscription]]
 
@@ -64,6 +70,7 @@ class Multiplex:
         ]
         self.open = len(positions)
         """Streams that have not ended yet (neither their final nor a ``Gone`` taken)."""
+        self._closed = False
 
     async def next(self, timeout: float) -> list[Item]:
         """Every batch and ``Gone`` queued now, waiting up to ``timeout`` seconds for
@@ -93,9 +100,17 @@ class Multiplex:
         return items
 
     async def close(self) -> None:
+        """End every stream's task: cancelled, and cancelled again each ``RECANCEL``
+        seconds while one goes on (see module docstring)."""
+        self._closed = True
+        pending = {task for task in self._tasks if not task.done()}
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=RECANCEL)
         for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            if not task.cancelled():
+                task.exception()  # retrieved: handed to nobody now
 
     async def _follow(self, stream_id: str, last_id: int | None) -> None:
         """One stream, as ``GET streams/{sid}/events`` reads it."""
@@ -106,6 +121,8 @@ class Multiplex:
             ):
                 first = True
                 async for batch in batches:
+                    if self._closed:
+                        return
                     if first and batch.done and not batch.events:
                         await self._queue.put(Gone(stream_id, "ended"))
                     elif batch.events:
