@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from .common import cpu_seconds, new_stream, row, rss
+from .common import cpu_seconds, machine_busy, new_stream, row, rss
 from .servers import BACKEND, HEADERS, bare, jupyter
 from .sse_client import Received, read_sse
 
-__all__ = ["b3"]
+__all__ = ["b3", "crowd", "latencies"]
 
 
 def b3(tmp: Path, quick: bool) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def b3(tmp: Path, quick: bool) -> dict[str, Any]:
                 sent = time.perf_counter() - began
             urls = [api + f"streams/{sid}/events?last_event_id=0" for sid in sids]
             first_in = start - time.time()
-            return {"sent": sent, **await _crowd(urls, server.pid, events, first_in, seconds, redis_memory)}
+            return {"sent": sent, **await crowd(urls, [server.pid], events, first_in, seconds, redis_memory)}
 
         result = asyncio.run(ours())
     process, url = bare(events)
@@ -54,7 +54,7 @@ def b3(tmp: Path, quick: bool) -> dict[str, Any]:
         async def baseline() -> dict[str, Any]:
             start = time.time() + wait
             urls = [url + f"paced?n={events}&pace={pace}&start={start:.6f}" for _ in range(streams)]
-            return await _crowd(urls, process.pid, events, start - time.time(), seconds, lambda: 0)
+            return await crowd(urls, [process.pid], events, start - time.time(), seconds, lambda: 0)
 
         base = asyncio.run(baseline())
     late = (
@@ -94,41 +94,57 @@ def _ratio(ours: float, base: float) -> float:
     return ours / base if base > 0 else float("inf")
 
 
-async def _crowd(
-    urls: list[str], pid: int, events: int, first_in: float, seconds: float, memory: Callable[[], int]
+async def _whole(url: str) -> Received:
+    return await read_sse(url, HEADERS)
+
+
+async def crowd(
+    urls: list[str],
+    pids: Sequence[int],
+    events: int,
+    first_in: float,
+    seconds: float,
+    memory: Callable[[], int],
+    read: Callable[[str], Awaitable[Received]] = _whole,
 ) -> dict[str, Any]:
-    """Read every stream at once; latency and errors, and the CPU, throughput and memory of
-    the server ``pid`` while the pieces flow (from the first, ``first_in`` seconds from now)."""
+    """Read every stream at once (``read`` each url); latency and errors, and the CPU,
+    throughput and memory of the servers ``pids`` while the pieces flow (from the first,
+    ``first_in`` seconds from now); ``machine``: the share of every core busy meanwhile."""
     marks: dict[str, float] = {}
 
     async def mark() -> None:
         await asyncio.sleep(max(0.0, first_in))
-        marks.update(cpu=cpu_seconds(pid), t=time.perf_counter())
+        marks.update(cpu=sum(map(cpu_seconds, pids)), t=time.perf_counter())
+        busy0[:] = machine_busy()
         await asyncio.sleep(seconds / 2)  # mid-stream: every reader attached, every log growing
-        marks.update(rss=(rss(pid) - memory0[0]) / len(urls), redis=(memory() - memory0[1]) / len(urls))
+        rss_now = sum(map(rss, pids))
+        marks.update(rss=(rss_now - memory0[0]) / len(urls), redis=(memory() - memory0[1]) / len(urls))
 
-    memory0 = (rss(pid), memory())  # the streams exist, no reader yet
+    memory0 = (sum(map(rss, pids)), memory())  # the streams exist, no reader yet
+    busy0: list[float] = []
     marker = asyncio.create_task(mark())
-    reads = await asyncio.gather(*[read_sse(url, HEADERS) for url in urls], return_exceptions=True)
+    reads = await asyncio.gather(*[read(url) for url in urls], return_exceptions=True)
     await marker
     elapsed = time.perf_counter() - marks["t"]
-    used = cpu_seconds(pid) - marks["cpu"]
-    latencies, whole = _latencies(reads, events)
-    latencies.sort()
+    used = sum(map(cpu_seconds, pids)) - marks["cpu"]
+    busy1 = machine_busy()
+    lags, whole = latencies(reads, events)
+    lags.sort()
     return {
-        "p50": latencies[len(latencies) // 2] if latencies else float("inf"),
-        "p99": latencies[int(len(latencies) * 0.99)] if latencies else float("inf"),
+        "p50": lags[len(lags) // 2] if lags else float("inf"),
+        "p99": lags[int(len(lags) * 0.99)] if lags else float("inf"),
         "errors": len(reads) - whole,
         "cpu": used / elapsed * 100,
-        "per_event": used / max(len(latencies), 1) * 1e6,  # µs of server CPU per event
-        "count": len(latencies),
-        "throughput": len(latencies) / elapsed,
+        "per_event": used / max(len(lags), 1) * 1e6,  # µs of server CPU per event
+        "count": len(lags),
+        "throughput": len(lags) / elapsed,
         "rss": marks["rss"],
         "redis": marks["redis"] if memory0[1] else 0.0,
+        "machine": (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1e-9) * 100,
     }
 
 
-def _latencies(reads: list[Received | BaseException], events: int) -> tuple[list[float], int]:
+def latencies(reads: list[Received | BaseException], events: int) -> tuple[list[float], int]:
     """Each delta's arrival minus the time written in it (ms), and how many reads were whole."""
     latencies: list[float] = []
     whole = 0

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from . import agent, crowd, page, scale
+from . import agent, crowd, page, person, scale, scaleout
 from .common import fast_stream_rate, new_stream, row, rss
 from .servers import HEADERS, bare, jupyter
 from .sse_client import read_sse
@@ -430,6 +430,7 @@ ALL = [
         "the cost of one tool round trip (decision to final) against a plain reply",
         agent.tool_round_trip,
     ),
+    Scenario("B12", "what a person waits for: Send to first token, ten saved chats shown", person.person),
 ]
 
 
@@ -447,6 +448,11 @@ SHARED = [
         "B9-redis",
         "the Redis path against memory, both on PostgreSQL: one fast stream, a model's pace",
         scale.redis_vs_memory,
+    ),
+    Scenario(
+        "B13-redis",
+        "scale-out: two servers behind nginx against one, and a SIGKILL of one",
+        scaleout.scale_out,
     ),
 ]
 

@@ -24,13 +24,22 @@ class Received:
 
 
 async def read_sse(
-    url: str, headers: dict[str, str], *, stop_after: int | None = None, keep: bool = True, finals: int = 1
+    url: str,
+    headers: dict[str, str],
+    *,
+    stop_after: int | None = None,
+    keep: bool = True,
+    finals: int = 1,
+    into: Received | None = None,
 ) -> Received:
     """GET ``url`` and collect event blocks until ``finals`` finals (a multiplexed
-    response carries one per stream) or ``stop_after`` events."""
+    response carries one per stream) or ``stop_after`` events in all.  ``into``: add
+    to what an earlier read collected (a resume), which keeps what arrived before a
+    connection broke."""
     parts = urlsplit(url)
+    result = into if into is not None else Received()
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    result = Received(connected_at=time.perf_counter())
+    result.connected_at = time.perf_counter()
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", "Accept: text/event-stream"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
