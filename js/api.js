@@ -43,6 +43,29 @@ export function newId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** How long one `GET models` answers every chat of the page. */
+export const MODELS_KEPT_MS = 5_000;
+/** @type {Map<string, {at: number, answer: Promise<any>}>} */
+const sharedModels = new Map();
+
+/**
+ * `promise`, or a rejection as soon as `signal` aborts (the shared request itself goes on
+ * for the others).
+ * @template T @param {Promise<T>} promise @param {AbortSignal} [signal] @returns {Promise<T>}
+ */
+function abortable(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) { reject(signal.reason); return; }
+    const stop = () => reject(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', stop); resolve(value); },
+      (error) => { signal.removeEventListener('abort', stop); reject(error); },
+    );
+  });
+}
+
 export class Api {
   /** @param {string} baseUrl @param {string} token */
   constructor(baseUrl, token) {
@@ -159,8 +182,22 @@ export class Api {
   rename(cid, title, signal) { return this.call('PATCH', `conversations/${cid}`, { title }, signal); }
   /** @param {string} cid @param {AbortSignal} [signal] */
   remove(cid, signal) { return this.call('DELETE', `conversations/${cid}`, undefined, signal); }
-  /** @param {AbortSignal} signal */
-  models(signal) { return this.call('GET', 'models', undefined, signal); }
+  /** The server's models, one request for every chat of the page. @param {AbortSignal} [signal] */
+  models(signal) {
+    // every chat of a page asks at once when a notebook opens: one request for them all,
+    // its answer kept a few seconds (ten saved chats made eleven of these, in the browser's
+    // six connections per origin, before their messages)
+    const key = `${this.root}|${this.token}`;
+    const now = Date.now();
+    let kept = sharedModels.get(key);
+    if (!kept || now - kept.at > MODELS_KEPT_MS) {
+      const answer = this.call('GET', 'models');
+      kept = { at: now, answer };
+      sharedModels.set(key, kept);
+      answer.catch(() => { if (sharedModels.get(key)?.answer === answer) sharedModels.delete(key); });
+    }
+    return abortable(kept.answer, signal);
+  }
 
   /**
    * The events of one event-stream response at `path`.  Throws ApiError for an
